@@ -1,0 +1,59 @@
+using System.Text.Json.Serialization;
+
+namespace WebOverUds;
+
+/// <summary>The sample's own command-line switches; everything else goes to the host (e.g. <c>--urls</c>).</summary>
+internal sealed record SampleOptions(string Transport, string[] HostArgs)
+{
+    public static SampleOptions Parse(string[] args)
+    {
+        var transport = "native";
+        var hostArgs = new List<string>();
+        for (var i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--transport" && i + 1 < args.Length)
+            {
+                transport = args[++i];
+                if (transport is not ("native" or "sockets"))
+                {
+                    throw new ArgumentException($"--transport must be 'native' or 'sockets', not '{transport}'.");
+                }
+            }
+            else
+            {
+                hostArgs.Add(args[i]);
+            }
+        }
+        return new SampleOptions(transport, hostArgs.ToArray());
+    }
+
+    public static string DefaultSocketPath()
+    {
+        var dir = Environment.GetEnvironmentVariable("XDG_RUNTIME_DIR");
+        if (string.IsNullOrEmpty(dir) || !Directory.Exists(dir))
+        {
+            dir = "/tmp";
+        }
+        return Path.Combine(dir, "webover-uds.sock");
+    }
+
+    /// <summary>A curl command line that reaches a listening address.</summary>
+    public static string CurlCommandFor(string address)
+    {
+        const string unixPrefix = "http://unix:";
+        if (address.StartsWith(unixPrefix, StringComparison.Ordinal))
+        {
+            var socket = address[unixPrefix.Length..];
+            return socket.StartsWith('@')
+                ? $"curl --abstract-unix-socket {socket[1..]} http://localhost/"
+                : $"curl --unix-socket {socket} http://localhost/";
+        }
+        return $"curl {address}/";
+    }
+}
+
+internal sealed record Greeting(string Message);
+
+[JsonSerializable(typeof(Greeting))]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+internal sealed partial class SampleJsonContext : JsonSerializerContext;

@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+
+namespace Transport.UnixNative.Interop;
+
+/// <summary>socket(2), bind(2), listen(2), accept4(2), connect(2), shutdown(2), get/setsockopt(2).</summary>
+internal static unsafe partial class Socket
+{
+    internal const int AF_UNIX = 1;
+    internal const int SOCK_STREAM = 1;
+    internal const int SOCK_SEQPACKET = 5;
+    internal const int SOCK_NONBLOCK = 0x800;
+    internal const int SOCK_CLOEXEC = 0x80000;
+
+    internal const int SHUT_RD = 0;
+    internal const int SHUT_WR = 1;
+    internal const int SHUT_RDWR = 2;
+
+    internal const int SOL_SOCKET = 1;
+    internal const int SO_TYPE = 3;
+    internal const int SO_ERROR = 4;
+    internal const int SO_SNDBUF = 7;
+    internal const int SO_RCVBUF = 8;
+    internal const int SO_PEERCRED = 17;
+    internal const int SO_ACCEPTCONN = 30;
+    internal const int SO_DOMAIN = 39;
+
+    [LibraryImport(Libc.Name, EntryPoint = "socket", SetLastError = true)]
+    private static partial int socket_raw(int domain, int type, int protocol);
+
+    /// <summary>A new non-blocking, close-on-exec socket, or an invalid handle with errno set.</summary>
+    internal static SafeFdHandle Create(int domain, int type)
+    {
+        var fd = socket_raw(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        return new SafeFdHandle(fd);
+    }
+
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int bind(SafeFdHandle fd, byte* address, int addressLength);
+
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int listen(SafeFdHandle fd, int backlog);
+
+    // Raw fd: only the listener's owner calls it, and the owner keeps the handle alive across the call.
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int accept4(int fd, byte* address, int* addressLength, int flags);
+
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int connect(SafeFdHandle fd, byte* address, int addressLength);
+
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int shutdown(int fd, int how);
+
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int getsockopt(int fd, int level, int name, void* value, int* valueLength);
+
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int setsockopt(int fd, int level, int name, void* value, int valueLength);
+
+    [LibraryImport(Libc.Name, SetLastError = true)]
+    internal static partial int getsockname(SafeFdHandle fd, byte* address, int* addressLength);
+
+    /// <summary>An <c>int</c> socket option, or -1 with errno set.</summary>
+    internal static int GetIntOption(int fd, int level, int name, out int value)
+    {
+        int v = 0;
+        int length = sizeof(int);
+        var rc = getsockopt(fd, level, name, &v, &length);
+        value = v;
+        return rc;
+    }
+}
+
+/// <summary>The peer process as the kernel recorded it at connect(2): <c>struct ucred</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct UCred
+{
+    public int Pid;
+    public uint Uid;
+    public uint Gid;
+}

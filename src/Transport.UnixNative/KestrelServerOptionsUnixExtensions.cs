@@ -1,0 +1,41 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Transport.UnixNative;
+using Transport.UnixNative.Internal;
+
+namespace Microsoft.AspNetCore.Hosting;
+
+/// <summary>Endpoints that only the native unix socket transport serves well.</summary>
+public static class KestrelServerOptionsUnixExtensions
+{
+    /// <summary>
+    /// Listens on a Linux abstract unix socket address. Abstract sockets have no file (nothing to
+    /// clean up) and no permissions: anyone in the same network namespace can connect.
+    /// </summary>
+    /// <param name="options">Kestrel's options.</param>
+    /// <param name="name">The name, without the leading <c>@</c> or NUL (a leading <c>@</c> is accepted and dropped).</param>
+    /// <param name="configure">Configures the endpoint (protocols, connection middleware).</param>
+    public static void ListenUnixAbstract(this KestrelServerOptions options, string name, Action<ListenOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var bare = name[0] is '@' or '\0' ? name[1..] : name;
+        var address = UnixSocketAddress.Parse("@" + bare, isSeqpacket: false);
+        options.Listen(address.ToEndPoint(), configure ?? (static _ => { }));
+    }
+
+    /// <summary>
+    /// Listens on a <c>SOCK_SEQPACKET</c> unix socket: an absolute path or <c>@name</c> for an abstract address.
+    /// HTTP runs over it as a byte stream; other protocols can keep message boundaries with
+    /// a message feature.
+    /// </summary>
+    /// <param name="options">Kestrel's options.</param>
+    /// <param name="address">An absolute path or <c>@name</c>.</param>
+    /// <param name="configure">Configures the endpoint (protocols, connection middleware).</param>
+    public static void ListenUnixSeqpacket(this KestrelServerOptions options, string address, Action<ListenOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(address);
+        options.Listen(UnixSocketAddress.Parse(address, isSeqpacket: true).ToEndPoint(), configure ?? (static _ => { }));
+    }
+}

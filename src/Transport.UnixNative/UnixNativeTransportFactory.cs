@@ -1,0 +1,103 @@
+using System.Net;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Transport.UnixNative.Internal;
+
+namespace Transport.UnixNative;
+
+/// <summary>
+/// Binds unix socket endpoints (paths, <c>@abstract</c> names, stream and seqpacket) on native
+/// epoll threads. It claims nothing else: TCP endpoints stay on Kestrel's Sockets transport.
+/// </summary>
+public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
+{
+    private readonly UnixNativeTransportOptions _options;
+    private readonly IMemoryPoolFactory<byte> _memoryPoolFactory;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private EventLoopGroup? _loops;
+    private int _listeners;
+
+    /// <summary>Creates the factory; Kestrel resolves it from dependency injection.</summary>
+    public UnixNativeTransportFactory(IOptions<UnixNativeTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> memoryPoolFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(loggerFactory);
+        ArgumentNullException.ThrowIfNull(memoryPoolFactory);
+        _options = options.Value;
+        _memoryPoolFactory = memoryPoolFactory;
+        _logger = loggerFactory.CreateLogger(TransportLog.CategoryName);
+    }
+
+    /// <summary>Whether <paramref name="endpoint"/> is a unix socket this transport serves.</summary>
+    public bool CanBind(EndPoint endpoint) => endpoint switch
+    {
+        System.Net.Sockets.UnixDomainSocketEndPoint or UnixSeqpacketEndPoint => true,
+        FileHandleEndPoint handle => InheritedSocket.IsUnix(handle, out _),
+        _ => false,
+    };
+
+    /// <inheritdoc/>
+    public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        UnixSocketAddress? address = null;
+        if (endpoint is not FileHandleEndPoint && !UnixSocketAddress.TryFromEndPoint(endpoint, out address))
+        {
+            throw new NotSupportedException($"{endpoint.GetType().Name} '{endpoint}' is not a unix socket endpoint.");
+        }
+
+        var loops = AcquireLoops();
+        var released = 0;
+        void Release()
+        {
+            if (Interlocked.Exchange(ref released, 1) == 0)
+            {
+                ReleaseLoops();
+            }
+        }
+        try
+        {
+            if (endpoint is FileHandleEndPoint handle)
+            {
+                if (!InheritedSocket.IsUnix(handle, out var isPacket))
+                {
+                    throw new NotSupportedException($"File handle {handle.FileHandle} is not a listening unix socket.");
+                }
+                return await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, loops, Release, _logger).ConfigureAwait(false);
+            }
+            return await UnixConnectionListener.BindAsync(address!, _options, loops, Release, _logger).ConfigureAwait(false);
+        }
+        catch
+        {
+            Release();
+            throw;
+        }
+    }
+
+    // The loops live while any listener does; the last listener's disposal stops them.
+    private EventLoopGroup AcquireLoops()
+    {
+        lock (_gate)
+        {
+            _loops ??= new EventLoopGroup(_options, _memoryPoolFactory, _logger);
+            _listeners++;
+            return _loops;
+        }
+    }
+
+    private void ReleaseLoops()
+    {
+        EventLoopGroup? stopping = null;
+        lock (_gate)
+        {
+            if (--_listeners == 0)
+            {
+                stopping = _loops;
+                _loops = null;
+            }
+        }
+        stopping?.Dispose();
+    }
+}

@@ -1,0 +1,45 @@
+using Microsoft.AspNetCore.Connections;
+
+namespace Transport.UnixNative;
+
+/// <summary>Options for the Unix-domain-socket transport that runs on native epoll threads.</summary>
+public sealed class UnixNativeTransportOptions
+{
+    /// <summary>The number of epoll threads that perform socket I/O.</summary>
+    /// <remarks>
+    /// Defaults to half of <see cref="Environment.ProcessorCount"/>, at least 1 and at most 16.
+    /// Local IPC shares the machine with its clients; one loop thread per two cores leaves
+    /// room for the application and the peer.
+    /// </remarks>
+    public int IOThreadCount { get; set; } = Math.Clamp(Environment.ProcessorCount / 2, 1, 16);
+
+    /// <summary>The maximum length of the queue of connections the kernel holds before they are accepted.</summary>
+    /// <remarks>Defaults to 512.</remarks>
+    public int Backlog { get; set; } = 512;
+
+    /// <summary>
+    /// The most bytes received from a peer that may wait in the input pipe before the transport
+    /// stops reading from the socket. <see langword="null"/> means unlimited; 0 means every read waits for the application.
+    /// </summary>
+    /// <remarks>Defaults to 1 MiB.</remarks>
+    public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// The most bytes written by the application that may wait in the output pipe before its
+    /// flushes wait for the socket. <see langword="null"/> means unlimited.
+    /// </summary>
+    /// <remarks>Defaults to 64 KiB.</remarks>
+    public long? MaxWriteBufferSize { get; set; } = 64 * 1024;
+
+    /// <summary>
+    /// Runs application code that continues after a read or a flush directly on the I/O thread
+    /// instead of dispatching it to the thread pool.
+    /// </summary>
+    /// <remarks>
+    /// Defaults to <see langword="false"/>. Setting it saves a thread hop per read, but
+    /// application code that blocks will then stall every connection on that I/O thread.
+    /// </remarks>
+    public bool UnsafePreferInlineScheduling { get; set; }
+
+    internal Func<System.Buffers.MemoryPool<byte>>? MemoryPoolFactory { get; set; }
+}

@@ -1,0 +1,35 @@
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Transport.UnixNative;
+using Transport.UnixNative.Internal;
+
+namespace Microsoft.AspNetCore.Hosting;
+
+/// <summary>Turns on the native unix socket transport for Kestrel.</summary>
+public static class UnixNativeWebHostBuilderExtensions
+{
+    /// <summary>
+    /// Serves Kestrel's unix socket endpoints (<c>ListenUnixSocket</c>, <c>ListenUnixAbstract</c>,
+    /// <c>ListenUnixSeqpacket</c>, <c>--urls http://unix:/path</c> and <c>http://unix:@name</c>) on native
+    /// epoll threads. TCP endpoints keep using Kestrel's Sockets transport.
+    /// </summary>
+    public static IWebHostBuilder UseUnixNativeTransport(this IWebHostBuilder hostBuilder)
+        => hostBuilder.UseUnixNativeTransport(static _ => { });
+
+    /// <inheritdoc cref="UseUnixNativeTransport(IWebHostBuilder)"/>
+    /// <param name="hostBuilder">The web host builder.</param>
+    /// <param name="configureOptions">Configures the transport's options.</param>
+    public static IWebHostBuilder UseUnixNativeTransport(this IWebHostBuilder hostBuilder, Action<UnixNativeTransportOptions> configureOptions)
+    {
+        ArgumentNullException.ThrowIfNull(hostBuilder);
+        ArgumentNullException.ThrowIfNull(configureOptions);
+        return hostBuilder.ConfigureServices(services =>
+        {
+            // Kestrel asks the most recently registered factory first; ours claims only unix endpoints.
+            services.AddSingleton<IConnectionListenerFactory, UnixNativeTransportFactory>();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, UnixUrlRewriter>());
+            services.Configure(configureOptions);
+        });
+    }
+}
