@@ -32,8 +32,11 @@ public sealed class UnixSeqpacketEndPoint : EndPoint
     /// <inheritdoc/>
     public override AddressFamily AddressFamily => AddressFamily.Unix;
 
-    /// <summary>Kestrel shows it as <c>http://unix+seqpacket:/path</c>.</summary>
-    public override string ToString() => "unix+seqpacket:" + Address;
+    /// <summary>
+    /// Kestrel shows it as <c>http://unix-seqpacket:/path</c>: a host name (no <c>+</c>), so the address parses
+    /// as a <see cref="Uri"/> like <c>http://unix:/path</c> does.
+    /// </summary>
+    public override string ToString() => "unix-seqpacket:" + Address;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is UnixSeqpacketEndPoint other && other.Address == Address;

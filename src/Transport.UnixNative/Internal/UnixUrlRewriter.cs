@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 
 namespace Transport.UnixNative.Internal;
 
@@ -19,8 +20,33 @@ internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
         if (server.Features.Get<IServerAddressesFeature>()?.Addresses is { IsReadOnly: false } addresses)
         {
             Rewrite(addresses);
+            Validate(addresses);
         }
         return next;
+    }
+
+    /// <summary>
+    /// Checks unix socket paths before Kestrel turns them into endpoints: the runtime's own check
+    /// rejects a 108-byte path with "between 1 and 108 characters", which hides the real limit (107).
+    /// </summary>
+    internal static void Validate(IEnumerable<string> addresses)
+    {
+        foreach (var address in addresses)
+        {
+            BindingAddress binding;
+            try
+            {
+                binding = BindingAddress.Parse(address);
+            }
+            catch (FormatException)
+            {
+                continue; // Kestrel reports a malformed address itself.
+            }
+            if (binding.IsUnixPipe)
+            {
+                _ = UnixSocketAddress.Parse(binding.UnixPipePath, isSeqpacket: false);
+            }
+        }
     }
 
     internal static void Rewrite(ICollection<string> addresses)
