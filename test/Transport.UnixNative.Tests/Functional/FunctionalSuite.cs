@@ -1,0 +1,390 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Cryptography;
+using System.Text;
+using Transport.UnixNative.Tests.Infrastructure;
+
+namespace Transport.UnixNative.Tests.Functional;
+
+/// <summary>
+/// The functional suite: the sample app in a real Kestrel, driven by real clients (HttpClient over a
+/// ConnectCallback, raw sockets, curl, python). It runs once per configuration (see the classes at the end).
+/// </summary>
+public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
+    where TFixture : HostFixture
+{
+    protected ServerAddress Address => fixture.Address;
+
+    protected SampleHost Host => fixture.Host;
+
+    private HttpClient CreateClient() => UnixClient.CreateHttpClient(Address);
+
+    private void AssertServedByExpectedTransport(string connectionId)
+    {
+        var tracked = Host.Connections.Get(connectionId);
+        if (fixture.Native)
+        {
+            Assert.Equal("Transport.UnixNative.Internal.UnixConnection", tracked.TransportType);
+            Assert.StartsWith("UDS", connectionId, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.DoesNotContain("UnixNative", tracked.TransportType, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task Get_Plaintext_ReturnsHelloWorld()
+    {
+        using var client = CreateClient();
+        using var response = await client.GetAsync("/plaintext").DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("Hello, World!", await response.Content.ReadAsStringAsync().DefaultTimeout());
+        Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
+        AssertServedByExpectedTransport(Assert.Single(response.Headers.GetValues("X-Connection-Id")));
+    }
+
+    [Fact]
+    public async Task Get_Json_ReturnsGreeting()
+    {
+        using var client = CreateClient();
+        var body = await client.GetStringAsync("/json").DefaultTimeout();
+        Assert.Equal("{\"message\":\"Hello, World!\"}", body);
+    }
+
+    [Fact]
+    public async Task Get_Bytes8MiB_ArrivesWhole()
+    {
+        const int length = 8 * 1024 * 1024;
+        using var client = CreateClient();
+        using var response = await client.GetAsync($"/bytes/{length}", HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
+        Assert.Equal(length, response.Content.Headers.ContentLength);
+        await using var body = await response.Content.ReadAsStreamAsync().DefaultTimeout();
+        var buffer = new byte[64 * 1024];
+        long total = 0;
+        int n;
+        while ((n = await body.ReadAsync(buffer).DefaultTimeout()) > 0)
+        {
+            Assert.True(buffer.AsSpan(0, n).IndexOfAnyExcept((byte)'x') < 0, "the body holds a byte other than 'x'");
+            total += n;
+        }
+        Assert.Equal(length, total);
+    }
+
+    [Fact]
+    public async Task Post_Echo64MiB_ReturnsSameBytes()
+    {
+        const long length = 64L * 1024 * 1024;
+        // Raw socket, sending and receiving at once: the echo streams back while the body is still
+        // going out, and HttpClient's HTTP/1.1 would not read the response until it had sent everything.
+        await using var stream = await UnixClient.ConnectAsync(Address);
+        var sent = new PatternStream(length, seed: 12345);
+        var send = Task.Run(async () =>
+        {
+            await stream.WriteAsync(Encoding.ASCII.GetBytes(
+                $"POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/octet-stream\r\nContent-Length: {length}\r\n\r\n"));
+            var chunk = new byte[64 * 1024];
+            int n;
+            while ((n = sent.Read(chunk)) > 0)
+            {
+                await stream.WriteAsync(chunk.AsMemory(0, n));
+            }
+        });
+        var reader = new RawHttpReader(stream);
+        var head = await reader.ReadHeadAsync().DefaultTimeout();
+        Assert.NotNull(head);
+        Assert.Equal(200, head.Value.Status);
+        Assert.Equal(length.ToString(System.Globalization.CultureInfo.InvariantCulture), head.Value.Headers["Content-Length"]);
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        long received = 0;
+        await reader.ReadBodyAsync(length, chunk =>
+        {
+            hash.AppendData(chunk.Span);
+            received += chunk.Length;
+        }).Timeout(TimeSpan.FromSeconds(60));
+        await send.DefaultTimeout();
+        Assert.Equal(length, received);
+        Assert.Equal(Convert.ToHexString(sent.Sha256()), Convert.ToHexString(hash.GetHashAndReset()));
+    }
+
+    [Fact]
+    public async Task KeepAlive_200ConcurrentConnections_AllAnsweredOnTheirOwnConnection()
+    {
+        const int connections = 200;
+        const int requestsEach = 5;
+        // Connect all first, so all 200 are open at once; then every one runs its requests concurrently.
+        var streams = await Task.WhenAll(Enumerable.Range(0, connections).Select(_ => UnixClient.ConnectAsync(Address))).DefaultTimeout();
+        try
+        {
+            var ids = await Task.WhenAll(streams.Select(async (stream, index) =>
+            {
+                var reader = new RawHttpReader(stream);
+                string? id = null;
+                for (var i = 0; i < requestsEach; i++)
+                {
+                    var size = index * requestsEach + i;
+                    await stream.WriteAsync(RawHttpReader.Get($"/bytes/{size}")).DefaultTimeout();
+                    var response = await reader.ReadResponseAsync().DefaultTimeout();
+                    Assert.NotNull(response);
+                    Assert.Equal(200, response.Status);
+                    Assert.Equal(size, response.Body.Length);
+                    var connectionId = response.Header("X-Connection-Id");
+                    Assert.NotNull(connectionId);
+                    // Keep-alive: every request of this client arrived on one server connection.
+                    Assert.Equal(id ?? connectionId, connectionId);
+                    id = connectionId;
+                }
+                return id!;
+            })).DefaultTimeout();
+            Assert.Equal(connections, ids.Distinct().Count());
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Pipelined_16RequestsInOneWrite_16ResponsesInOrder()
+    {
+        await using var stream = await UnixClient.ConnectAsync(Address);
+        var requests = new MemoryStream();
+        for (var i = 1; i <= 16; i++)
+        {
+            // Distinct body sizes show the order: response i must be i bytes long.
+            requests.Write(RawHttpReader.Get(i % 4 == 0 ? "/plaintext" : $"/bytes/{i}"));
+        }
+        Assert.True(requests.Length < SeqpacketStream.MaxPacket, "the 16 requests must fit one write");
+        await stream.WriteAsync(requests.ToArray()).DefaultTimeout();
+        var reader = new RawHttpReader(stream);
+        for (var i = 1; i <= 16; i++)
+        {
+            var response = await reader.ReadResponseAsync().DefaultTimeout();
+            Assert.NotNull(response);
+            Assert.Equal(200, response.Status);
+            if (i % 4 == 0)
+            {
+                Assert.Equal("Hello, World!", response.BodyText);
+            }
+            else
+            {
+                Assert.Equal(i, response.Body.Length);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Send_PeerResetsMidResponse_ConnectionClosedAndServerKeepsServing()
+    {
+        string connectionId;
+        using (var socket = await UnixClient.ConnectSocketAsync(Address))
+        {
+            await using var stream = Address.IsSeqpacket ? (Stream)new SeqpacketStream(socket) : new NetworkStream(socket, ownsSocket: false);
+            await stream.WriteAsync(RawHttpReader.Get("/bytes/100000000")).DefaultTimeout();
+            // Read the head and a little of the body, then close with the rest unread: on unix sockets
+            // that makes the server's next send fail with EPIPE/ECONNRESET.
+            var head = await ReadHeadAsync(stream);
+            Assert.StartsWith("HTTP/1.1 200", head, StringComparison.Ordinal);
+            connectionId = HeaderValue(head, "X-Connection-Id");
+            socket.Close();
+        }
+        var tracked = Host.Connections.Get(connectionId);
+        await tracked.ClosedFired.Task.DefaultTimeout();
+        await tracked.Ended.Task.DefaultTimeout();
+        await AssertServesAsync();
+    }
+
+    [Fact]
+    public async Task Receive_PeerResets_AbortsConnection()
+    {
+        string connectionId;
+        using (var socket = await UnixClient.ConnectSocketAsync(Address))
+        {
+            await using var stream = Address.IsSeqpacket ? (Stream)new SeqpacketStream(socket) : new NetworkStream(socket, ownsSocket: false);
+            // A body that never completes: the server is reading it when the client resets.
+            var head = Encoding.ASCII.GetBytes("POST /echo HTTP/1.1\r\nHost: localhost\r\nContent-Length: 20000000\r\n\r\n");
+            await stream.WriteAsync(head).DefaultTimeout();
+            await stream.WriteAsync(new byte[256 * 1024]).DefaultTimeout();
+            // The echo makes data arrive that the client never reads; closing then resets the connection.
+            var responseHead = await ReadHeadAsync(stream);
+            Assert.StartsWith("HTTP/1.1 200", responseHead, StringComparison.Ordinal);
+            connectionId = HeaderValue(responseHead, "X-Connection-Id");
+            socket.Close();
+        }
+        var tracked = Host.Connections.Get(connectionId);
+        await tracked.ClosedFired.Task.DefaultTimeout();
+        await tracked.Ended.Task.DefaultTimeout();
+        if (fixture.Native)
+        {
+            // The transport saw the reset (ECONNRESET on receive or EPIPE on send) and said so, at debug level.
+            Assert.Contains(Host.Logs.Entries, e => e.EventId.Name == "ConnectionReset" && e.Message.Contains(connectionId, StringComparison.Ordinal));
+            Assert.DoesNotContain(Host.Logs.Entries, e => e.EventId.Name == "ConnectionError" && e.Message.Contains(connectionId, StringComparison.Ordinal));
+        }
+        await AssertServesAsync();
+    }
+
+    [Fact]
+    public async Task HalfClose_AfterResponse_ServerClosesItsSide()
+    {
+        await using var stream = await UnixClient.ConnectAsync(Address);
+        // Keep the write side open until the response is read: Kestrel drops a request followed at once by FIN.
+        await stream.WriteAsync(RawHttpReader.Get("/plaintext")).DefaultTimeout();
+        var reader = new RawHttpReader(stream);
+        var response = await reader.ReadResponseAsync().DefaultTimeout();
+        Assert.NotNull(response);
+        Assert.Equal("Hello, World!", response.BodyText);
+        var connectionId = response.Header("X-Connection-Id")!;
+
+        stream.Socket().Shutdown(SocketShutdown.Send);
+        Assert.Equal(0, await reader.ReadToEndAsync().DefaultTimeout());
+        await Host.Connections.Get(connectionId).ClosedFired.Task.DefaultTimeout();
+    }
+
+    [Fact]
+    public async Task Garbage_RandomBytes_Returns400OrCloses_ServerKeepsServing()
+    {
+        await using (var stream = await UnixClient.ConnectAsync(Address))
+        {
+            var garbage = new byte[4096];
+            new Random(4242).NextBytes(garbage);
+            garbage[0] = 0x01; // never a valid method character
+            await stream.WriteAsync(garbage).DefaultTimeout();
+            var reader = new RawHttpReader(stream);
+            RawResponse? response;
+            try
+            {
+                response = await reader.ReadResponseAsync().DefaultTimeout();
+            }
+            catch (IOException)
+            {
+                response = null; // reset: also an acceptable answer to garbage
+            }
+            if (response is not null)
+            {
+                Assert.Equal(400, response.Status);
+            }
+            // Either way the server ends this connection.
+            try
+            {
+                await reader.ReadToEndAsync().DefaultTimeout();
+            }
+            catch (IOException)
+            {
+            }
+        }
+        await AssertServesAsync();
+    }
+
+    [Fact]
+    public async Task ConnectionInfo_EndPointsNeverNull_RemoteIpReadsAsNull()
+    {
+        using var client = CreateClient();
+        using var response = await client.GetAsync("/test/conn").DefaultTimeout();
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var info = (await response.Content.ReadAsStringAsync().DefaultTimeout())
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split('=', 2))
+            .ToDictionary(p => p[0], p => p[1]);
+        Assert.Equal("present", info["feature"]);
+        Assert.Equal(Assert.Single(response.Headers.GetValues("X-Connection-Id")), info["id"]);
+        Assert.NotEqual("null", info["local"]);
+        Assert.NotEqual("null", info["remote"]);
+        // A unix peer has no IP address; middleware that reads it gets null instead of a crash.
+        Assert.Equal("null", info["remoteIp"]);
+        Assert.Equal("none", Assert.Single(response.Headers.GetValues("X-Remote-Ip")));
+        if (fixture.Native)
+        {
+            var expectedType = Address.IsSeqpacket ? "UnixSeqpacketEndPoint" : "UnixDomainSocketEndPoint";
+            Assert.StartsWith(expectedType + ":", info["local"], StringComparison.Ordinal);
+            Assert.StartsWith(expectedType + ":", info["remote"], StringComparison.Ordinal);
+            Assert.Contains(Address.Address, info["local"], StringComparison.Ordinal);
+        }
+    }
+
+    [ToolFact("curl", "python3")]
+    public async Task OutsideClient_GetPlaintext_Answers()
+    {
+        if (Address.IsSeqpacket)
+        {
+            // curl has no seqpacket support; Python's socket module is the outside peer.
+            const string script = """
+                import socket, sys
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                s.settimeout(20)
+                s.connect(sys.argv[1])
+                s.send(b"GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+                data = b""
+                while True:
+                    packet = s.recv(262144)
+                    if not packet:
+                        break
+                    data += packet
+                sys.stdout.write(data.decode())
+                """;
+            var result = await ProcessRunner.RunAsync("python3", ["-c", script, Address.Address]);
+            Assert.True(result.ExitCode == 0, result.StandardError);
+            Assert.StartsWith("HTTP/1.1 200 OK\r\n", result.StandardOutput, StringComparison.Ordinal);
+            Assert.EndsWith("\r\n\r\nHello, World!", result.StandardOutput, StringComparison.Ordinal);
+            return;
+        }
+        var (status, body) = await Curl.GetAsync(Address.Address, "/plaintext");
+        Assert.Equal(200, status);
+        Assert.Equal("Hello, World!", body);
+        var (jsonStatus, json) = await Curl.GetAsync(Address.Address, "/json");
+        Assert.Equal(200, jsonStatus);
+        Assert.Equal("{\"message\":\"Hello, World!\"}", json);
+    }
+
+    /// <summary>A fresh connection gets a correct answer.</summary>
+    protected async Task AssertServesAsync()
+    {
+        using var client = CreateClient();
+        Assert.Equal("Hello, World!", await client.GetStringAsync("/plaintext").DefaultTimeout());
+    }
+
+    /// <summary>Reads until the end of the response head (the body's first bytes may follow and are left unread).</summary>
+    private static async Task<string> ReadHeadAsync(Stream stream)
+    {
+        var collected = new MemoryStream();
+        var buffer = new byte[4096];
+        while (true)
+        {
+            var n = await stream.ReadAsync(buffer).DefaultTimeout();
+            if (n == 0)
+            {
+                throw new IOException("The connection ended before the response head.");
+            }
+            collected.Write(buffer, 0, n);
+            var text = Encoding.ASCII.GetString(collected.GetBuffer(), 0, (int)collected.Length);
+            var end = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
+            if (end >= 0)
+            {
+                return text[..end];
+            }
+        }
+    }
+
+    private static string HeaderValue(string head, string name)
+    {
+        foreach (var line in head.Split("\r\n"))
+        {
+            if (line.StartsWith(name + ":", StringComparison.OrdinalIgnoreCase))
+            {
+                return line[(name.Length + 1)..].Trim();
+            }
+        }
+        throw new InvalidOperationException($"No {name} header in: {head}");
+    }
+}
+
+public sealed class StreamPathTests(StreamPathFixture fixture) : FunctionalSuite<StreamPathFixture>(fixture);
+
+public sealed class StreamAbstractTests(StreamAbstractFixture fixture) : FunctionalSuite<StreamAbstractFixture>(fixture);
+
+public sealed class SeqpacketPathTests(SeqpacketPathFixture fixture) : FunctionalSuite<SeqpacketPathFixture>(fixture);
+
+/// <summary>The same suite against Kestrel's own Sockets transport on a path: the behaviour to match.</summary>
+public sealed class SocketsTransportPathTests(SocketsTransportPathFixture fixture) : FunctionalSuite<SocketsTransportPathFixture>(fixture);

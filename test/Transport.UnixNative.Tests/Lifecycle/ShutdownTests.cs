@@ -1,0 +1,53 @@
+using Transport.UnixNative.Tests.Infrastructure;
+
+namespace Transport.UnixNative.Tests.Lifecycle;
+
+public class ShutdownTests
+{
+    public static TheoryData<bool> SocketKinds => new() { false, true };
+
+    /// <summary>
+    /// A client that stops reading leaves the server's send blocked on a full socket buffer. When the
+    /// shutdown timeout expires Kestrel aborts the connection: the transport must then give up the
+    /// blocked send and close the socket, or StopAsync would never finish.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SocketKinds))]
+    public async Task Stop_ClientNotReading_AbortsBlockedSendAndCompletes(bool seqpacket)
+    {
+        using var paths = new TempPaths();
+        var address = new ServerAddress(paths.SocketPath(), seqpacket);
+        var host = await SampleHost.StartAsync(HostSpec.For(address) with { ShutdownTimeout = TimeSpan.FromSeconds(1) });
+        try
+        {
+            await using var stream = await UnixClient.ConnectAsync(address);
+            await stream.WriteAsync(RawHttpReader.Get("/bytes/100000000")).DefaultTimeout();
+            var reader = new RawHttpReader(stream);
+            var head = await reader.ReadHeadAsync().DefaultTimeout();
+            Assert.Equal(200, head?.Status);
+            var tracked = Assert.Single(host.Connections.All);
+
+            // Stop reading: the server fills the socket buffers and waits for room.
+            await host.StopAsync();
+
+            await tracked.ClosedFired.Task.DefaultTimeout();
+            await tracked.Ended.Task.DefaultTimeout();
+            Assert.False(File.Exists(address.Address));
+            // The client drains what was buffered, then sees the end long before 100 MB.
+            long received;
+            try
+            {
+                received = await reader.ReadToEndAsync().DefaultTimeout();
+            }
+            catch (IOException)
+            {
+                received = -1; // a reset is an acceptable end too
+            }
+            Assert.True(received < 100_000_000, $"received {received} bytes");
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+}

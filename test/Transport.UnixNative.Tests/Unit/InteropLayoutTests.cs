@@ -1,0 +1,208 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Transport.UnixNative.Interop;
+using Transport.UnixNative.Tests.Infrastructure;
+
+namespace Transport.UnixNative.Tests.Unit;
+
+/// <summary>
+/// The interop structs against the C library's own headers: a tiny C program prints sizeof/offsetof,
+/// so a wrong field offset fails here instead of corrupting memory at run time.
+/// </summary>
+public class InteropLayoutTests
+{
+    private const string Program = """
+        #define _GNU_SOURCE
+        #include <stddef.h>
+        #include <stdio.h>
+        #include <sys/epoll.h>
+        #include <sys/socket.h>
+        #include <sys/stat.h>
+        #include <sys/uio.h>
+        #include <sys/un.h>
+        #define P(name, value) printf("%s %zu\n", name, (size_t)(value))
+        int main(void) {
+            P("epoll_event.size", sizeof(struct epoll_event));
+            P("epoll_event.events", offsetof(struct epoll_event, events));
+            P("epoll_event.data", offsetof(struct epoll_event, data));
+            P("msghdr.size", sizeof(struct msghdr));
+            P("msghdr.msg_name", offsetof(struct msghdr, msg_name));
+            P("msghdr.msg_namelen", offsetof(struct msghdr, msg_namelen));
+            P("msghdr.msg_iov", offsetof(struct msghdr, msg_iov));
+            P("msghdr.msg_iovlen", offsetof(struct msghdr, msg_iovlen));
+            P("msghdr.msg_control", offsetof(struct msghdr, msg_control));
+            P("msghdr.msg_controllen", offsetof(struct msghdr, msg_controllen));
+            P("msghdr.msg_flags", offsetof(struct msghdr, msg_flags));
+            P("iovec.size", sizeof(struct iovec));
+            P("iovec.iov_base", offsetof(struct iovec, iov_base));
+            P("iovec.iov_len", offsetof(struct iovec, iov_len));
+            P("statx.size", sizeof(struct statx));
+            P("statx.stx_mask", offsetof(struct statx, stx_mask));
+            P("statx.stx_uid", offsetof(struct statx, stx_uid));
+            P("statx.stx_gid", offsetof(struct statx, stx_gid));
+            P("statx.stx_mode", offsetof(struct statx, stx_mode));
+            P("statx.stx_ino", offsetof(struct statx, stx_ino));
+            P("statx.stx_dev_major", offsetof(struct statx, stx_dev_major));
+            P("statx.stx_dev_minor", offsetof(struct statx, stx_dev_minor));
+            P("ucred.size", sizeof(struct ucred));
+            P("ucred.pid", offsetof(struct ucred, pid));
+            P("ucred.uid", offsetof(struct ucred, uid));
+            P("ucred.gid", offsetof(struct ucred, gid));
+            P("sockaddr_un.size", sizeof(struct sockaddr_un));
+            P("sockaddr_un.sun_path", offsetof(struct sockaddr_un, sun_path));
+            P("sun_path.size", sizeof(((struct sockaddr_un*)0)->sun_path));
+            P("AF_UNIX", AF_UNIX);
+            P("SOCK_SEQPACKET", SOCK_SEQPACKET);
+            P("MSG_NOSIGNAL", MSG_NOSIGNAL);
+            P("MSG_TRUNC", MSG_TRUNC);
+            P("SO_PEERCRED", SO_PEERCRED);
+            P("SO_DOMAIN", SO_DOMAIN);
+            P("SO_ACCEPTCONN", SO_ACCEPTCONN);
+            P("EPOLLRDHUP", EPOLLRDHUP);
+            P("EPOLLET", EPOLLET);
+            return 0;
+        }
+        """;
+
+    private static readonly Lazy<Task<Dictionary<string, long>>> s_c = new(CompileAndRunAsync);
+
+    private static async Task<Dictionary<string, long>> CompileAndRunAsync()
+    {
+        var dir = Directory.CreateTempSubdirectory("un-layout-");
+        try
+        {
+            var source = Path.Combine(dir.FullName, "layout.c");
+            var binary = Path.Combine(dir.FullName, "layout");
+            await File.WriteAllTextAsync(source, Program);
+            var compile = await ProcessRunner.RunAsync("gcc", ["-O0", "-o", binary, source], TimeSpan.FromSeconds(60));
+            Assert.True(compile.ExitCode == 0, "gcc failed: " + compile.StandardError);
+            var run = await ProcessRunner.RunAsync(binary, []);
+            Assert.Equal(0, run.ExitCode);
+            return run.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .Select(line => line.Split(' '))
+                .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<Dictionary<string, long>> C() => await s_c.Value.DefaultTimeout();
+
+    private static long Offset<T>(string field) => Marshal.OffsetOf<T>(field).ToInt64();
+
+    private static void Same(Dictionary<string, long> c, string name, long managed)
+        => Assert.True(c[name] == managed, $"{name}: C says {c[name]}, the managed definition says {managed}");
+
+    [ToolFact("gcc")]
+    public async Task EpollEvent_MatchesC()
+    {
+        var c = await C();
+        var managed = Epoll.IsPacked ? Marshal.SizeOf<EpollEventPacked>() : Marshal.SizeOf<EpollEventAligned>();
+        Same(c, "epoll_event.size", managed);
+        Same(c, "epoll_event.size", Epoll.EventSize);
+        var dataOffset = Epoll.IsPacked ? Offset<EpollEventPacked>(nameof(EpollEventPacked.Data)) : Offset<EpollEventAligned>(nameof(EpollEventAligned.Data));
+        Same(c, "epoll_event.data", dataOffset);
+        Same(c, "epoll_event.events", Offset<EpollEventPacked>(nameof(EpollEventPacked.Events)));
+        Same(c, "EPOLLRDHUP", Epoll.EPOLLRDHUP);
+        Same(c, "EPOLLET", Epoll.EPOLLET);
+    }
+
+    [Fact]
+    public unsafe void EpollEvent_KnownSizes()
+    {
+        // x86-64's packed layout and everyone else's; both structs exist in every build.
+        Assert.Equal(12, sizeof(EpollEventPacked));
+        Assert.Equal(12, Marshal.SizeOf<EpollEventPacked>());
+        Assert.Equal(4, Offset<EpollEventPacked>(nameof(EpollEventPacked.Data)));
+        Assert.Equal(16, sizeof(EpollEventAligned));
+        Assert.Equal(8, Offset<EpollEventAligned>(nameof(EpollEventAligned.Data)));
+        Assert.Equal(RuntimeInformation.ProcessArchitecture == Architecture.X64, Epoll.IsPacked);
+    }
+
+    [ToolFact("gcc")]
+    public async Task MessageHeaderAndIOVector_MatchC()
+    {
+        var c = await C();
+        Same(c, "msghdr.size", Marshal.SizeOf<MessageHeader>());
+        Same(c, "msghdr.msg_name", Offset<MessageHeader>(nameof(MessageHeader.Name)));
+        Same(c, "msghdr.msg_namelen", Offset<MessageHeader>(nameof(MessageHeader.NameLength)));
+        Same(c, "msghdr.msg_iov", Offset<MessageHeader>(nameof(MessageHeader.IOVectors)));
+        Same(c, "msghdr.msg_iovlen", Offset<MessageHeader>(nameof(MessageHeader.IOVectorCount)));
+        Same(c, "msghdr.msg_control", Offset<MessageHeader>(nameof(MessageHeader.Control)));
+        Same(c, "msghdr.msg_controllen", Offset<MessageHeader>(nameof(MessageHeader.ControlLength)));
+        Same(c, "msghdr.msg_flags", Offset<MessageHeader>(nameof(MessageHeader.Flags)));
+        Same(c, "iovec.size", Marshal.SizeOf<IOVector>());
+        Same(c, "iovec.iov_base", Offset<IOVector>(nameof(IOVector.Base)));
+        Same(c, "iovec.iov_len", Offset<IOVector>(nameof(IOVector.Count)));
+        Same(c, "MSG_NOSIGNAL", Message.MSG_NOSIGNAL);
+        Same(c, "MSG_TRUNC", Message.MSG_TRUNC);
+    }
+
+    [Fact]
+    public unsafe void MessageHeader_Lp64Layout()
+    {
+        Assert.Equal(56, sizeof(MessageHeader));
+        Assert.Equal(new long[] { 0, 8, 16, 24, 32, 40, 48 }, new[]
+        {
+            Offset<MessageHeader>(nameof(MessageHeader.Name)),
+            Offset<MessageHeader>(nameof(MessageHeader.NameLength)),
+            Offset<MessageHeader>(nameof(MessageHeader.IOVectors)),
+            Offset<MessageHeader>(nameof(MessageHeader.IOVectorCount)),
+            Offset<MessageHeader>(nameof(MessageHeader.Control)),
+            Offset<MessageHeader>(nameof(MessageHeader.ControlLength)),
+            Offset<MessageHeader>(nameof(MessageHeader.Flags)),
+        });
+        Assert.Equal(16, sizeof(IOVector));
+    }
+
+    [ToolFact("gcc")]
+    public async Task StatX_MatchesC()
+    {
+        var c = await C();
+        Same(c, "statx.size", Marshal.SizeOf<StatX>());
+        Same(c, "statx.stx_mask", Offset<StatX>(nameof(StatX.Mask)));
+        Same(c, "statx.stx_uid", Offset<StatX>(nameof(StatX.Uid)));
+        Same(c, "statx.stx_gid", Offset<StatX>(nameof(StatX.Gid)));
+        Same(c, "statx.stx_mode", Offset<StatX>(nameof(StatX.Mode)));
+        Same(c, "statx.stx_ino", Offset<StatX>(nameof(StatX.Inode)));
+        Same(c, "statx.stx_dev_major", Offset<StatX>(nameof(StatX.DevMajor)));
+        Same(c, "statx.stx_dev_minor", Offset<StatX>(nameof(StatX.DevMinor)));
+    }
+
+    [Fact]
+    public unsafe void StatX_KnownLayout()
+    {
+        Assert.Equal(256, sizeof(StatX));
+        Assert.Equal(28, Offset<StatX>(nameof(StatX.Mode)));
+        Assert.Equal(32, Offset<StatX>(nameof(StatX.Inode)));
+        Assert.Equal(136, Offset<StatX>(nameof(StatX.DevMajor)));
+        Assert.Equal(140, Offset<StatX>(nameof(StatX.DevMinor)));
+    }
+
+    [ToolFact("gcc")]
+    public async Task UCredAndSockAddrUn_MatchC()
+    {
+        var c = await C();
+        Same(c, "ucred.size", Marshal.SizeOf<UCred>());
+        Same(c, "ucred.pid", Offset<UCred>(nameof(UCred.Pid)));
+        Same(c, "ucred.uid", Offset<UCred>(nameof(UCred.Uid)));
+        Same(c, "ucred.gid", Offset<UCred>(nameof(UCred.Gid)));
+        Same(c, "sockaddr_un.size", SockAddrUn.Size);
+        Same(c, "sockaddr_un.sun_path", SockAddrUn.PathOffset);
+        Same(c, "sun_path.size", SockAddrUn.PathCapacity);
+        Same(c, "AF_UNIX", Interop.Socket.AF_UNIX);
+        Same(c, "SOCK_SEQPACKET", Interop.Socket.SOCK_SEQPACKET);
+        Same(c, "SO_PEERCRED", Interop.Socket.SO_PEERCRED);
+        Same(c, "SO_DOMAIN", Interop.Socket.SO_DOMAIN);
+        Same(c, "SO_ACCEPTCONN", Interop.Socket.SO_ACCEPTCONN);
+    }
+
+    [Fact]
+    public unsafe void UCred_Is12Bytes()
+    {
+        Assert.Equal(12, sizeof(UCred));
+        Assert.Equal(12, Marshal.SizeOf<UCred>());
+    }
+}
