@@ -72,6 +72,22 @@ public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Get_OneWriteOf4MiB_ArrivesWholeAndInOrder()
+    {
+        const int size = 4 * 1024 * 1024;
+        using var client = CreateClient();
+        var body = await client.GetByteArrayAsync($"/test/one-write?n={size}").DefaultTimeout();
+        Assert.Equal(size, body.Length);
+        for (var i = 0; i < size; i++)
+        {
+            if (body[i] != (byte)(i * 7 + (i >> 12)))
+            {
+                Assert.Fail($"byte {i} is {body[i]}, expected {(byte)(i * 7 + (i >> 12))}");
+            }
+        }
+    }
+
+    [Fact]
     public async Task Post_Echo64MiB_ReturnsSameBytes()
     {
         const long length = 64L * 1024 * 1024;
@@ -222,6 +238,40 @@ public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixtur
             // The transport saw the reset (ECONNRESET on receive or EPIPE on send) and said so, at debug level.
             Assert.Contains(Host.Logs.Entries, e => e.EventId.Name == "ConnectionReset" && e.Message.Contains(connectionId, StringComparison.Ordinal));
             Assert.DoesNotContain(Host.Logs.Entries, e => e.EventId.Name == "ConnectionError" && e.Message.Contains(connectionId, StringComparison.Ordinal));
+        }
+        await AssertServesAsync();
+    }
+
+    [Fact]
+    public async Task Abort_WhileSendBlocked_ClosesConnection()
+    {
+        var key = TestPaths.Hex8();
+        var gate = Host.Hooks.AbortGateFor(key);
+        using (var socket = await UnixClient.ConnectSocketAsync(Address))
+        {
+            await socket.SendAsync(RawHttpReader.Get($"/test/abort-blocked?key={key}")).DefaultTimeout();
+            var connectionId = await gate.WriteStarted.Task.DefaultTimeout();
+            // Data has reached the client: the transport's send is past its read of the output pipe
+            // and, with nobody reading, ends up waiting for the socket to become writable.
+            Assert.True(await Poll.UntilAsync(() => socket.Available > 0), "no response data arrived");
+            gate.AbortNow.TrySetResult();
+
+            // Abort must end the blocked send and close the socket while the server runs on.
+            var tracked = Host.Connections.Get(connectionId);
+            await tracked.ClosedFired.Task.DefaultTimeout();
+            await tracked.Ended.Task.DefaultTimeout();
+
+            await using var stream = Address.IsSeqpacket ? (Stream)new SeqpacketStream(socket) : new NetworkStream(socket, ownsSocket: false);
+            long received;
+            try
+            {
+                received = await new RawHttpReader(stream).ReadToEndAsync().DefaultTimeout();
+            }
+            catch (IOException)
+            {
+                received = -1; // reset: also an end
+            }
+            Assert.True(received < 64L * 1024 * 1024, $"received {received} bytes of an aborted response");
         }
         await AssertServesAsync();
     }

@@ -223,6 +223,20 @@ public sealed class TestHooks
 
     /// <summary>Completed once /test/slow has flushed its first part.</summary>
     public TaskCompletionSource SlowStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private readonly ConcurrentDictionary<string, AbortGate> _abortGates = new();
+
+    /// <summary>The gate of one /test/abort-blocked?key=K request.</summary>
+    public AbortGate AbortGateFor(string key) => _abortGates.GetOrAdd(key, _ => new AbortGate());
+
+    public sealed class AbortGate
+    {
+        /// <summary>The response write has started (and cannot finish while the client does not read).</summary>
+        public TaskCompletionSource<string> WriteStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Set by the test: abort the connection now.</summary>
+        public TaskCompletionSource AbortNow { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 }
 
 /// <summary>One accepted connection as the connection middleware saw it.</summary>
@@ -290,6 +304,30 @@ internal sealed class TestEndpointsFilter(ConnectionTracker tracker, TestHooks h
             {
                 case "/test/conn":
                     await WriteConnectionInfo(context);
+                    return;
+                case "/test/abort-blocked":
+                    // Writes 8 MiB at once to a client that does not read, then aborts when the test says so:
+                    // the transport is then blocked waiting for the socket to become writable.
+                    var gate = hooks.AbortGateFor(context.Request.Query["key"].ToString());
+                    context.Response.ContentLength = 64L * 1024 * 1024;
+                    var data = new byte[8 * 1024 * 1024];
+                    data.AsSpan().Fill((byte)'x');
+                    var write = context.Response.BodyWriter.WriteAsync(data).AsTask();
+                    gate.WriteStarted.TrySetResult(id);
+                    await Task.WhenAny(write, gate.AbortNow.Task);
+                    context.Abort();
+                    return;
+                case "/test/one-write":
+                    // One big write and one flush: the transport gets megabytes at once to gather into
+                    // sendmsg calls (and, for seqpacket, to cut into packets a peer can read whole).
+                    var size = int.Parse(context.Request.Query["n"].ToString(), System.Globalization.CultureInfo.InvariantCulture);
+                    var payload = new byte[size];
+                    for (var i = 0; i < size; i++)
+                    {
+                        payload[i] = (byte)(i * 7 + (i >> 12));
+                    }
+                    context.Response.ContentLength = size;
+                    await context.Response.BodyWriter.WriteAsync(payload, context.RequestAborted);
                     return;
                 case "/test/slow":
                     context.Response.ContentType = "text/plain";

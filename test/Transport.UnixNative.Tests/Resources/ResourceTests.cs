@@ -31,6 +31,7 @@ public class ResourceTests(Xunit.Abstractions.ITestOutputHelper output)
         Assert.True(await Poll.UntilAsync(() => host.Connections.Active == 0), "warm-up connections did not end");
         await Task.WhenAll(host.Connections.All.Select(c => c.ClosedFired.Task)).DefaultTimeout();
         var baseline = ProcessResources.OpenFds();
+        var baselineKinds = ProcessResources.TransportKinds();
 
         await RunConnectionsAsync(address, 1000, parallel: 16);
 
@@ -41,6 +42,9 @@ public class ResourceTests(Xunit.Abstractions.ITestOutputHelper output)
         var now = ProcessResources.OpenFds();
         output.WriteLine($"fds: baseline {baseline}, after 1000 connections {now}");
         Assert.True(returned, $"fd count {now} did not return to baseline {baseline} (+{FdTolerance}): {ProcessResources.FdListing()}");
+        // Not one socket, epoll or eventfd more than before the 1,000 connections.
+        Assert.True(await Poll.UntilAsync(() => ProcessResources.TransportKindsAtMost(baselineKinds)),
+            $"sockets/epolls/eventfds {ProcessResources.TransportKinds()} did not return to {baselineKinds}");
     }
 
     [Fact]
@@ -57,6 +61,7 @@ public class ResourceTests(Xunit.Abstractions.ITestOutputHelper output)
         await warm.StopAsync();
         Assert.True(await Poll.UntilAsync(() => ProcessResources.IoThreads() == 0), "I/O threads of the warm-up host did not end");
         var baseline = ProcessResources.OpenFds();
+        var baselineKinds = ProcessResources.TransportKinds();
 
         var path = paths.SocketPath();
         // Four loops: a leaked epoll/eventfd pair per loop would be far above the tolerance.
@@ -80,6 +85,14 @@ public class ResourceTests(Xunit.Abstractions.ITestOutputHelper output)
                 Assert.Equal("first\nsecond\n", response.BodyText);
                 await stopping.DefaultTimeout();
             }
+
+            // StopAsync has disposed the listener and the loops: their epoll and eventfd descriptors are
+            // closed now, not whenever a finalizer runs, so they are checked at once, without waiting.
+            var afterStop = ProcessResources.TransportKinds();
+            Assert.True(afterStop.Epolls <= baselineKinds.Epolls && afterStop.EventFds <= baselineKinds.EventFds,
+                $"epolls/eventfds after StopAsync {afterStop} above {baselineKinds}");
+            Assert.True(await Poll.UntilAsync(() => ProcessResources.TransportKindsAtMost(baselineKinds)),
+                $"sockets/epolls/eventfds {ProcessResources.TransportKinds()} above {baselineKinds}: {ProcessResources.FdListing()}");
 
             Assert.False(File.Exists(path), "the socket file should be gone after StopAsync");
             Assert.True(await Poll.UntilAsync(() => ProcessResources.IoThreads() == 0), "the transport's I/O threads did not end");
