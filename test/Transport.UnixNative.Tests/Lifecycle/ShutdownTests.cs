@@ -50,4 +50,50 @@ public class ShutdownTests
             await host.StopAsync();
         }
     }
+
+    /// <summary>
+    /// Idle keep-alive connections must not hold up shutdown: Kestrel ends them when asked to stop, and
+    /// the transport closes them. (Were they left open, StopAsync would wait the whole 60 s shutdown timeout.)
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SocketKinds))]
+    public async Task Stop_50IdleKeepAliveConnections_ClosedAndStopCompletes(bool seqpacket)
+    {
+        using var paths = new TempPaths();
+        var address = new ServerAddress(paths.SocketPath(), seqpacket);
+        var host = await SampleHost.StartAsync(HostSpec.For(address) with { ShutdownTimeout = TimeSpan.FromSeconds(60) });
+        var streams = new List<Stream>();
+        try
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                var stream = await UnixClient.ConnectAsync(address);
+                streams.Add(stream);
+                await stream.WriteAsync(RawHttpReader.Get("/plaintext")).DefaultTimeout();
+            }
+            var readers = streams.Select(s => new RawHttpReader(s)).ToList();
+            foreach (var reader in readers)
+            {
+                Assert.Equal("Hello, World!", (await reader.ReadResponseAsync().DefaultTimeout())?.BodyText);
+            }
+            Assert.Equal(50, host.Connections.Active);
+
+            await host.StopAsync(); // bounded by DefaultTimeout (30 s), half the shutdown timeout
+
+            Assert.Equal(0, host.Connections.Active);
+            await Task.WhenAll(host.Connections.All.Select(c => c.ClosedFired.Task)).DefaultTimeout();
+            foreach (var reader in readers)
+            {
+                Assert.Equal(0, await reader.ReadToEndAsync().DefaultTimeout());
+            }
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+            await host.StopAsync();
+        }
+    }
 }
