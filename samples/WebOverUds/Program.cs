@@ -3,6 +3,7 @@
 //   dotnet run --project samples/WebOverUds                      # unix socket under $XDG_RUNTIME_DIR or /tmp
 //   dotnet run --project samples/WebOverUds -- --urls "http://unix:@webover;http://localhost:5080"
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
+//   dotnet run --project samples/WebOverUds -- --seqpacket /tmp/webover.seq   # adds a SOCK_SEQPACKET endpoint
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -20,10 +21,14 @@ if (options.Transport == "native")
     builder.WebHost.UseUnixNativeTransport();
 }
 
-if (builder.Configuration[WebHostDefaults.ServerUrlsKey] is not { Length: > 0 })
+var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
+if (string.IsNullOrEmpty(urls))
 {
-    builder.WebHost.UseUrls($"http://unix:{SampleOptions.DefaultSocketPath()}");
+    urls = $"http://unix:{SampleOptions.DefaultSocketPath()}";
 }
+// --seqpacket /path or @name adds a SOCK_SEQPACKET endpoint (a URL form our transport understands).
+urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix+seqpacket:{a}").Prepend(urls));
+builder.WebHost.UseUrls(urls);
 
 var app = builder.Build();
 

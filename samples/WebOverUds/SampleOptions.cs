@@ -3,12 +3,13 @@ using System.Text.Json.Serialization;
 namespace WebOverUds;
 
 /// <summary>The sample's own command-line switches; everything else goes to the host (e.g. <c>--urls</c>).</summary>
-internal sealed record SampleOptions(string Transport, string[] HostArgs)
+internal sealed record SampleOptions(string Transport, string[] HostArgs, string[] SeqpacketAddresses)
 {
     public static SampleOptions Parse(string[] args)
     {
         var transport = "native";
         var hostArgs = new List<string>();
+        var seqpackets = new List<string>();
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -19,12 +20,20 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs)
                     throw new ArgumentException($"--transport must be 'native' or 'sockets', not '{transport}'.");
                 }
             }
+            else if (args[i] == "--seqpacket" && i + 1 < args.Length)
+            {
+                seqpackets.Add(args[++i]);
+            }
             else
             {
                 hostArgs.Add(args[i]);
             }
         }
-        return new SampleOptions(transport, hostArgs.ToArray());
+        if (seqpackets.Count > 0 && transport != "native")
+        {
+            throw new ArgumentException("--seqpacket needs --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only.");
+        }
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray());
     }
 
     public static string DefaultSocketPath()

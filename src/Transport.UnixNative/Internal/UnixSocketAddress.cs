@@ -16,6 +16,9 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     /// </summary>
     public const string AbstractUrlMarker = "/\0";
 
+    /// <summary>Likewise <c>http://unix+seqpacket:/path</c> or <c>:@name</c> becomes <c>http://unix:/\0seqpacket\0/path</c>.</summary>
+    public const string SeqpacketUrlMarker = "/\0seqpacket\0";
+
     /// <summary>How people write it: <c>/path</c> or <c>@name</c>.</summary>
     public string DisplayName => IsAbstract ? "@" + Name : Name;
 
@@ -26,6 +29,10 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     {
         ArgumentNullException.ThrowIfNull(address);
         UnixSocketAddress result;
+        if (address.StartsWith(SeqpacketUrlMarker, StringComparison.Ordinal))
+        {
+            return Parse(address[SeqpacketUrlMarker.Length..], isSeqpacket: true);
+        }
         if (address.StartsWith(AbstractUrlMarker, StringComparison.Ordinal))
         {
             result = new(address[AbstractUrlMarker.Length..], true, isSeqpacket);
