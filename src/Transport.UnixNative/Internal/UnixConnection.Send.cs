@@ -19,6 +19,7 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     {
         Sent,
         WouldBlock,
+        Incomplete,
         Failed,
     }
 
@@ -57,6 +58,16 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                     }
                     continue;
                 }
+                if (status == SendStatus.Incomplete)
+                {
+                    // Half a message frame: wait for the application to write the rest.
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    if (result.IsCompleted)
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 reader.AdvanceTo(buffer.End);
                 if (result.IsCompleted)
                 {
@@ -82,52 +93,19 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         }
     }
 
-    private unsafe SendStatus Send(ref ReadOnlySequence<byte> buffer, out int errno)
+    private SendStatus Send(ref ReadOnlySequence<byte> buffer, out int errno)
     {
         errno = 0;
-        var limit = _isPacket ? SeqpacketLimits.SendPacketSize : int.MaxValue;
-        var iov = stackalloc IOVector[MaxIOVectors];
-        var handles = _loop.PinScratch;
+        if (_messages is not null)
+        {
+            return SendMessages(ref buffer, out errno);
+        }
+        // A stream takes any amount; seqpacket output is cut into packets a peer can read whole.
+        var limit = _isPacket ? SeqpacketLimits.SendPacketSize : long.MaxValue;
         while (!buffer.IsEmpty)
         {
-            // Gather up to MaxIOVectors segments (one packet's worth for seqpacket) into one call.
-            var count = 0;
-            long total = 0;
-            foreach (var segment in buffer)
-            {
-                if (count == MaxIOVectors || total == limit)
-                {
-                    break;
-                }
-                if (segment.IsEmpty)
-                {
-                    continue;
-                }
-                var memory = segment.Length > limit - total ? segment[..(int)(limit - total)] : segment;
-                handles[count] = memory.Pin();
-                iov[count] = new IOVector { Base = handles[count].Pointer, Count = (nuint)memory.Length };
-                total += memory.Length;
-                count++;
-            }
-            if (count == 0)
-            {
-                buffer = buffer.Slice(buffer.End);
-                break;
-            }
-
-            var message = new MessageHeader { IOVectors = iov, IOVectorCount = (nuint)count };
-            nint n;
-            do
-            {
-                // MSG_NOSIGNAL: a closed peer is an EPIPE error here, never a process-killing SIGPIPE.
-                n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
-            }
-            while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
-
-            for (var i = 0; i < count; i++)
-            {
-                handles[i].Dispose();
-            }
+            var chunk = buffer.Length > limit ? buffer.Slice(0, limit) : buffer;
+            var n = GatherAndSend(chunk, out var total, out errno);
             if (n < 0)
             {
                 return errno == Libc.EAGAIN ? SendStatus.WouldBlock : SendStatus.Failed;
@@ -140,6 +118,83 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
             }
         }
         return SendStatus.Sent;
+    }
+
+    /// <summary>Sends every whole frame as one packet; a partial frame waits for the rest.</summary>
+    private SendStatus SendMessages(ref ReadOnlySequence<byte> buffer, out int errno)
+    {
+        errno = 0;
+        while (UnixMessageFeature.TryReadLength(buffer, out var length) && buffer.Length >= UnixMessageFeature.HeaderSize + (long)length)
+        {
+            var payload = buffer.Slice(UnixMessageFeature.HeaderSize, length);
+            var n = GatherAndSend(payload, out var total, out errno);
+            if (n < 0)
+            {
+                return errno == Libc.EAGAIN ? SendStatus.WouldBlock : SendStatus.Failed;
+            }
+            buffer = buffer.Slice(payload.End);
+        }
+        return buffer.IsEmpty ? SendStatus.Sent : SendStatus.Incomplete;
+    }
+
+    /// <summary>
+    /// One sendmsg of <paramref name="data"/>'s segments (up to <see cref="MaxIOVectors"/>; more are
+    /// copied into one buffer so a packet is never split). Returns bytes sent, or -1 with errno.
+    /// </summary>
+    private unsafe nint GatherAndSend(in ReadOnlySequence<byte> data, out long total, out int errno)
+    {
+        errno = 0;
+        total = 0;
+        var iov = stackalloc IOVector[MaxIOVectors];
+        var handles = _loop.PinScratch;
+        var count = 0;
+        var segments = 0;
+        foreach (var segment in data)
+        {
+            segments++;
+        }
+        if (segments > MaxIOVectors && _isPacket)
+        {
+            var copy = _loop.PacketBuffer;
+            data.CopyTo(copy);
+            handles[0] = copy.AsMemory().Pin();
+            iov[0] = new IOVector { Base = handles[0].Pointer, Count = (nuint)data.Length };
+            total = data.Length;
+            count = 1;
+        }
+        else
+        {
+            foreach (var segment in data)
+            {
+                if (count == MaxIOVectors)
+                {
+                    break;
+                }
+                if (segment.IsEmpty)
+                {
+                    continue;
+                }
+                handles[count] = segment.Pin();
+                iov[count] = new IOVector { Base = handles[count].Pointer, Count = (nuint)segment.Length };
+                total += segment.Length;
+                count++;
+            }
+        }
+
+        var message = new MessageHeader { IOVectors = iov, IOVectorCount = (nuint)count };
+        nint n;
+        do
+        {
+            // MSG_NOSIGNAL: a closed peer is an EPIPE error here, never a process-killing SIGPIPE.
+            n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
+        }
+        while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+
+        for (var i = 0; i < count; i++)
+        {
+            handles[i].Dispose();
+        }
+        return n;
     }
 
     private Exception SendFailed(int errno)

@@ -225,7 +225,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         errno = 0;
         var handle = new SafeFdHandle(fd);
         var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)]);
-        var connection = new UnixConnection(handle, _loops.Next(), EndPoint, remote, _isPacket, _logger);
+        var connection = new UnixConnection(handle, _loops.Next(), EndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
         connection.Start();
         return connection;
     }

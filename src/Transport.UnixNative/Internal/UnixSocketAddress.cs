@@ -22,6 +22,9 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     /// <summary>How people write it: <c>/path</c> or <c>@name</c>.</summary>
     public string DisplayName => IsAbstract ? "@" + Name : Name;
 
+    /// <summary>Seqpacket only: connections offer <see cref="IUnixMessageFeature"/> instead of a byte stream.</summary>
+    public bool PreserveMessages { get; init; }
+
     public int SocketType => IsSeqpacket ? Interop.Socket.SOCK_SEQPACKET : Interop.Socket.SOCK_STREAM;
 
     /// <summary>Parses <c>/absolute/path</c>, <c>@abstract</c> or <c>\0abstract</c>; throws a clear error otherwise.</summary>
@@ -75,7 +78,7 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
                     : text.StartsWith('@') ? throw RelativePath(text) : Parse(text, isSeqpacket: false);
                 return true;
             case UnixSeqpacketEndPoint seqpacket:
-                address = Parse(seqpacket.Address, isSeqpacket: true);
+                address = Parse(seqpacket.Address, isSeqpacket: true) with { PreserveMessages = seqpacket.PreserveMessageBoundaries };
                 return true;
             default:
                 address = null;
@@ -91,7 +94,7 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     }
 
     public EndPoint ToEndPoint() => IsSeqpacket
-        ? new UnixSeqpacketEndPoint(DisplayName)
+        ? new UnixSeqpacketEndPoint(DisplayName) { PreserveMessageBoundaries = PreserveMessages }
         : new UnixDomainSocketEndPoint(IsAbstract ? "\0" + Name : Name);
 
     private void Validate()
