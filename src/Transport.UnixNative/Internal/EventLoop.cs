@@ -28,6 +28,7 @@ internal interface IEventHandler
 internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 {
     private const int MaxEventsPerWait = 256;
+    private const int MaxWorkItemsPerIteration = 1024;
 
     // epoll data for the eventfd; registrations use (generation << 32 | slot), whose generation starts at 1.
     private const ulong WakeToken = 0;
@@ -267,7 +268,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     private void RunScheduledWork()
     {
         // Bounded so a busy producer cannot starve epoll.
-        var budget = _work.Count;
+        var budget = MaxWorkItemsPerIteration;
         while (budget-- > 0 && _work.TryDequeue(out var item))
         {
             try
