@@ -7,6 +7,7 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using WebOverUds;
 
 var options = SampleOptions.Parse(args);
@@ -37,6 +38,11 @@ app.MapGet("/plaintext", () => Results.Text("Hello, World!", "text/plain"));
 app.MapGet("/json", () => Results.Json(new Greeting("Hello, World!"), SampleJsonContext.Default.Greeting));
 app.MapPost("/echo", async (HttpContext context) =>
 {
+    // An echo streams: it holds no more than the pipes do, so any body size is fine.
+    if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+    {
+        limit.MaxRequestBodySize = null;
+    }
     context.Response.ContentType = context.Request.ContentType ?? "application/octet-stream";
     if (context.Request.ContentLength is long length)
     {

@@ -50,6 +50,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     public static string CurlCommandFor(string address)
     {
         const string unixPrefix = "http://unix:";
+        const string seqpacketPrefix = "http://unix+seqpacket:";
+        if (address.StartsWith(seqpacketPrefix, StringComparison.Ordinal))
+        {
+            var socket = address[seqpacketPrefix.Length..];
+            var target = socket.StartsWith('@') ? $"ABSTRACT-CONNECT:{socket[1..]}" : $"UNIX-CONNECT:{socket}";
+            // Kestrel drops a request whose client half-closes at once, so keep stdin open a moment.
+            return $"(printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n'; sleep 1) | socat - {target},type=5";
+        }
         if (address.StartsWith(unixPrefix, StringComparison.Ordinal))
         {
             var socket = address[unixPrefix.Length..];

@@ -11,6 +11,9 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     // Segments gathered into one sendmsg; Kestrel's pool blocks are 4 KiB, so 64 of them is 256 KiB.
     private const int MaxIOVectors = 64;
 
+    [ThreadStatic]
+    private static MemoryHandle[]? t_pins;
+
     private ManualResetValueTaskSourceCore<bool> _writable = new() { RunContinuationsAsynchronously = false };
     private bool _waitingForWritable;
     private bool _outputEventsRegistered;
@@ -24,8 +27,10 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     }
 
     /// <summary>
-    /// Takes what the application flushed and sends it; every continuation runs on the loop
-    /// (the output pipe's reader scheduler), so flushes that land in one loop iteration become one sendmsg.
+    /// Takes what the application flushed and sends it. The output pipe resumes this loop inline,
+    /// so the first sendmsg happens on the thread that flushed: no hop and no eventfd wake-up per
+    /// response. Only when the socket is full does the loop move to the I/O thread, which alone
+    /// waits for writability (so a writable edge can never slip between a failed send and the wait).
     /// </summary>
     private async Task SendLoopAsync()
     {
@@ -52,6 +57,11 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                 {
                     // Keep the unsent rest unexamined so the next read returns it at once.
                     reader.AdvanceTo(buffer.Start);
+                    if (!_loop.IsCurrentThread)
+                    {
+                        await _loop.SwitchTo();
+                        continue; // retry once on the loop before waiting
+                    }
                     if (!await WaitForWritable().ConfigureAwait(false))
                     {
                         break;
@@ -82,13 +92,18 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         }
         finally
         {
-            if (!_loop.IsCurrentThread && !_loop.IsStopped)
+            // Closing belongs to the loop: it owns the registration and the descriptor's number.
+            if (_loop.IsCurrentThread || _loop.IsStopped)
             {
-                _loop.Schedule(static state => ((UnixConnection)state!).CloseSocket(null), this);
+                CloseSocket(error);
             }
             else
             {
-                CloseSocket(error);
+                _loop.Schedule(static state =>
+                {
+                    var (connection, sendError) = ((UnixConnection, Exception?))state!;
+                    connection.CloseSocket(sendError);
+                }, (this, error));
             }
         }
     }
@@ -138,63 +153,111 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     }
 
     /// <summary>
-    /// One sendmsg of <paramref name="data"/>'s segments (up to <see cref="MaxIOVectors"/>; more are
-    /// copied into one buffer so a packet is never split). Returns bytes sent, or -1 with errno.
+    /// One sendmsg of <paramref name="data"/>'s segments (up to <see cref="MaxIOVectors"/>; a packet
+    /// with more is copied into one buffer so it is never split). Returns bytes sent, or -1 with errno.
+    /// May run on an application thread: it holds a reference on the descriptor for the call.
     /// </summary>
     private unsafe nint GatherAndSend(in ReadOnlySequence<byte> data, out long total, out int errno)
     {
-        errno = 0;
         total = 0;
-        var iov = stackalloc IOVector[MaxIOVectors];
-        var handles = _loop.PinScratch;
-        var count = 0;
-        var segments = 0;
-        foreach (var segment in data)
+        if (data.IsSingleSegment)
         {
-            segments++;
-        }
-        if (segments > MaxIOVectors && _isPacket)
-        {
-            var copy = _loop.PacketBuffer;
-            data.CopyTo(copy);
-            handles[0] = copy.AsMemory().Pin();
-            iov[0] = new IOVector { Base = handles[0].Pointer, Count = (nuint)data.Length };
-            total = data.Length;
-            count = 1;
-        }
-        else
-        {
-            foreach (var segment in data)
+            var span = data.FirstSpan;
+            total = span.Length;
+            fixed (byte* p = span)
             {
-                if (count == MaxIOVectors)
-                {
-                    break;
-                }
-                if (segment.IsEmpty)
-                {
-                    continue;
-                }
-                handles[count] = segment.Pin();
-                iov[count] = new IOVector { Base = handles[count].Pointer, Count = (nuint)segment.Length };
-                total += segment.Length;
-                count++;
+                var one = new IOVector { Base = p, Count = (nuint)span.Length };
+                return SendVectors(&one, 1, out errno);
             }
         }
 
-        var message = new MessageHeader { IOVectors = iov, IOVectorCount = (nuint)count };
-        nint n;
-        do
+        var iov = stackalloc IOVector[MaxIOVectors];
+        var handles = t_pins ??= new MemoryHandle[MaxIOVectors];
+        byte[]? copy = null;
+        var count = 0;
+        try
         {
-            // MSG_NOSIGNAL: a closed peer is an EPIPE error here, never a process-killing SIGPIPE.
-            n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
+            if (_isPacket && SegmentCount(data) > MaxIOVectors)
+            {
+                copy = ArrayPool<byte>.Shared.Rent((int)data.Length);
+                data.CopyTo(copy);
+                handles[0] = copy.AsMemory(0, (int)data.Length).Pin();
+                iov[0] = new IOVector { Base = handles[0].Pointer, Count = (nuint)data.Length };
+                total = data.Length;
+                count = 1;
+            }
+            else
+            {
+                foreach (var segment in data)
+                {
+                    if (count == MaxIOVectors)
+                    {
+                        break;
+                    }
+                    if (segment.IsEmpty)
+                    {
+                        continue;
+                    }
+                    handles[count] = segment.Pin();
+                    iov[count] = new IOVector { Base = handles[count].Pointer, Count = (nuint)segment.Length };
+                    total += segment.Length;
+                    count++;
+                }
+            }
+            return SendVectors(iov, count, out errno);
         }
-        while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+        finally
+        {
+            for (var i = 0; i < count; i++)
+            {
+                handles[i].Dispose();
+            }
+            if (copy is not null)
+            {
+                ArrayPool<byte>.Shared.Return(copy);
+            }
+        }
+    }
 
-        for (var i = 0; i < count; i++)
+    private unsafe nint SendVectors(IOVector* iov, int count, out int errno)
+    {
+        errno = 0;
+        var added = false;
+        try
         {
-            handles[i].Dispose();
+            _fd.DangerousAddRef(ref added);
         }
-        return n;
+        catch (ObjectDisposedException)
+        {
+            errno = Libc.EPIPE;
+            return -1;
+        }
+        try
+        {
+            var message = new MessageHeader { IOVectors = iov, IOVectorCount = (nuint)count };
+            nint n;
+            do
+            {
+                // MSG_NOSIGNAL: a closed peer is an EPIPE error here, never a process-killing SIGPIPE.
+                n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
+            }
+            while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+            return n;
+        }
+        finally
+        {
+            _fd.DangerousRelease();
+        }
+    }
+
+    private static int SegmentCount(in ReadOnlySequence<byte> data)
+    {
+        var count = 0;
+        foreach (var _ in data)
+        {
+            count++;
+        }
+        return count;
     }
 
     private Exception SendFailed(int errno)
