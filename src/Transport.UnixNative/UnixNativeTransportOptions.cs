@@ -41,5 +41,10 @@ public sealed class UnixNativeTransportOptions
     /// </remarks>
     public bool UnsafePreferInlineScheduling { get; set; }
 
-    internal Func<System.Buffers.MemoryPool<byte>>? MemoryPoolFactory { get; set; }
+    /// <summary>
+    /// The seqpacket receive buffer per I/O thread: as large as any packet a peer can send
+    /// (<see cref="Internal.SeqpacketLimits.MaxPacketSize"/>). Tests lower it to reach the
+    /// truncation path.
+    /// </summary>
+    internal int SeqpacketReceiveBufferSize { get; set; } = Internal.SeqpacketLimits.MaxPacketSize;
 }

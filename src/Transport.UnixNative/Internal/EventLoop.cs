@@ -53,6 +53,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     {
         Index = index;
         MemoryPool = memoryPool;
+        _packetBufferSize = options.SeqpacketReceiveBufferSize;
         var applicationScheduler = options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
@@ -96,7 +97,9 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     public PipeOptions OutputOptions { get; }
 
     /// <summary>A buffer the size of the largest packet a peer can send, for seqpacket receives (loop thread only).</summary>
-    public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(SeqpacketLimits.MaxPacketSize, pinned: true);
+    public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(_packetBufferSize, pinned: true);
+
+    private readonly int _packetBufferSize;
 
     private byte[]? _packetBuffer;
 
