@@ -28,7 +28,7 @@ if (string.IsNullOrEmpty(urls))
     urls = $"http://unix:{SampleOptions.DefaultSocketPath()}";
 }
 // --seqpacket /path or @name adds a SOCK_SEQPACKET endpoint (a URL form our transport understands).
-urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix+seqpacket:{a}").Prepend(urls));
+urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix-seqpacket:{a}").Prepend(urls));
 builder.WebHost.UseUrls(urls);
 
 var app = builder.Build();

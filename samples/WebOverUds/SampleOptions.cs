@@ -50,7 +50,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     public static string CurlCommandFor(string address)
     {
         const string unixPrefix = "http://unix:";
-        const string seqpacketPrefix = "http://unix+seqpacket:";
+        const string seqpacketPrefix = "http://unix-seqpacket:";
         if (address.StartsWith(seqpacketPrefix, StringComparison.Ordinal))
         {
             var socket = address[seqpacketPrefix.Length..];

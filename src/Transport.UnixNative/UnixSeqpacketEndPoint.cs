@@ -39,8 +39,11 @@ public sealed class UnixSeqpacketEndPoint : EndPoint
     /// <inheritdoc/>
     public override AddressFamily AddressFamily => AddressFamily.Unix;
 
-    /// <summary>Kestrel shows it as <c>http://unix+seqpacket:/path</c>.</summary>
-    public override string ToString() => "unix+seqpacket:" + Address;
+    /// <summary>
+    /// Kestrel shows it as <c>http://unix-seqpacket:/path</c>, the URL form that binds it: a valid host
+    /// name, so the address also parses as a <see cref="Uri"/> like <c>http://unix:/path</c> does.
+    /// </summary>
+    public override string ToString() => "unix-seqpacket:" + Address;
 
     /// <inheritdoc/>
     public override bool Equals(object? obj) => obj is UnixSeqpacketEndPoint other && other.Address == Address && other.PreserveMessageBoundaries == PreserveMessageBoundaries;

@@ -16,7 +16,7 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     /// </summary>
     public const string AbstractUrlMarker = "/\0";
 
-    /// <summary>Likewise <c>http://unix+seqpacket:/path</c> or <c>:@name</c> becomes <c>http://unix:/\0seqpacket\0/path</c>.</summary>
+    /// <summary>Likewise <c>http://unix-seqpacket:/path</c> or <c>:@name</c> becomes <c>http://unix:/\0seqpacket\0/path</c>.</summary>
     public const string SeqpacketUrlMarker = "/\0seqpacket\0";
 
     /// <summary>How people write it: <c>/path</c> or <c>@name</c>.</summary>

@@ -8,7 +8,7 @@ namespace Transport.UnixNative.Internal;
 /// <summary>
 /// Makes <c>--urls http://unix:@name</c> mean the abstract address (Kestrel recognises only
 /// <c>unix:/</c> and would otherwise listen on TCP port 80 of every interface), and adds
-/// <c>http://unix+seqpacket:/path</c> and <c>http://unix+seqpacket:@name</c>. Each becomes a
+/// <c>http://unix-seqpacket:/path</c> and <c>http://unix-seqpacket:@name</c>. Each becomes a
 /// <c>unix:/</c> URL with a marker path no file can have, which <see cref="UnixSocketAddress"/> reads
 /// back. The host fills the server's addresses from <c>urls</c> before it runs startup filters,
 /// and Kestrel reads them after.
@@ -16,7 +16,7 @@ namespace Transport.UnixNative.Internal;
 internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
 {
     private const string UnixHost = "://unix:";
-    private const string SeqpacketHost = "://unix+seqpacket:";
+    private const string SeqpacketHost = "://unix-seqpacket:";
 
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next)
     {
