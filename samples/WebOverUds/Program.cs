@@ -3,6 +3,7 @@
 //   dotnet run --project samples/WebOverUds                      # unix socket under $XDG_RUNTIME_DIR or /tmp
 //   dotnet run --project samples/WebOverUds -- --urls "http://unix:@webover;http://localhost:5080"
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
+//   dotnet run --project samples/WebOverUds -- --socket-mode 0660 --socket-group adm   # then: curl --unix-socket … http://localhost/whoami
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -17,13 +18,15 @@ builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Result", LogLevel.Warning);
 
 if (options.Transport == "native")
 {
-    builder.WebHost.UseUnixNativeTransport();
+    builder.WebHost.UseUnixNativeTransport(transport => PeerSecurity.ConfigureTransport(options, transport));
 }
 
 if (builder.Configuration[WebHostDefaults.ServerUrlsKey] is not { Length: > 0 })
 {
     builder.WebHost.UseUrls($"http://unix:{SampleOptions.DefaultSocketPath()}");
 }
+
+builder.AddPeerSecurity(options);
 
 var app = builder.Build();
 
@@ -64,6 +67,7 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         }
     }
 });
+app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

@@ -5,10 +5,22 @@ namespace WebOverUds;
 /// <summary>The sample's own command-line switches; everything else goes to the host (e.g. <c>--urls</c>).</summary>
 internal sealed record SampleOptions(string Transport, string[] HostArgs)
 {
+    /// <summary><c>--socket-mode 0660</c>: the socket file's permissions (octal).</summary>
+    public UnixFileMode? SocketMode { get; private set; }
+
+    /// <summary><c>--socket-group NAME</c>: the socket file's group (name or gid).</summary>
+    public string? SocketGroup { get; private set; }
+
+    /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
+    public string AdminUser { get; private set; } = "root";
+
     public static SampleOptions Parse(string[] args)
     {
         var transport = "native";
         var hostArgs = new List<string>();
+        UnixFileMode? socketMode = null;
+        string? socketGroup = null;
+        var adminUser = "root";
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -19,12 +31,37 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs)
                     throw new ArgumentException($"--transport must be 'native' or 'sockets', not '{transport}'.");
                 }
             }
+            else if (args[i] == "--socket-mode" && i + 1 < args.Length)
+            {
+                socketMode = ParseMode(args[++i]);
+            }
+            else if (args[i] == "--socket-group" && i + 1 < args.Length)
+            {
+                socketGroup = args[++i];
+            }
+            else if (args[i] == "--admin-user" && i + 1 < args.Length)
+            {
+                adminUser = args[++i];
+            }
             else
             {
                 hostArgs.Add(args[i]);
             }
         }
-        return new SampleOptions(transport, hostArgs.ToArray());
+        if (transport == "sockets" && (socketMode is not null || socketGroup is not null))
+        {
+            throw new ArgumentException("--socket-mode and --socket-group need --transport native: Kestrel's Sockets transport leaves the socket file to the umask.");
+        }
+        return new SampleOptions(transport, hostArgs.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser };
+    }
+
+    private static UnixFileMode ParseMode(string text)
+    {
+        if (text.Length is > 0 and <= 4 && text.All(c => c is >= '0' and <= '7') && Convert.ToInt32(text, 8) is var mode and <= 0x1FF)
+        {
+            return (UnixFileMode)mode;
+        }
+        throw new ArgumentException($"--socket-mode must be octal permission bits such as 0660, not '{text}'.");
     }
 
     public static string DefaultSocketPath()
