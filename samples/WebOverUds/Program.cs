@@ -4,6 +4,7 @@
 //   dotnet run --project samples/WebOverUds -- --urls "http://unix:@webover;http://localhost:5080"
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
 //   dotnet run --project samples/WebOverUds -- --seqpacket /tmp/webover.seq   # adds a SOCK_SEQPACKET endpoint
+//   dotnet run --project samples/WebOverUds -- --socket-mode 0660 --socket-group adm   # then: curl --unix-socket … http://localhost/whoami
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -19,7 +20,7 @@ builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Result", LogLevel.Warning);
 
 if (options.Transport == "native")
 {
-    builder.WebHost.UseUnixNativeTransport();
+    builder.WebHost.UseUnixNativeTransport(transport => PeerSecurity.ConfigureTransport(options, transport));
 }
 
 var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
@@ -30,6 +31,8 @@ if (string.IsNullOrEmpty(urls))
 // --seqpacket /path or @name adds a SOCK_SEQPACKET endpoint (a URL form our transport understands).
 urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix-seqpacket:{a}").Prepend(urls));
 builder.WebHost.UseUrls(urls);
+
+builder.AddPeerSecurity(options);
 
 var app = builder.Build();
 
@@ -75,6 +78,7 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         }
     }
 });
+app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

@@ -5,11 +5,23 @@ namespace WebOverUds;
 /// <summary>The sample's own command-line switches; everything else goes to the host (e.g. <c>--urls</c>).</summary>
 internal sealed record SampleOptions(string Transport, string[] HostArgs, string[] SeqpacketAddresses)
 {
+    /// <summary><c>--socket-mode 0660</c>: the socket file's permissions (octal).</summary>
+    public UnixFileMode? SocketMode { get; private set; }
+
+    /// <summary><c>--socket-group NAME</c>: the socket file's group (name or gid).</summary>
+    public string? SocketGroup { get; private set; }
+
+    /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
+    public string AdminUser { get; private set; } = "root";
+
     public static SampleOptions Parse(string[] args)
     {
         var transport = "native";
         var hostArgs = new List<string>();
         var seqpackets = new List<string>();
+        UnixFileMode? socketMode = null;
+        string? socketGroup = null;
+        var adminUser = "root";
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -24,16 +36,37 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 seqpackets.Add(args[++i]);
             }
+            else if (args[i] == "--socket-mode" && i + 1 < args.Length)
+            {
+                socketMode = ParseMode(args[++i]);
+            }
+            else if (args[i] == "--socket-group" && i + 1 < args.Length)
+            {
+                socketGroup = args[++i];
+            }
+            else if (args[i] == "--admin-user" && i + 1 < args.Length)
+            {
+                adminUser = args[++i];
+            }
             else
             {
                 hostArgs.Add(args[i]);
             }
         }
-        if (seqpackets.Count > 0 && transport != "native")
+        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0))
         {
-            throw new ArgumentException("--seqpacket needs --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only.");
+            throw new ArgumentException("--seqpacket, --socket-mode and --socket-group need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray());
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser };
+    }
+
+    private static UnixFileMode ParseMode(string text)
+    {
+        if (text.Length is > 0 and <= 4 && text.All(c => c is >= '0' and <= '7') && Convert.ToInt32(text, 8) is var mode and <= 0x1FF)
+        {
+            return (UnixFileMode)mode;
+        }
+        throw new ArgumentException($"--socket-mode must be octal permission bits such as 0660, not '{text}'.");
     }
 
     public static string DefaultSocketPath()

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Connections;
 namespace Transport.UnixNative;
 
 /// <summary>Options for the Unix-domain-socket transport that runs on native epoll threads.</summary>
-public sealed class UnixNativeTransportOptions
+public sealed partial class UnixNativeTransportOptions
 {
     /// <summary>The number of epoll threads that perform socket I/O.</summary>
     /// <remarks>

@@ -27,6 +27,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly Pipe _input;   // transport writes, application reads
     private readonly Pipe _output;  // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
+    private readonly CancellationToken _connectionClosed;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly FeatureCollection _features = new();
     private readonly UnixMessageFeature? _messages;
@@ -50,6 +51,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         LocalEndPoint = localEndPoint;
         RemoteEndPoint = remoteEndPoint;
 
+        _connectionClosed = _connectionClosedTokenSource.Token;
         _input = new Pipe(loop.InputOptions);
         _output = new Pipe(loop.OutputOptions);
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
@@ -90,9 +92,10 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     public override IDuplexPipe Transport { get; set; }
 
+    // Saved at construction: the token stays readable after DisposeAsync disposes its source.
     public override CancellationToken ConnectionClosed
     {
-        get => _connectionClosedTokenSource.Token;
+        get => _connectionClosed;
         set => throw new NotSupportedException("The transport owns ConnectionClosed.");
     }
 
