@@ -3,9 +3,12 @@
 //   dotnet run --project samples/WebOverUds                      # unix socket under $XDG_RUNTIME_DIR or /tmp
 //   dotnet run --project samples/WebOverUds -- --urls "http://unix:@webover;http://localhost:5080"
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
+//   dotnet run --project samples/WebOverUds -- --seqpacket /tmp/webover.seq   # adds a SOCK_SEQPACKET endpoint
+//   dotnet run --project samples/WebOverUds -- --socket-mode 0660 --socket-group adm   # then: curl --unix-socket … http://localhost/whoami
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http.Features;
 using WebOverUds;
 
 var options = SampleOptions.Parse(args);
@@ -17,13 +20,19 @@ builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Result", LogLevel.Warning);
 
 if (options.Transport == "native")
 {
-    builder.WebHost.UseUnixNativeTransport();
+    builder.WebHost.UseUnixNativeTransport(transport => PeerSecurity.ConfigureTransport(options, transport));
 }
 
-if (builder.Configuration[WebHostDefaults.ServerUrlsKey] is not { Length: > 0 })
+var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
+if (string.IsNullOrEmpty(urls))
 {
-    builder.WebHost.UseUrls($"http://unix:{SampleOptions.DefaultSocketPath()}");
+    urls = $"http://unix:{SampleOptions.DefaultSocketPath()}";
 }
+// --seqpacket /path or @name adds a SOCK_SEQPACKET endpoint (a URL form our transport understands).
+urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix-seqpacket:{a}").Prepend(urls));
+builder.WebHost.UseUrls(urls);
+
+builder.AddPeerSecurity(options);
 
 var app = builder.Build();
 
@@ -32,6 +41,11 @@ app.MapGet("/plaintext", () => Results.Text("Hello, World!", "text/plain"));
 app.MapGet("/json", () => Results.Json(new Greeting("Hello, World!"), SampleJsonContext.Default.Greeting));
 app.MapPost("/echo", async (HttpContext context) =>
 {
+    // An echo streams: it holds no more than the pipes do, so any body size is fine.
+    if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+    {
+        limit.MaxRequestBodySize = null;
+    }
     context.Response.ContentType = context.Request.ContentType ?? "application/octet-stream";
     if (context.Request.ContentLength is long length)
     {
@@ -64,6 +78,7 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         }
     }
 });
+app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {

@@ -3,12 +3,25 @@ using System.Text.Json.Serialization;
 namespace WebOverUds;
 
 /// <summary>The sample's own command-line switches; everything else goes to the host (e.g. <c>--urls</c>).</summary>
-internal sealed record SampleOptions(string Transport, string[] HostArgs)
+internal sealed record SampleOptions(string Transport, string[] HostArgs, string[] SeqpacketAddresses)
 {
+    /// <summary><c>--socket-mode 0660</c>: the socket file's permissions (octal).</summary>
+    public UnixFileMode? SocketMode { get; private set; }
+
+    /// <summary><c>--socket-group NAME</c>: the socket file's group (name or gid).</summary>
+    public string? SocketGroup { get; private set; }
+
+    /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
+    public string AdminUser { get; private set; } = "root";
+
     public static SampleOptions Parse(string[] args)
     {
         var transport = "native";
         var hostArgs = new List<string>();
+        var seqpackets = new List<string>();
+        UnixFileMode? socketMode = null;
+        string? socketGroup = null;
+        var adminUser = "root";
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -19,12 +32,41 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs)
                     throw new ArgumentException($"--transport must be 'native' or 'sockets', not '{transport}'.");
                 }
             }
+            else if (args[i] == "--seqpacket" && i + 1 < args.Length)
+            {
+                seqpackets.Add(args[++i]);
+            }
+            else if (args[i] == "--socket-mode" && i + 1 < args.Length)
+            {
+                socketMode = ParseMode(args[++i]);
+            }
+            else if (args[i] == "--socket-group" && i + 1 < args.Length)
+            {
+                socketGroup = args[++i];
+            }
+            else if (args[i] == "--admin-user" && i + 1 < args.Length)
+            {
+                adminUser = args[++i];
+            }
             else
             {
                 hostArgs.Add(args[i]);
             }
         }
-        return new SampleOptions(transport, hostArgs.ToArray());
+        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0))
+        {
+            throw new ArgumentException("--seqpacket, --socket-mode and --socket-group need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
+        }
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser };
+    }
+
+    private static UnixFileMode ParseMode(string text)
+    {
+        if (text.Length is > 0 and <= 4 && text.All(c => c is >= '0' and <= '7') && Convert.ToInt32(text, 8) is var mode and <= 0x1FF)
+        {
+            return (UnixFileMode)mode;
+        }
+        throw new ArgumentException($"--socket-mode must be octal permission bits such as 0660, not '{text}'.");
     }
 
     public static string DefaultSocketPath()
@@ -41,6 +83,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs)
     public static string CurlCommandFor(string address)
     {
         const string unixPrefix = "http://unix:";
+        const string seqpacketPrefix = "http://unix-seqpacket:";
+        if (address.StartsWith(seqpacketPrefix, StringComparison.Ordinal))
+        {
+            var socket = address[seqpacketPrefix.Length..];
+            var target = socket.StartsWith('@') ? $"ABSTRACT-CONNECT:{socket[1..]}" : $"UNIX-CONNECT:{socket}";
+            // Kestrel drops a request whose client half-closes at once, so keep stdin open a moment.
+            return $"(printf 'GET / HTTP/1.1\\r\\nHost: localhost\\r\\n\\r\\n'; sleep 1) | socat - {target},type=5";
+        }
         if (address.StartsWith(unixPrefix, StringComparison.Ordinal))
         {
             var socket = address[unixPrefix.Length..];

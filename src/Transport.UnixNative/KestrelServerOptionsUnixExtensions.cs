@@ -38,4 +38,20 @@ public static class KestrelServerOptionsUnixExtensions
         ArgumentException.ThrowIfNullOrEmpty(address);
         options.Listen(UnixSocketAddress.Parse(address, isSeqpacket: true).ToEndPoint(), configure ?? (static _ => { }));
     }
+
+    /// <summary>
+    /// Listens on a <c>SOCK_SEQPACKET</c> unix socket whose connections keep message boundaries:
+    /// a connection handler receives and sends whole messages through <see cref="IUnixMessageFeature"/>.
+    /// </summary>
+    /// <param name="options">Kestrel's options.</param>
+    /// <param name="address">An absolute path or <c>@name</c>.</param>
+    /// <param name="configure">Configures the endpoint, typically <c>l =&gt; l.UseConnectionHandler&lt;MyHandler&gt;()</c>.</param>
+    public static void ListenUnixSeqpacketMessages(this KestrelServerOptions options, string address, Action<ListenOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(address);
+        ArgumentNullException.ThrowIfNull(configure);
+        var endPoint = UnixSocketAddress.Parse(address, isSeqpacket: true) with { PreserveMessages = true };
+        options.Listen(endPoint.ToEndPoint(), configure);
+    }
 }

@@ -65,7 +65,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 {
                     throw new NotSupportedException($"File handle {handle.FileHandle} is not a listening unix socket.");
                 }
-                return await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, loops, Release, _logger).ConfigureAwait(false);
+                return await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, _options, loops, Release, _logger).ConfigureAwait(false);
             }
             return await UnixConnectionListener.BindAsync(address!, _options, loops, Release, _logger).ConfigureAwait(false);
         }

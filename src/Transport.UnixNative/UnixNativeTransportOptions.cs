@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Connections;
 namespace Transport.UnixNative;
 
 /// <summary>Options for the Unix-domain-socket transport that runs on native epoll threads.</summary>
-public sealed class UnixNativeTransportOptions
+public sealed partial class UnixNativeTransportOptions
 {
     /// <summary>The number of epoll threads that perform socket I/O.</summary>
     /// <remarks>
@@ -41,5 +41,10 @@ public sealed class UnixNativeTransportOptions
     /// </remarks>
     public bool UnsafePreferInlineScheduling { get; set; }
 
-    internal Func<System.Buffers.MemoryPool<byte>>? MemoryPoolFactory { get; set; }
+    /// <summary>
+    /// The seqpacket receive buffer per I/O thread: as large as any packet a peer can send
+    /// (<see cref="Internal.SeqpacketLimits.MaxPacketSize"/>). Tests lower it to reach the
+    /// truncation path.
+    /// </summary>
+    internal int SeqpacketReceiveBufferSize { get; set; } = Internal.SeqpacketLimits.MaxPacketSize;
 }

@@ -26,6 +26,13 @@ public sealed class UnixSeqpacketEndPoint : EndPoint
     /// <summary>The path, or <c>@name</c> for an abstract address; empty for an unnamed peer.</summary>
     public string Address { get; }
 
+    /// <summary>
+    /// Whether connections keep message boundaries for a connection handler through
+    /// <see cref="IUnixMessageFeature"/> instead of carrying a byte stream (HTTP).
+    /// </summary>
+    /// <remarks>Defaults to <see langword="false"/>.</remarks>
+    public bool PreserveMessageBoundaries { get; init; }
+
     /// <summary>Whether this is a Linux abstract address (no file; lives in the network namespace).</summary>
     public bool IsAbstract => Address.StartsWith('@');
 
@@ -33,13 +40,13 @@ public sealed class UnixSeqpacketEndPoint : EndPoint
     public override AddressFamily AddressFamily => AddressFamily.Unix;
 
     /// <summary>
-    /// Kestrel shows it as <c>http://unix-seqpacket:/path</c>: a host name (no <c>+</c>), so the address parses
-    /// as a <see cref="Uri"/> like <c>http://unix:/path</c> does.
+    /// Kestrel shows it as <c>http://unix-seqpacket:/path</c>, the URL form that binds it: a valid host
+    /// name, so the address also parses as a <see cref="Uri"/> like <c>http://unix:/path</c> does.
     /// </summary>
     public override string ToString() => "unix-seqpacket:" + Address;
 
     /// <inheritdoc/>
-    public override bool Equals(object? obj) => obj is UnixSeqpacketEndPoint other && other.Address == Address;
+    public override bool Equals(object? obj) => obj is UnixSeqpacketEndPoint other && other.Address == Address && other.PreserveMessageBoundaries == PreserveMessageBoundaries;
 
     /// <inheritdoc/>
     public override int GetHashCode() => Address.GetHashCode(StringComparison.Ordinal);

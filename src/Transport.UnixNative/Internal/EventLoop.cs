@@ -17,17 +17,19 @@ internal interface IEventHandler
 
 /// <summary>
 /// One epoll thread. It waits for readiness, dispatches events in batches, and runs work
-/// scheduled from other threads; it is also the <see cref="PipeScheduler"/> for the transport
-/// side of every pipe of its connections, so their I/O needs no locks.
+/// scheduled from other threads; it is the <see cref="PipeScheduler"/> that resumes its
+/// connections' receives, so their state needs no locks.
 /// </summary>
 /// <remarks>
-/// Descriptors are registered edge-triggered for input and output once, for their whole life:
-/// no re-arm syscall per event. That is safe because only this thread does I/O on them and it
-/// always retries until <c>EAGAIN</c> (or a short stream read) before it waits for the next edge.
+/// Descriptors are registered edge-triggered once for their whole life: no re-arm syscall per
+/// event. That is safe because every receive, and every wait for writability, happens on this
+/// thread, and it always retries until <c>EAGAIN</c> (or a short stream read) before it waits
+/// for the next edge. (A send may start on the application's thread; see UnixConnection.Send.)
 /// </remarks>
 internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 {
     private const int MaxEventsPerWait = 256;
+    private const int MaxWorkItemsPerIteration = 1024;
 
     // epoll data for the eventfd; registrations use (generation << 32 | slot), whose generation starts at 1.
     private const ulong WakeToken = 0;
@@ -51,14 +53,17 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     {
         Index = index;
         MemoryPool = memoryPool;
+        _packetBufferSize = options.SeqpacketReceiveBufferSize;
         var applicationScheduler = options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
         var minimumSegment = memoryPool.MaxBufferSize is > 0 and < 4096 ? memoryPool.MaxBufferSize : 4096;
 
         // Built once per loop, shared by its connections (Kestrel's "per I/O queue" settings).
+        // Input: the loop writes and resumes paused receives on itself. Output: sends start inline on
+        // the flushing thread (see UnixConnection.SendLoopAsync) and fall back to the loop when the socket is full.
         InputOptions = new PipeOptions(memoryPool, applicationScheduler, this, maxRead, maxRead / 2, minimumSegment, useSynchronizationContext: false);
-        OutputOptions = new PipeOptions(memoryPool, this, applicationScheduler, maxWrite, maxWrite / 2, minimumSegment, useSynchronizationContext: false);
+        OutputOptions = new PipeOptions(memoryPool, PipeScheduler.Inline, applicationScheduler, maxWrite, maxWrite / 2, minimumSegment, useSynchronizationContext: false);
 
         _epoll = Epoll.Create();
         if (_epoll.IsInvalid)
@@ -92,7 +97,9 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     public PipeOptions OutputOptions { get; }
 
     /// <summary>A buffer the size of the largest packet a peer can send, for seqpacket receives (loop thread only).</summary>
-    public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(SeqpacketLimits.MaxPacketSize, pinned: true);
+    public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(_packetBufferSize, pinned: true);
+
+    private readonly int _packetBufferSize;
 
     private byte[]? _packetBuffer;
 
@@ -134,8 +141,23 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     public int Modify(SafeFdHandle fd, uint events, ulong token)
         => Epoll.Control(_epoll.Fd, Epoll.EPOLL_CTL_MOD, fd.Fd, events | Epoll.EPOLLET, token) == 0 ? 0 : Libc.LastErrno;
 
-    /// <summary>Pins for the segments of one sendmsg; loop thread only.</summary>
-    public System.Buffers.MemoryHandle[] PinScratch { get; } = new System.Buffers.MemoryHandle[64];
+    /// <summary>Awaiting it continues on the loop thread (at once if already there).</summary>
+    public LoopAwaitable SwitchTo() => new(this);
+
+    public readonly struct LoopAwaitable(EventLoop loop) : System.Runtime.CompilerServices.ICriticalNotifyCompletion
+    {
+        public LoopAwaitable GetAwaiter() => this;
+
+        public bool IsCompleted => loop.IsCurrentThread;
+
+        public void GetResult()
+        {
+        }
+
+        public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
+
+        public void UnsafeOnCompleted(Action continuation) => loop.Schedule(static c => ((Action)c!)(), continuation);
+    }
 
     public bool IsStopped => _stopping && !_thread.IsAlive;
 
@@ -267,7 +289,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     private void RunScheduledWork()
     {
         // Bounded so a busy producer cannot starve epoll.
-        var budget = _work.Count;
+        var budget = MaxWorkItemsPerIteration;
         while (budget-- > 0 && _work.TryDequeue(out var item))
         {
             try

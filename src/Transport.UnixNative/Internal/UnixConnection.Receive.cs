@@ -127,7 +127,14 @@ internal sealed partial class UnixConnection
                 errno = Libc.EMSGSIZE;
                 return -1;
             }
-            writer.Write(buffer.AsSpan(0, (int)n));
+            if (_messages is not null)
+            {
+                UnixMessageFeature.WriteFrame(writer, buffer.AsSpan(0, (int)n));
+            }
+            else
+            {
+                writer.Write(buffer.AsSpan(0, (int)n));
+            }
         }
         return n;
     }

@@ -11,6 +11,9 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     // Segments gathered into one sendmsg; Kestrel's pool blocks are 4 KiB, so 64 of them is 256 KiB.
     private const int MaxIOVectors = 64;
 
+    [ThreadStatic]
+    private static MemoryHandle[]? t_pins;
+
     private ManualResetValueTaskSourceCore<bool> _writable = new() { RunContinuationsAsynchronously = false };
     private bool _waitingForWritable;
     private bool _outputEventsRegistered;
@@ -19,12 +22,15 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     {
         Sent,
         WouldBlock,
+        Incomplete,
         Failed,
     }
 
     /// <summary>
-    /// Takes what the application flushed and sends it; every continuation runs on the loop
-    /// (the output pipe's reader scheduler), so flushes that land in one loop iteration become one sendmsg.
+    /// Takes what the application flushed and sends it. The output pipe resumes this loop inline,
+    /// so the first sendmsg happens on the thread that flushed: no hop and no eventfd wake-up per
+    /// response. Only when the socket is full does the loop move to the I/O thread, which alone
+    /// waits for writability (so a writable edge can never slip between a failed send and the wait).
     /// </summary>
     private async Task SendLoopAsync()
     {
@@ -51,7 +57,22 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                 {
                     // Keep the unsent rest unexamined so the next read returns it at once.
                     reader.AdvanceTo(buffer.Start);
+                    if (!_loop.IsCurrentThread)
+                    {
+                        await _loop.SwitchTo();
+                        continue; // retry once on the loop before waiting
+                    }
                     if (!await WaitForWritable().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                if (status == SendStatus.Incomplete)
+                {
+                    // Half a message frame: wait for the application to write the rest.
+                    reader.AdvanceTo(buffer.Start, buffer.End);
+                    if (result.IsCompleted)
                     {
                         break;
                     }
@@ -71,63 +92,35 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         }
         finally
         {
-            if (!_loop.IsCurrentThread && !_loop.IsStopped)
+            // Closing belongs to the loop: it owns the registration and the descriptor's number.
+            if (_loop.IsCurrentThread || _loop.IsStopped)
             {
-                _loop.Schedule(static state => ((UnixConnection)state!).CloseSocket(null), this);
+                CloseSocket(error);
             }
             else
             {
-                CloseSocket(error);
+                _loop.Schedule(static state =>
+                {
+                    var (connection, sendError) = ((UnixConnection, Exception?))state!;
+                    connection.CloseSocket(sendError);
+                }, (this, error));
             }
         }
     }
 
-    private unsafe SendStatus Send(ref ReadOnlySequence<byte> buffer, out int errno)
+    private SendStatus Send(ref ReadOnlySequence<byte> buffer, out int errno)
     {
         errno = 0;
-        var limit = _isPacket ? SeqpacketLimits.SendPacketSize : int.MaxValue;
-        var iov = stackalloc IOVector[MaxIOVectors];
-        var handles = _loop.PinScratch;
+        if (_messages is not null)
+        {
+            return SendMessages(ref buffer, out errno);
+        }
+        // A stream takes any amount; seqpacket output is cut into packets a peer can read whole.
+        var limit = _isPacket ? SeqpacketLimits.SendPacketSize : long.MaxValue;
         while (!buffer.IsEmpty)
         {
-            // Gather up to MaxIOVectors segments (one packet's worth for seqpacket) into one call.
-            var count = 0;
-            long total = 0;
-            foreach (var segment in buffer)
-            {
-                if (count == MaxIOVectors || total == limit)
-                {
-                    break;
-                }
-                if (segment.IsEmpty)
-                {
-                    continue;
-                }
-                var memory = segment.Length > limit - total ? segment[..(int)(limit - total)] : segment;
-                handles[count] = memory.Pin();
-                iov[count] = new IOVector { Base = handles[count].Pointer, Count = (nuint)memory.Length };
-                total += memory.Length;
-                count++;
-            }
-            if (count == 0)
-            {
-                buffer = buffer.Slice(buffer.End);
-                break;
-            }
-
-            var message = new MessageHeader { IOVectors = iov, IOVectorCount = (nuint)count };
-            nint n;
-            do
-            {
-                // MSG_NOSIGNAL: a closed peer is an EPIPE error here, never a process-killing SIGPIPE.
-                n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
-            }
-            while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
-
-            for (var i = 0; i < count; i++)
-            {
-                handles[i].Dispose();
-            }
+            var chunk = buffer.Length > limit ? buffer.Slice(0, limit) : buffer;
+            var n = GatherAndSend(chunk, out var total, out errno);
             if (n < 0)
             {
                 return errno == Libc.EAGAIN ? SendStatus.WouldBlock : SendStatus.Failed;
@@ -140,6 +133,131 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
             }
         }
         return SendStatus.Sent;
+    }
+
+    /// <summary>Sends every whole frame as one packet; a partial frame waits for the rest.</summary>
+    private SendStatus SendMessages(ref ReadOnlySequence<byte> buffer, out int errno)
+    {
+        errno = 0;
+        while (UnixMessageFeature.TryReadLength(buffer, out var length) && buffer.Length >= UnixMessageFeature.HeaderSize + (long)length)
+        {
+            var payload = buffer.Slice(UnixMessageFeature.HeaderSize, length);
+            var n = GatherAndSend(payload, out var total, out errno);
+            if (n < 0)
+            {
+                return errno == Libc.EAGAIN ? SendStatus.WouldBlock : SendStatus.Failed;
+            }
+            buffer = buffer.Slice(payload.End);
+        }
+        return buffer.IsEmpty ? SendStatus.Sent : SendStatus.Incomplete;
+    }
+
+    /// <summary>
+    /// One sendmsg of <paramref name="data"/>'s segments (up to <see cref="MaxIOVectors"/>; a packet
+    /// with more is copied into one buffer so it is never split). Returns bytes sent, or -1 with errno.
+    /// May run on an application thread: it holds a reference on the descriptor for the call.
+    /// </summary>
+    private unsafe nint GatherAndSend(in ReadOnlySequence<byte> data, out long total, out int errno)
+    {
+        total = 0;
+        if (data.IsSingleSegment)
+        {
+            var span = data.FirstSpan;
+            total = span.Length;
+            fixed (byte* p = span)
+            {
+                var one = new IOVector { Base = p, Count = (nuint)span.Length };
+                return SendVectors(&one, 1, out errno);
+            }
+        }
+
+        var iov = stackalloc IOVector[MaxIOVectors];
+        var handles = t_pins ??= new MemoryHandle[MaxIOVectors];
+        byte[]? copy = null;
+        var count = 0;
+        try
+        {
+            if (_isPacket && SegmentCount(data) > MaxIOVectors)
+            {
+                copy = ArrayPool<byte>.Shared.Rent((int)data.Length);
+                data.CopyTo(copy);
+                handles[0] = copy.AsMemory(0, (int)data.Length).Pin();
+                iov[0] = new IOVector { Base = handles[0].Pointer, Count = (nuint)data.Length };
+                total = data.Length;
+                count = 1;
+            }
+            else
+            {
+                foreach (var segment in data)
+                {
+                    if (count == MaxIOVectors)
+                    {
+                        break;
+                    }
+                    if (segment.IsEmpty)
+                    {
+                        continue;
+                    }
+                    handles[count] = segment.Pin();
+                    iov[count] = new IOVector { Base = handles[count].Pointer, Count = (nuint)segment.Length };
+                    total += segment.Length;
+                    count++;
+                }
+            }
+            return SendVectors(iov, count, out errno);
+        }
+        finally
+        {
+            for (var i = 0; i < count; i++)
+            {
+                handles[i].Dispose();
+            }
+            if (copy is not null)
+            {
+                ArrayPool<byte>.Shared.Return(copy);
+            }
+        }
+    }
+
+    private unsafe nint SendVectors(IOVector* iov, int count, out int errno)
+    {
+        errno = 0;
+        var added = false;
+        try
+        {
+            _fd.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = Libc.EPIPE;
+            return -1;
+        }
+        try
+        {
+            var message = new MessageHeader { IOVectors = iov, IOVectorCount = (nuint)count };
+            nint n;
+            do
+            {
+                // MSG_NOSIGNAL: a closed peer is an EPIPE error here, never a process-killing SIGPIPE.
+                n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
+            }
+            while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+            return n;
+        }
+        finally
+        {
+            _fd.DangerousRelease();
+        }
+    }
+
+    private static int SegmentCount(in ReadOnlySequence<byte> data)
+    {
+        var count = 0;
+        foreach (var _ in data)
+        {
+            count++;
+        }
+        return count;
     }
 
     private Exception SendFailed(int errno)

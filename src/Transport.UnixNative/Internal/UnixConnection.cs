@@ -27,8 +27,10 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly Pipe _input;   // transport writes, application reads
     private readonly Pipe _output;  // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
+    private readonly CancellationToken _connectionClosed;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly FeatureCollection _features = new();
+    private readonly UnixMessageFeature? _messages;
 
     private string? _connectionId;
     private IDictionary<object, object?>? _items;
@@ -38,7 +40,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     // Loop-thread state.
     private bool _socketClosed;
 
-    public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket, ILogger logger)
+    public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket, ILogger logger,
+        bool preserveMessages = false)
     {
         _fd = fd;
         _fdNumber = fd.Fd;
@@ -48,6 +51,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         LocalEndPoint = localEndPoint;
         RemoteEndPoint = remoteEndPoint;
 
+        _connectionClosed = _connectionClosedTokenSource.Token;
         _input = new Pipe(loop.InputOptions);
         _output = new Pipe(loop.OutputOptions);
         Transport = new DuplexPipe(_input.Reader, _output.Writer);
@@ -59,7 +63,18 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _features.Set<IConnectionLifetimeFeature>(this);
         _features.Set<IConnectionEndPointFeature>(this);
         _features.Set<IMemoryPoolFeature>(this);
+        if (isPacket && preserveMessages)
+        {
+            _messages = new UnixMessageFeature(Transport, MaxMessageSize(fd));
+            _features.Set<IUnixMessageFeature>(_messages);
+        }
     }
+
+    // The kernel refuses a packet larger than the send buffer less its own bookkeeping (32 bytes).
+    private static int MaxMessageSize(SafeFdHandle fd)
+        => Interop.Socket.GetIntOption(fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_SNDBUF, out var sendBuffer) == 0 && sendBuffer > 64
+            ? sendBuffer - 32
+            : SeqpacketLimits.SendPacketSize;
 
     public override string ConnectionId
     {
@@ -77,9 +92,10 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     public override IDuplexPipe Transport { get; set; }
 
+    // Saved at construction: the token stays readable after DisposeAsync disposes its source.
     public override CancellationToken ConnectionClosed
     {
-        get => _connectionClosedTokenSource.Token;
+        get => _connectionClosed;
         set => throw new NotSupportedException("The transport owns ConnectionClosed.");
     }
 

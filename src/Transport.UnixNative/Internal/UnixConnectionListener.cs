@@ -24,6 +24,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private readonly ILogger _logger;
     private readonly object _gate = new();
     private readonly bool _isPacket;
+    private readonly PeerAccess? _peerAccess;
     private ulong _token;
     private int _readySequence;
     private TaskCompletionSource<bool>? _readyWaiter;
@@ -32,7 +33,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private int _unbindStarted;
 
     private UnixConnectionListener(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address, SocketFile.FileIdentity? fileIdentity,
-        bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger)
+        bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, PeerAccess? peerAccess)
     {
         EndPoint = endPoint;
         _fd = fd;
@@ -42,6 +43,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         _loops = loops;
         _releaseLoops = releaseLoops;
         _logger = logger;
+        _peerAccess = peerAccess;
     }
 
     public EndPoint EndPoint { get; }
@@ -65,11 +67,12 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             var identity = address.IsAbstract ? null : SocketFile.Identify(address.Name);
             try
             {
+                SocketFilePermissions.Apply(address, identity, options, logger);
                 if (Interop.Socket.listen(fd, options.Backlog) != 0)
                 {
                     throw NativeError.Exception("Cannot listen on unix socket", address.DisplayName, Libc.LastErrno);
                 }
-                var listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, address.IsSeqpacket, loops, releaseLoops, logger);
+                var listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options));
                 await listener.RegisterAsync().ConfigureAwait(false);
                 return listener;
             }
@@ -91,14 +94,14 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
 
     /// <summary>Listens on an inherited descriptor (systemd socket activation); the file belongs to whoever created it.</summary>
     public static async ValueTask<UnixConnectionListener> AdoptAsync(FileHandleEndPoint endPoint, SafeFdHandle fd, bool isPacket,
-        EventLoopGroup loops, Action releaseLoops, ILogger logger)
+        UnixNativeTransportOptions options, EventLoopGroup loops, Action releaseLoops, ILogger logger)
     {
         var flags = Libc.fcntl(fd, Libc.F_GETFL, 0);
         if (flags < 0 || Libc.fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0)
         {
             throw NativeError.Exception("Cannot make inherited socket non-blocking:", $"fd {endPoint.FileHandle}", Libc.LastErrno);
         }
-        var listener = new UnixConnectionListener(endPoint, fd, null, null, isPacket, loops, releaseLoops, logger);
+        var listener = new UnixConnectionListener(endPoint, fd, null, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options));
         await listener.RegisterAsync().ConfigureAwait(false);
         return listener;
     }
@@ -224,8 +227,18 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         }
         errno = 0;
         var handle = new SafeFdHandle(fd);
+        if (!PeerCredentials.Admit(fd, _peerAccess, _logger, EndPoint, out var peer, out var peerGroups))
+        {
+            handle.Dispose(); // refused before a byte is read; AcceptAsync moves on to the next connection
+            errno = Libc.ECONNABORTED;
+            return null;
+        }
         var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)]);
-        var connection = new UnixConnection(handle, _loops.Next(), EndPoint, remote, _isPacket, _logger);
+        var connection = new UnixConnection(handle, _loops.Next(), EndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
+        if (peer is { } credentials)
+        {
+            connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
+        }
         connection.Start();
         return connection;
     }

@@ -16,8 +16,14 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     /// </summary>
     public const string AbstractUrlMarker = "/\0";
 
+    /// <summary>Likewise <c>http://unix-seqpacket:/path</c> or <c>:@name</c> becomes <c>http://unix:/\0seqpacket\0/path</c>.</summary>
+    public const string SeqpacketUrlMarker = "/\0seqpacket\0";
+
     /// <summary>How people write it: <c>/path</c> or <c>@name</c>.</summary>
     public string DisplayName => IsAbstract ? "@" + Name : Name;
+
+    /// <summary>Seqpacket only: connections offer <see cref="IUnixMessageFeature"/> instead of a byte stream.</summary>
+    public bool PreserveMessages { get; init; }
 
     public int SocketType => IsSeqpacket ? Interop.Socket.SOCK_SEQPACKET : Interop.Socket.SOCK_STREAM;
 
@@ -26,6 +32,10 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     {
         ArgumentNullException.ThrowIfNull(address);
         UnixSocketAddress result;
+        if (address.StartsWith(SeqpacketUrlMarker, StringComparison.Ordinal))
+        {
+            return Parse(address[SeqpacketUrlMarker.Length..], isSeqpacket: true);
+        }
         if (address.StartsWith(AbstractUrlMarker, StringComparison.Ordinal))
         {
             result = new(address[AbstractUrlMarker.Length..], true, isSeqpacket);
@@ -68,7 +78,7 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
                     : text.StartsWith('@') ? throw RelativePath(text) : Parse(text, isSeqpacket: false);
                 return true;
             case UnixSeqpacketEndPoint seqpacket:
-                address = Parse(seqpacket.Address, isSeqpacket: true);
+                address = Parse(seqpacket.Address, isSeqpacket: true) with { PreserveMessages = seqpacket.PreserveMessageBoundaries };
                 return true;
             default:
                 address = null;
@@ -84,7 +94,7 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     }
 
     public EndPoint ToEndPoint() => IsSeqpacket
-        ? new UnixSeqpacketEndPoint(DisplayName)
+        ? new UnixSeqpacketEndPoint(DisplayName) { PreserveMessageBoundaries = PreserveMessages }
         : new UnixDomainSocketEndPoint(IsAbstract ? "\0" + Name : Name);
 
     private void Validate()

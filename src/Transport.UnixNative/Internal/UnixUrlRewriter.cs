@@ -7,13 +7,17 @@ using Microsoft.AspNetCore.Http;
 namespace Transport.UnixNative.Internal;
 
 /// <summary>
-/// Makes <c>--urls http://unix:@name</c> mean the abstract address. Kestrel recognises only
-/// <c>unix:/</c> and would otherwise listen on TCP port 80 of every interface. The host fills the
-/// server's addresses from <c>urls</c> before it runs startup filters, and Kestrel reads them after.
+/// Makes <c>--urls http://unix:@name</c> mean the abstract address (Kestrel recognises only
+/// <c>unix:/</c> and would otherwise listen on TCP port 80 of every interface), and adds
+/// <c>http://unix-seqpacket:/path</c> and <c>http://unix-seqpacket:@name</c>. Each becomes a
+/// <c>unix:/</c> URL with a marker path no file can have, which <see cref="UnixSocketAddress"/> reads
+/// back. The host fills the server's addresses from <c>urls</c> before it runs startup filters,
+/// and Kestrel reads them after.
 /// </summary>
 internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
 {
-    private const string AbstractHost = "://unix:@";
+    private const string UnixHost = "://unix:";
+    private const string SeqpacketHost = "://unix-seqpacket:";
 
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next)
     {
@@ -51,11 +55,11 @@ internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
 
     internal static void Rewrite(ICollection<string> addresses)
     {
-        if (!addresses.Any(a => a.Contains(AbstractHost, StringComparison.OrdinalIgnoreCase)))
+        var rewritten = addresses.Select(RewriteOne).ToArray();
+        if (rewritten.SequenceEqual(addresses))
         {
             return;
         }
-        var rewritten = addresses.Select(RewriteOne).ToArray();
         addresses.Clear();
         foreach (var address in rewritten)
         {
@@ -65,17 +69,24 @@ internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
 
     internal static string RewriteOne(string address)
     {
-        var at = address.IndexOf(AbstractHost, StringComparison.OrdinalIgnoreCase);
-        if (at < 0)
+        var seqpacket = address.IndexOf(SeqpacketHost, StringComparison.OrdinalIgnoreCase);
+        if (seqpacket >= 0)
         {
-            return address;
+            var socket = address[(seqpacket + SeqpacketHost.Length)..];
+            // Validate now: a bad address fails here with a clear message, not as a TCP bind.
+            UnixSocketAddress.Parse(socket, isSeqpacket: true);
+            return string.Concat(address.AsSpan(0, seqpacket), UnixHost, UnixSocketAddress.SeqpacketUrlMarker, socket);
         }
-        var prefixEnd = at + AbstractHost.Length - 1; // keep "scheme://unix:"
-        var name = address[(prefixEnd + 1)..].TrimEnd('/');
-        if (name.Length == 0)
+        var unix = address.IndexOf(UnixHost + "@", StringComparison.OrdinalIgnoreCase);
+        if (unix >= 0)
         {
-            throw new ArgumentException($"'{address}' names no abstract socket: write http://unix:@name.");
+            var name = address[(unix + UnixHost.Length + 1)..].TrimEnd('/');
+            if (name.Length == 0)
+            {
+                throw new ArgumentException($"'{address}' names no abstract socket: write http://unix:@name.");
+            }
+            return string.Concat(address.AsSpan(0, unix + UnixHost.Length), UnixSocketAddress.AbstractUrlMarker, name);
         }
-        return string.Concat(address.AsSpan(0, prefixEnd), UnixSocketAddress.AbstractUrlMarker, name);
+        return address;
     }
 }

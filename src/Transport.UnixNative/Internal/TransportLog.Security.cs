@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Logging;
+
+namespace Transport.UnixNative.Internal;
+
+// Event ids 40-49: who may connect (peer credentials, allowlist, socket file permissions).
+internal static partial class TransportLog
+{
+    [LoggerMessage(40, LogLevel.Warning, "Refused a connection on '{Address}' from pid {ProcessId} (uid {UserId}, gid {GroupId}): not in AllowedUserIds or AllowedGroupIds. It was closed before anything was read.", EventName = "PeerRefused")]
+    public static partial void PeerRefused(ILogger logger, string address, int processId, uint userId, uint groupId);
+
+    [LoggerMessage(41, LogLevel.Error, "Cannot read the peer credentials of a connection on '{Address}'.", EventName = "PeerCredentialsUnavailable")]
+    public static partial void PeerCredentialsUnavailable(ILogger logger, string address, Exception exception);
+
+    [LoggerMessage(42, LogLevel.Debug, "Unix socket file '{Path}': mode {Mode}, owner uid {UserId}, group gid {GroupId}.", EventName = "SocketFilePermissionsSet")]
+    public static partial void SocketFilePermissionsSet(ILogger logger, string path, string mode, uint userId, uint groupId);
+
+    [LoggerMessage(43, LogLevel.Warning, "SocketFileMode, SocketFileGroup and SocketFileOwner do not apply to abstract unix socket '{Address}': it has no file. Use AllowedUserIds or AllowedGroupIds to restrict who connects.", EventName = "SocketFileOptionsIgnored")]
+    public static partial void SocketFileOptionsIgnored(ILogger logger, string address);
+}

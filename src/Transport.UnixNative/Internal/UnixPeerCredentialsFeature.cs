@@ -1,0 +1,79 @@
+using System.Collections.ObjectModel;
+using System.Runtime.InteropServices;
+using Transport.UnixNative.Interop;
+
+namespace Transport.UnixNative.Internal;
+
+/// <summary>
+/// <see cref="IUnixPeerCredentialsFeature"/> for an accepted connection. The lazy parts ask the
+/// kernel through the connection's own handle, holding a reference so the descriptor cannot be
+/// closed and its number reused mid-call.
+/// </summary>
+internal sealed class UnixPeerCredentialsFeature(PeerCredentials credentials, uint[]? supplementaryGroups, SafeFdHandle socket)
+    : IUnixPeerCredentialsFeature
+{
+    // Read-only view: the list is shared by every request on the connection.
+    private ReadOnlyCollection<uint>? _supplementaryGroups = supplementaryGroups is null ? null : Array.AsReadOnly(supplementaryGroups);
+
+    public int ProcessId => credentials.ProcessId;
+
+    public uint UserId => credentials.UserId;
+
+    public uint GroupId => credentials.GroupId;
+
+    /// <summary>The authentication handler's per-connection cache of user and group names.</summary>
+    internal object? IdentityCache;
+
+    public IReadOnlyList<uint> GetSupplementaryGroupIds()
+    {
+        if (Volatile.Read(ref _supplementaryGroups) is { } cached)
+        {
+            return cached;
+        }
+        uint[] groups = [];
+        var errno = WithSocket(fd => Interop.Socket.GetPeerGroups(fd, out groups));
+        if (errno != 0)
+        {
+            throw NativeError.Exception("getsockopt(SO_PEERGROUPS)", errno);
+        }
+        Interlocked.CompareExchange(ref _supplementaryGroups, Array.AsReadOnly(groups), null);
+        return _supplementaryGroups!;
+    }
+
+    public SafeHandle? OpenPidFd()
+    {
+        SafeFdHandle? pidFd = null;
+        var errno = WithSocket(fd => Interop.Socket.GetPeerPidFd(fd, out pidFd));
+        switch (errno)
+        {
+            case 0:
+                return pidFd;
+            // Kernels before 6.5 lack the option; some refuse a peer that has exited or lives in another pid namespace.
+            case Interop.Socket.ENOPROTOOPT:
+            case Libc.EINVAL:
+            case Interop.Socket.ESRCH:
+                pidFd?.Dispose();
+                return null;
+            default:
+                pidFd?.Dispose();
+                throw NativeError.Exception("getsockopt(SO_PEERPIDFD)", errno);
+        }
+    }
+
+    private int WithSocket(Func<int, int> call)
+    {
+        var added = false;
+        try
+        {
+            socket.DangerousAddRef(ref added); // throws ObjectDisposedException once the connection is closed
+            return call(socket.Fd);
+        }
+        finally
+        {
+            if (added)
+            {
+                socket.DangerousRelease();
+            }
+        }
+    }
+}

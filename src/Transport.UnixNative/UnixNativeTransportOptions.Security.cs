@@ -1,0 +1,59 @@
+namespace Transport.UnixNative;
+
+// Who may connect: the socket file's owner, group and mode, and an allowlist checked at accept.
+public sealed partial class UnixNativeTransportOptions
+{
+    /// <summary>
+    /// User ids allowed to connect. The transport reads the peer's credentials (SO_PEERCRED) right
+    /// after accepting and closes a connection from anyone else before reading a byte of it.
+    /// </summary>
+    /// <remarks>
+    /// Defaults to <see langword="null"/>: no check by user. When <see cref="AllowedUserIds"/> or
+    /// <see cref="AllowedGroupIds"/> is set, a peer is accepted if its user id is in
+    /// <see cref="AllowedUserIds"/> or one of its groups is in <see cref="AllowedGroupIds"/>; an
+    /// empty set allows nobody. Root is not implicitly allowed. Unlike socket file permissions
+    /// this also guards abstract addresses and inherited (systemd) sockets. Refusals are logged
+    /// with the peer's pid and uid (event id 40). The sets are read when an endpoint is bound.
+    /// </remarks>
+    public ISet<uint>? AllowedUserIds { get; set; }
+
+    /// <summary>
+    /// Group ids allowed to connect: a peer is accepted if its effective group (SO_PEERCRED) or
+    /// one of its supplementary groups (SO_PEERGROUPS) is in the set, the same groups the kernel
+    /// checks against a socket file's group permission.
+    /// </summary>
+    /// <remarks>
+    /// Defaults to <see langword="null"/>: no check by group. See <see cref="AllowedUserIds"/>
+    /// for how the two sets combine.
+    /// </remarks>
+    public ISet<uint>? AllowedGroupIds { get; set; }
+
+    /// <summary>
+    /// The permissions of socket files this transport creates, set after bind(2) and before
+    /// listen(2) so no client can connect while the file is more open. Connecting needs write
+    /// permission: <c>UserRead | UserWrite | GroupRead | GroupWrite</c> (0660) lets the owner and
+    /// the group in.
+    /// </summary>
+    /// <remarks>
+    /// Defaults to <see langword="null"/>: the file keeps the mode bind(2) gives it (0777 less the
+    /// process umask). The umask is never changed. Only permission bits (0777) are allowed. Has
+    /// no effect on abstract addresses (they have no file; use <see cref="AllowedUserIds"/>) or
+    /// on inherited sockets (their creator sets the mode, e.g. systemd's <c>SocketMode=</c>).
+    /// </remarks>
+    public UnixFileMode? SocketFileMode { get; set; }
+
+    /// <summary>The group (name or numeric id) given to socket files this transport creates, before listen(2).</summary>
+    /// <remarks>
+    /// Defaults to <see langword="null"/>: the process's effective group. A process that is not
+    /// root may only choose one of its own groups; otherwise binding fails with an error naming
+    /// the path, the group and EPERM.
+    /// </remarks>
+    public string? SocketFileGroup { get; set; }
+
+    /// <summary>The owner (user name or numeric id) given to socket files this transport creates, before listen(2).</summary>
+    /// <remarks>
+    /// Defaults to <see langword="null"/>: the process's effective user. Changing the owner needs
+    /// root (CAP_CHOWN), e.g. a root service creating a socket for an unprivileged user.
+    /// </remarks>
+    public string? SocketFileOwner { get; set; }
+}
