@@ -436,5 +436,9 @@ public sealed class StreamAbstractTests(StreamAbstractFixture fixture) : Functio
 
 public sealed class SeqpacketPathTests(SeqpacketPathFixture fixture) : FunctionalSuite<SeqpacketPathFixture>(fixture);
 
+public sealed class InlineSchedulingPathTests(InlineSchedulingPathFixture fixture) : FunctionalSuite<InlineSchedulingPathFixture>(fixture);
+
+public sealed class SeqpacketSmallBuffersTests(SeqpacketSmallBuffersFixture fixture) : FunctionalSuite<SeqpacketSmallBuffersFixture>(fixture);
+
 /// <summary>The same suite against Kestrel's own Sockets transport on a path: the behaviour to match.</summary>
 public sealed class SocketsTransportPathTests(SocketsTransportPathFixture fixture) : FunctionalSuite<SocketsTransportPathFixture>(fixture);

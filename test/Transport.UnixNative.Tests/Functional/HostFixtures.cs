@@ -14,10 +14,13 @@ public abstract class HostFixture : IAsyncLifetime
 
     protected abstract ServerAddress CreateAddress();
 
+    /// <summary>Transport options of this configuration (defaults when null).</summary>
+    protected virtual Action<UnixNativeTransportOptions>? TransportOptions => null;
+
     public async Task InitializeAsync()
     {
         Address = CreateAddress();
-        Host = await SampleHost.StartAsync(Address, Native);
+        Host = await SampleHost.StartAsync(HostSpec.For(Address, Native) with { TransportOptions = TransportOptions });
     }
 
     public async Task DisposeAsync()
@@ -44,6 +47,30 @@ public sealed class StreamAbstractFixture : HostFixture
 public sealed class SeqpacketPathFixture : HostFixture
 {
     protected override ServerAddress CreateAddress() => new(TestPaths.SocketPath(), IsSeqpacket: true);
+}
+
+/// <summary>Application code inline on the I/O threads, and two of them: continuations re-enter the loop.</summary>
+public sealed class InlineSchedulingPathFixture : HostFixture
+{
+    protected override ServerAddress CreateAddress() => new(TestPaths.SocketPath());
+
+    protected override Action<UnixNativeTransportOptions>? TransportOptions => o =>
+    {
+        o.UnsafePreferInlineScheduling = true;
+        o.IOThreadCount = 2;
+    };
+}
+
+/// <summary>Seqpacket with the smallest read buffer limit: receive pauses and resumes all the time.</summary>
+public sealed class SeqpacketSmallBuffersFixture : HostFixture
+{
+    protected override ServerAddress CreateAddress() => new(TestPaths.SocketPath(), IsSeqpacket: true);
+
+    protected override Action<UnixNativeTransportOptions>? TransportOptions => o =>
+    {
+        o.MaxReadBufferSize = 1;
+        o.MaxWriteBufferSize = 1;
+    };
 }
 
 public sealed class SocketsTransportPathFixture : HostFixture
