@@ -19,14 +19,14 @@ public sealed partial class UnixNativeTransportOptions
 
     /// <summary>
     /// The most bytes received from a peer that may wait in the input pipe before the transport
-    /// stops reading from the socket. <see langword="null"/> means unlimited; 0 means every read waits for the application.
+    /// stops reading from the socket. <see langword="null"/> or 0 means unlimited.
     /// </summary>
     /// <remarks>Defaults to 1 MiB.</remarks>
     public long? MaxReadBufferSize { get; set; } = 1024 * 1024;
 
     /// <summary>
     /// The most bytes written by the application that may wait in the output pipe before its
-    /// flushes wait for the socket. <see langword="null"/> means unlimited.
+    /// flushes wait for the socket. <see langword="null"/> or 0 means unlimited.
     /// </summary>
     /// <remarks>Defaults to 64 KiB.</remarks>
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;

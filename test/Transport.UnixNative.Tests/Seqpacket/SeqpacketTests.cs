@@ -1,5 +1,7 @@
 using System.Text;
 
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Seqpacket;
 
 /// <summary>SOCK_SEQPACKET end to end, against Python's socket module: a peer nobody here wrote.</summary>
@@ -28,7 +30,7 @@ public sealed class SeqpacketTests
                         return head, body
         """;
 
-    [PythonFact]
+    [ToolFact("python3")]
     public async Task Http_RequestInOddPackets_ReceivesWholeResponse()
     {
         await using var host = await SeqpacketHost.StartAsync();
@@ -48,7 +50,7 @@ public sealed class SeqpacketTests
         Assert.Equal("Hello, World!", output.Trim());
     }
 
-    [PythonFact]
+    [ToolFact("python3")]
     public async Task Http_LargeResponse_ArrivesInPacketsOfAtMost64KiB()
     {
         await using var host = await SeqpacketHost.StartAsync();
@@ -63,7 +65,7 @@ public sealed class SeqpacketTests
         Assert.Equal("1000000", output.Trim());
     }
 
-    [PythonFact]
+    [ToolFact("python3")]
     public async Task Messages_SentBackToBack_ArriveAsSeparateMessages()
     {
         await using var host = await SeqpacketHost.StartAsync();
@@ -79,7 +81,7 @@ public sealed class SeqpacketTests
         Assert.Equal("1:a 2:b 3:c", output.Trim());
     }
 
-    [PythonFact]
+    [ToolFact("python3")]
     public async Task Messages_200KiB_ArriveWholeOrAreRefusedClearly()
     {
         await using var host = await SeqpacketHost.StartAsync();
@@ -103,7 +105,7 @@ public sealed class SeqpacketTests
         Assert.Contains("EMSGSIZE", lines[2]);
     }
 
-    [PythonFact]
+    [ToolFact("python3")]
     public async Task Http_PacketLargerThanTheReceiveBuffer_AbortsAndLogsInsteadOfTruncating()
     {
         // The buffer is normally as large as any packet a peer can send; shrink it to reach the guard.
