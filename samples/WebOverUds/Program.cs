@@ -3,10 +3,16 @@
 //   dotnet run --project samples/WebOverUds                      # unix socket under $XDG_RUNTIME_DIR or /tmp
 //   dotnet run --project samples/WebOverUds -- --urls "http://unix:@webover;http://localhost:5080"
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
+//   dotnet run --project samples/WebOverUds -- client http+unix://%2Ftmp%2Fwebover-uds.sock/json   # client mode
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using WebOverUds;
+
+if (args is ["client", ..])
+{
+    return await ClientMode.RunAsync(args[1..]);
+}
 
 var options = SampleOptions.Parse(args);
 
@@ -75,6 +81,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 app.Run();
+return 0;
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
 public partial class Program;
