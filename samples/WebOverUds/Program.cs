@@ -5,11 +5,17 @@
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
 //   dotnet run --project samples/WebOverUds -- --seqpacket /tmp/webover.seq   # adds a SOCK_SEQPACKET endpoint
 //   dotnet run --project samples/WebOverUds -- --socket-mode 0660 --socket-group adm   # then: curl --unix-socket … http://localhost/whoami
+//   dotnet run --project samples/WebOverUds -- client http+unix://%2Ftmp%2Fwebover-uds.sock/json   # client mode
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
 using WebOverUds;
+
+if (args is ["client", ..])
+{
+    return await ClientMode.RunAsync(args[1..]);
+}
 
 var options = SampleOptions.Parse(args);
 
@@ -90,6 +96,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
 });
 
 app.Run();
+return 0;
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
 public partial class Program;

@@ -1,0 +1,172 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+
+namespace Transport.UnixNative.Client.Internal;
+
+/// <summary>
+/// The connect path behind every public entry point: resolves which socket a SocketsHttpHandler
+/// connection is for, connects, checks the peer if asked, and returns a stream that owns the socket.
+/// </summary>
+internal sealed class UnixSocketConnector
+{
+    private const int SOL_SOCKET = 1;
+    private const int SO_PEERCRED = 17;
+    private const int MaxBacklogRetryDelayMilliseconds = 50;
+    private const int MaxCachedPoolHosts = 256;
+
+    private readonly Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? _fallback;
+    private readonly uint? _expectedUid;
+    private readonly uint? _expectedGid;
+    private readonly ConcurrentDictionary<string, UnixSocketTarget> _poolHosts = new(StringComparer.OrdinalIgnoreCase);
+
+    /// <param name="options">Read once; later changes to it have no effect.</param>
+    /// <param name="fallback">Connects requests that are not for a unix socket; null means plain TCP.</param>
+    /// <exception cref="ArgumentException">The options name an invalid address or socket type.</exception>
+    public UnixSocketConnector(UnixSocketClientOptions options, Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? fallback)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        if (options.SocketType is not (SocketType.Stream or SocketType.Seqpacket))
+        {
+            throw new ArgumentOutOfRangeException(nameof(options), options.SocketType,
+                "UnixSocketClientOptions.SocketType must be SocketType.Stream or SocketType.Seqpacket.");
+        }
+        try
+        {
+            DefaultTarget = options.Address is { } address ? UnixSocketTarget.Parse(address, options.SocketType == SocketType.Seqpacket) : null;
+        }
+        catch (UnixSocketAddressException e)
+        {
+            throw new ArgumentException(e.Message, nameof(options));
+        }
+        _expectedUid = options.ExpectedServerUid;
+        _expectedGid = options.ExpectedServerGid;
+        _fallback = fallback;
+    }
+
+    /// <summary>Where requests that do not name a socket go; null: over TCP (or the fallback callback).</summary>
+    public UnixSocketTarget? DefaultTarget { get; }
+
+    /// <summary>The SocketsHttpHandler.ConnectCallback.</summary>
+    public ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
+    {
+        var host = context.DnsEndPoint.Host;
+        if (host.EndsWith(UnixSocketTarget.PoolHostSuffix, StringComparison.OrdinalIgnoreCase))
+        {
+            return ConnectAsync(PoolTarget(host), cancellationToken);
+        }
+        if (DefaultTarget is not null)
+        {
+            return ConnectAsync(DefaultTarget, cancellationToken);
+        }
+        return _fallback is not null ? _fallback(context, cancellationToken) : ConnectTcpAsync(context.DnsEndPoint, cancellationToken);
+    }
+
+    /// <summary>Connects to <paramref name="target"/>; the returned stream owns the socket.</summary>
+    public async ValueTask<Stream> ConnectAsync(UnixSocketTarget target, CancellationToken cancellationToken)
+    {
+        var retryDelay = 1;
+        while (true)
+        {
+            var socket = new Socket(AddressFamily.Unix, target.SocketType, ProtocolType.Unspecified);
+            try
+            {
+                await socket.ConnectAsync(target.EndPoint, cancellationToken).ConfigureAwait(false);
+                if (_expectedUid is not null || _expectedGid is not null)
+                {
+                    VerifyPeer(socket, target);
+                }
+                return target.IsSeqpacket ? new SeqpacketStream(socket, ownsSocket: true) : new NetworkStream(socket, ownsSocket: true);
+            }
+            catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
+            {
+                socket.Dispose();
+            }
+            catch (SocketException e)
+            {
+                socket.Dispose();
+                throw ConnectErrors.ConnectFailed(target, e);
+            }
+            catch
+            {
+                // Cancelled, or the peer check failed: the socket is ours to close.
+                socket.Dispose();
+                throw;
+            }
+
+            // EAGAIN: the server's accept queue is full. A non-blocking unix connect fails at once and gives
+            // no readiness signal for this, so retry with backoff, the way TCP retransmits a SYN, until
+            // SocketsHttpHandler.ConnectTimeout or the caller's token cancels.
+            await Task.Delay(retryDelay, cancellationToken).ConfigureAwait(false);
+            retryDelay = Math.Min(retryDelay * 2, MaxBacklogRetryDelayMilliseconds);
+        }
+    }
+
+    private UnixSocketTarget PoolTarget(string host)
+    {
+        if (_poolHosts.TryGetValue(host, out var target))
+        {
+            return target;
+        }
+        if (!UnixSocketTarget.TryParsePoolHost(host, out target))
+        {
+            throw new UnixSocketConnectException($"'{host}' is not a unix socket host made by UnixSocketHttpHandler.", innerException: null);
+        }
+        if (_poolHosts.Count >= MaxCachedPoolHosts)
+        {
+            _poolHosts.Clear();
+        }
+        _poolHosts.TryAdd(host, target!);
+        return target!;
+    }
+
+    private void VerifyPeer(Socket socket, UnixSocketTarget target)
+    {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } as the kernel recorded it at connect().
+        Span<byte> ucred = stackalloc byte[12];
+        int length;
+        try
+        {
+            length = socket.GetRawSocketOption(SOL_SOCKET, SO_PEERCRED, ucred);
+        }
+        catch (SocketException e)
+        {
+            throw new UnixSocketConnectException($"Cannot read the credentials (SO_PEERCRED) of unix socket '{target}': {e.Message}", e);
+        }
+        if (length < 12)
+        {
+            throw new UnixSocketConnectException($"Cannot read the credentials (SO_PEERCRED) of unix socket '{target}': got {length} bytes.", innerException: null);
+        }
+        var pid = MemoryMarshal.Read<int>(ucred);
+        var uid = MemoryMarshal.Read<uint>(ucred[4..]);
+        var gid = MemoryMarshal.Read<uint>(ucred[8..]);
+        if ((_expectedUid is uint u && u != uid) || (_expectedGid is uint g && g != gid))
+        {
+            var expected = (_expectedUid, _expectedGid) switch
+            {
+                (uint eu, uint eg) => $"uid {eu} gid {eg}",
+                (uint eu, null) => $"uid {eu}",
+                (null, uint eg) => $"gid {eg}",
+                _ => "nothing",
+            };
+            throw ConnectErrors.WrongPeer(target, $"uid {uid} gid {gid} (pid {pid})", expected);
+        }
+    }
+
+    /// <summary>What SocketsHttpHandler does without a ConnectCallback: a dual-mode TCP socket, no Nagle.</summary>
+    private static async ValueTask<Stream> ConnectTcpAsync(DnsEndPoint endPoint, CancellationToken cancellationToken)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+    }
+}

@@ -1,0 +1,247 @@
+using System.Net;
+using Transport.UnixNative.Client.Internal;
+
+namespace Transport.UnixNative.Client;
+
+/// <summary>
+/// An HttpClient handler for unix sockets: a <see cref="SocketsHttpHandler"/> (pooling, timeouts, HTTP/2,
+/// decompression all stay) whose connections go to unix sockets, plus <c>http+unix://</c> URLs.
+/// </summary>
+/// <remarks>
+/// <para>
+/// URLs name the socket in the host, percent-encoded: <c>http+unix://%2Frun%2Fapp%2Fapp.sock/json</c> for the
+/// path <c>/run/app/app.sock</c>, <c>http+unix://%40sidecar/json</c> for the abstract address <c>@sidecar</c>,
+/// and <c>http+unix+seqpacket://…</c> for a <c>SOCK_SEQPACKET</c> socket. Such requests carry
+/// <c>Host: localhost</c> unless the request sets its own Host header.
+/// </para>
+/// <para>
+/// SocketsHttpHandler accepts only http and https, and keys its connection pools by scheme, host and port.
+/// So this handler rewrites an <c>http+unix</c> request to <c>http://</c> with a synthetic host that spells
+/// out the socket (for example <c>2f72756e2f6170702e736f636b.stream.unix.invalid</c>): each socket gets its
+/// own pool, the ConnectCallback reads the socket back from the host it is asked to connect, and the
+/// Host header still says <c>localhost</c>. After the response arrives the request's URI is put back.
+/// </para>
+/// <para>Plain <c>http://</c> URLs go to <see cref="UnixSocketClientOptions.Address"/> when it is set, else over TCP.</para>
+/// </remarks>
+public sealed class UnixSocketHttpHandler : DelegatingHandler
+{
+    /// <summary>The URL scheme for HTTP over a unix stream socket.</summary>
+    public const string UnixScheme = "http+unix";
+
+    /// <summary>The URL scheme for HTTP over a unix <c>SOCK_SEQPACKET</c> socket.</summary>
+    public const string UnixSeqpacketScheme = "http+unix+seqpacket";
+
+    private const string DefaultHostHeader = "localhost";
+
+    private static readonly Lock s_registrationLock = new();
+    private static volatile bool s_registered;
+
+    private readonly bool _http2PriorKnowledge;
+
+    /// <summary>A handler for <c>http+unix://</c> URLs; plain <c>http://</c> URLs connect over TCP.</summary>
+    public UnixSocketHttpHandler()
+        : this(new UnixSocketClientOptions())
+    {
+    }
+
+    /// <summary>A handler over a new <see cref="SocketsHttpHandler"/> with its defaults.</summary>
+    /// <param name="options">Read once; later changes have no effect.</param>
+    /// <exception cref="ArgumentException">The options name an invalid address or socket type.</exception>
+    public UnixSocketHttpHandler(UnixSocketClientOptions options)
+        : this(options, new SocketsHttpHandler())
+    {
+    }
+
+    /// <summary>
+    /// A handler over <paramref name="socketsHandler"/>, configured as you like (timeouts, pool lifetime,
+    /// decompression, HTTP/2 settings). Its ConnectCallback is set; one it already had still connects
+    /// requests that are not for a unix socket. Its proxy is bypassed for unix sockets.
+    /// </summary>
+    /// <param name="options">Read once; later changes have no effect.</param>
+    /// <param name="socketsHandler">The handler that sends the requests; disposed with this one.</param>
+    /// <exception cref="ArgumentException">The options name an invalid address or socket type.</exception>
+    public UnixSocketHttpHandler(UnixSocketClientOptions options, SocketsHttpHandler socketsHandler)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(socketsHandler);
+        RegisterUriSchemes();
+        ConfigureSocketsHandler(socketsHandler, options);
+        _http2PriorKnowledge = options.Http2PriorKnowledge;
+        InnerHandler = socketsHandler;
+    }
+
+    /// <summary>For IHttpClientFactory, which supplies the (already configured) inner handler itself.</summary>
+    internal UnixSocketHttpHandler(bool http2PriorKnowledge)
+    {
+        RegisterUriSchemes();
+        _http2PriorKnowledge = http2PriorKnowledge;
+    }
+
+    /// <summary>A handler whose requests all go to <paramref name="address"/> (and <c>http+unix://</c> URLs to theirs).</summary>
+    /// <param name="address">An absolute path (<c>/run/app/app.sock</c>) or <c>@name</c> for a Linux abstract address.</param>
+    /// <exception cref="ArgumentException">The address cannot name a unix socket (relative, empty, or longer than 107 bytes).</exception>
+    /// <example><code>var http = new HttpClient(UnixSocketHttpHandler.Create("/run/app/app.sock")) { BaseAddress = new("http://localhost") };</code></example>
+    public static UnixSocketHttpHandler Create(string address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        return new UnixSocketHttpHandler(new UnixSocketClientOptions { Address = address });
+    }
+
+    /// <summary>A handler whose requests all go to <paramref name="address"/>, with more options.</summary>
+    /// <param name="address">An absolute path or <c>@name</c> for a Linux abstract address.</param>
+    /// <param name="configure">Sets further options (socket type, expected server identity, HTTP/2).</param>
+    /// <exception cref="ArgumentException">The options name an invalid address or socket type.</exception>
+    public static UnixSocketHttpHandler Create(string address, Action<UnixSocketClientOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentNullException.ThrowIfNull(configure);
+        var options = new UnixSocketClientOptions { Address = address };
+        configure(options);
+        return new UnixSocketHttpHandler(options);
+    }
+
+    /// <summary>
+    /// Teaches <see cref="Uri"/> the <c>http+unix</c> and <c>http+unix+seqpacket</c> schemes (a percent-encoded
+    /// path as the host is not a valid host name otherwise). Every constructor here calls it; call it yourself
+    /// only to build such a <see cref="Uri"/> before creating any handler. Safe to call more than once.
+    /// </summary>
+    public static void RegisterUriSchemes()
+    {
+        if (s_registered)
+        {
+            return;
+        }
+        lock (s_registrationLock)
+        {
+            foreach (var scheme in (ReadOnlySpan<string>)[UnixScheme, UnixSeqpacketScheme])
+            {
+                if (!UriParser.IsKnownScheme(scheme))
+                {
+                    // Generic authority: any host text. Keep %2F in paths as the http scheme does.
+                    UriParser.Register(new GenericUriParser(GenericUriParserOptions.GenericAuthority | GenericUriParserOptions.DontUnescapePathDotsAndSlashes), scheme, -1);
+                }
+            }
+            s_registered = true;
+        }
+    }
+
+    /// <summary>Points <paramref name="handler"/>'s connections at unix sockets; shared with the IHttpClientFactory extension.</summary>
+    internal static void ConfigureSocketsHandler(SocketsHttpHandler handler, UnixSocketClientOptions options)
+    {
+        var connector = new UnixSocketConnector(options, fallback: handler.ConnectCallback);
+        handler.ConnectCallback = connector.ConnectAsync;
+        if (connector.DefaultTarget is not null)
+        {
+            // Every request goes to the socket: a proxy from the environment must not get them.
+            handler.UseProxy = false;
+        }
+        else if (handler.UseProxy && handler.Proxy is not UnixSocketProxyBypass)
+        {
+            handler.Proxy = new UnixSocketProxyBypass(handler.Proxy);
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var rewritten = Prepare(request);
+        try
+        {
+            return base.Send(request, cancellationToken);
+        }
+        catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
+        {
+            throw connect.ToPublic();
+        }
+        finally
+        {
+            if (rewritten)
+            {
+                RestoreUri(request);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var rewritten = Prepare(request);
+        try
+        {
+            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
+        {
+            // SocketsHttpHandler appended "(synthetic-host:80)" and nested our exception; give back ours.
+            throw connect.ToPublic();
+        }
+        finally
+        {
+            if (rewritten)
+            {
+                RestoreUri(request);
+            }
+        }
+    }
+
+    private bool Prepare(HttpRequestMessage request)
+    {
+        if (_http2PriorKnowledge && request.Version == HttpVersion.Version11 && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower)
+        {
+            request.Version = HttpVersion.Version20;
+            request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
+        if (request.RequestUri is not { IsAbsoluteUri: true } uri || !TryGetSocketType(uri.Scheme, out var isSeqpacket))
+        {
+            return false;
+        }
+        UnixSocketTarget target;
+        try
+        {
+            target = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
+        }
+        catch (UnixSocketAddressException e)
+        {
+            throw ConnectErrors.InvalidAddress(e).ToPublic();
+        }
+        request.RequestUri = new Uri("http://" + target.PoolHost + uri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+        request.Headers.Host ??= DefaultHostHeader;
+        return true;
+    }
+
+    /// <summary>Shows the caller the URL it asked for (or, after a redirect, the same socket's new path).</summary>
+    private static void RestoreUri(HttpRequestMessage request)
+    {
+        if (request.RequestUri is { IsAbsoluteUri: true } now && UnixSocketTarget.TryParsePoolHost(now.Host, out var target))
+        {
+            var scheme = target!.IsSeqpacket ? UnixSeqpacketScheme : UnixScheme;
+            request.RequestUri = new Uri(scheme + "://" + Uri.EscapeDataString(target.Display) + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+        }
+    }
+
+    private static bool TryGetSocketType(string scheme, out bool isSeqpacket)
+    {
+        isSeqpacket = scheme.Equals(UnixSeqpacketScheme, StringComparison.OrdinalIgnoreCase);
+        return isSeqpacket || scheme.Equals(UnixScheme, StringComparison.OrdinalIgnoreCase);
+    }
+}
+
+/// <summary>Keeps the configured (or environment's) proxy for TCP hosts and never proxies a unix socket's synthetic host.</summary>
+internal sealed class UnixSocketProxyBypass(IWebProxy? inner) : IWebProxy
+{
+    private IWebProxy Inner => inner ?? HttpClient.DefaultProxy;
+
+    public ICredentials? Credentials
+    {
+        get => Inner.Credentials;
+        set => Inner.Credentials = value;
+    }
+
+    public Uri? GetProxy(Uri destination) => IsUnix(destination) ? null : Inner.GetProxy(destination);
+
+    public bool IsBypassed(Uri host) => IsUnix(host) || Inner.IsBypassed(host);
+
+    private static bool IsUnix(Uri uri) => uri.Host.EndsWith(UnixSocketTarget.PoolHostSuffix, StringComparison.OrdinalIgnoreCase);
+}

@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using System.Text;
+
+namespace Transport.UnixNative.Client.Tests.Infrastructure;
+
+internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
+{
+    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+}
+
+/// <summary>An outside program (curl, h2load, socat, nginx, a second dotnet) run as a real peer; killed on dispose.</summary>
+internal sealed class ExternalProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _stdout = new();
+    private readonly StringBuilder _stderr = new();
+    private readonly Lock _gate = new();
+    private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Seen)> _waiters = [];
+    private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private ExternalProcess(Process process) => _process = process;
+
+    public int Id => _process.Id;
+
+    public static ExternalProcess Start(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    {
+        var info = new ProcessStartInfo(file)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = true,
+            UseShellExecute = false,
+        };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[key] = value;
+        }
+        var process = new Process { StartInfo = info };
+        var result = new ExternalProcess(process);
+        process.OutputDataReceived += (_, e) => result.OnLine(e.Data, result._stdout, result._stdoutClosed);
+        process.ErrorDataReceived += (_, e) => result.OnLine(e.Data, result._stderr, result._stderrClosed);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return result;
+    }
+
+    /// <summary>Runs to completion (bounded by the default timeout) and returns what it printed.</summary>
+    public static async Task<ProcessResult> RunAsync(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    {
+        await using var process = Start(file, arguments, environment);
+        process._process.StandardInput.Close();
+        return await process.WaitForExitAsync().DefaultTimeout();
+    }
+
+    public async Task<ProcessResult> WaitForExitAsync()
+    {
+        await _process.WaitForExitAsync().DefaultTimeout();
+        await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).DefaultTimeout();
+        lock (_gate)
+        {
+            return new ProcessResult(_process.ExitCode, _stdout.ToString(), _stderr.ToString());
+        }
+    }
+
+    /// <summary>Completes when a line of stdout or stderr matches: readiness from the program itself, not a sleep.</summary>
+    public Task<string> WaitForLineAsync(Func<string, bool> match)
+    {
+        var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+        {
+            foreach (var line in (_stdout + "\n" + _stderr).Split('\n'))
+            {
+                if (match(line))
+                {
+                    return Task.FromResult(line);
+                }
+            }
+            _waiters.Add((match, seen));
+        }
+        _ = _process.WaitForExitAsync().ContinueWith(_ =>
+        {
+            // Only when the line never came: by then the process may be disposed.
+            if (!seen.Task.IsCompleted)
+            {
+                seen.TrySetException(new InvalidOperationException(
+                    $"{_process.StartInfo.FileName} exited ({_process.ExitCode}) before printing the expected line.\n{Output}"));
+            }
+        }, TaskScheduler.Default);
+        return seen.Task.DefaultTimeout();
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return $"stdout: {_stdout}\nstderr: {_stderr}";
+            }
+        }
+    }
+
+    private void OnLine(string? line, StringBuilder sink, TaskCompletionSource closed)
+    {
+        if (line is null)
+        {
+            closed.TrySetResult();
+            return;
+        }
+        List<TaskCompletionSource<string>> matched = [];
+        lock (_gate)
+        {
+            sink.Append(line).Append('\n');
+            for (var i = _waiters.Count - 1; i >= 0; i--)
+            {
+                if (_waiters[i].Match(line))
+                {
+                    matched.Add(_waiters[i].Seen);
+                    _waiters.RemoveAt(i);
+                }
+            }
+        }
+        foreach (var waiter in matched)
+        {
+            waiter.TrySetResult(line);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            await _process.WaitForExitAsync().DefaultTimeout();
+        }
+        catch (InvalidOperationException)
+        {
+            // Never started, or already reaped.
+        }
+        _process.Dispose();
+    }
+}
