@@ -16,6 +16,7 @@ internal sealed record BenchOptions
     public string? OutputDirectory { get; init; }
     public bool Build { get; init; } = true;
     public string H2Load { get; init; } = "h2load";
+    public TimeSpan MaxQuietWait { get; init; } = TimeSpan.FromSeconds(15);
 
     public const string Usage = """
         Side-by-side load test of the sample (samples/WebOverUds) on each transport, driven by h2load
@@ -37,13 +38,15 @@ internal sealed record BenchOptions
           --root DIR            the repository (default: found upwards from the working directory)
           --out DIR             where results go (default: <root>/bench/results)
           --h2load PATH         the h2load executable (default: h2load on PATH)
+          --max-quiet-wait S    before each measurement wait up to S seconds for other processes to leave
+                                the CPUs idle (< 25% busy) (default 15; --quick: 3; 0 = never wait)
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         // --quick sets the defaults first so explicit options after or before it still win.
         var options = args.Contains("--quick")
-            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5) }
+            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5), MaxQuietWait = TimeSpan.FromSeconds(3) }
             : new BenchOptions();
         for (var i = 0; i < args.Count; i++)
         {
@@ -62,6 +65,7 @@ internal sealed record BenchOptions
                 "--root" => options with { Root = Path.GetFullPath(Value()) },
                 "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },
                 "--h2load" => options with { H2Load = Value() },
+                "--max-quiet-wait" => options with { MaxQuietWait = Seconds(arg, Value(), allowZero: true) },
                 _ => throw new ArgumentException($"unknown option '{arg}'"),
             };
         }

@@ -15,6 +15,7 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
     {
         var run = new BenchRun();
         var skipped = new HashSet<(string, string)>();
+        var gate = new QuietGate(options.MaxQuietWait, log);
         for (var round = 1; round <= options.Rounds; round++)
         {
             foreach (var scenario in scenarios)
@@ -30,6 +31,10 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
                     var clock = Stopwatch.StartNew();
                     try
                     {
+                        if (options.MaxQuietWait > TimeSpan.Zero)
+                        {
+                            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                        }
                         var measurement = await RunOneAsync(scenario, variant, round, cancellationToken).ConfigureAwait(false);
                         run.Measurements.Add(measurement);
                         log.WriteLine($"{prefix} {Describe(scenario, measurement)}  ({clock.Elapsed.TotalSeconds:F1} s)");
@@ -85,7 +90,7 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
         {
             text += $"  p50 {Format.Latency(p50)}  p99 {Format.Latency(p99)}";
         }
-        text += $"  CPU {Format.Cpu(m.CpuSecondsPer100k)} s/100k  peak RSS {Format.Rss(m.PeakRssKiB)}";
+        text += $"  CPU {Format.Cpu(m.CpuSecondsPer100k)} s/100k  peak RSS {Format.Rss(m.PeakRssKiB)}  others {Format.Share(m.OthersCpuShare)}";
         if (m.Errors > 0)
         {
             text += $"  {m.Errors} errors ({m.Note})";

@@ -9,6 +9,7 @@ namespace Transport.UnixNative.Bench.Macro;
 /// <param name="Errors">Failed requests in the window (only our own drivers tolerate any).</param>
 /// <param name="Note">What went wrong with the errors, if any.</param>
 /// <param name="ServerErrorLogs">Error/Critical entries the server logged while it ran (a healthy run has none).</param>
+/// <param name="OthersCpuShare">The share of the machine's CPU that processes other than the server and the client used during the measured window.</param>
 /// <param name="Extra">Numbers worth keeping in the JSON that the table does not show.</param>
 internal sealed record Measurement(
     string Scenario,
@@ -25,26 +26,63 @@ internal sealed record Measurement(
     string? Note,
     int ServerErrorLogs,
     string? FirstServerErrorLog,
+    double OthersCpuShare,
     IReadOnlyDictionary<string, double> Extra);
 
 /// <summary>Everything one measurement needs: the running server and where the client goes.</summary>
-internal sealed record MeasureContext(
-    Scenario Scenario,
-    TransportVariant Variant,
-    int Round,
-    ServerProcess Server,
-    ServerAddress Target,
-    BenchOptions Options,
-    H2LoadRunner H2Load,
-    CancellationToken CancellationToken)
+internal sealed class MeasureContext(
+    Scenario scenario,
+    TransportVariant variant,
+    int round,
+    ServerProcess server,
+    ServerAddress target,
+    BenchOptions options,
+    H2LoadRunner h2load,
+    CancellationToken cancellationToken)
 {
-    /// <summary>CPU seconds per 100,000 operations between two samples of the server.</summary>
-    public static double CpuPer100k(ProcSample before, ProcSample after, long operations)
-        => operations == 0 ? double.NaN : (after.CpuSeconds - before.CpuSeconds) / operations * 100_000;
+    public Scenario Scenario => scenario;
+    public TransportVariant Variant => variant;
+    public int Round => round;
+    public ServerProcess Server => server;
+    public ServerAddress Target => target;
+    public BenchOptions Options => options;
+    public H2LoadRunner H2Load => h2load;
+    public CancellationToken CancellationToken => cancellationToken;
+
+    private WindowCost? _window;
+
+    /// <summary>Samples the server and the machine where the measured window starts.</summary>
+    public WindowStart StartWindow() => new(Server.Sample(), ProcStat.ReadMachine(), System.Diagnostics.Stopwatch.GetTimestamp());
+
+    /// <summary>What the window cost the server, and what other processes took meanwhile.</summary>
+    public WindowCost EndWindow(WindowStart start)
+    {
+        var server = Server.Sample();
+        var machine = ProcStat.ReadMachine();
+        var seconds = System.Diagnostics.Stopwatch.GetElapsedTime(start.Timestamp).TotalSeconds;
+        var serverCpu = server.CpuSeconds - start.Server.CpuSeconds;
+        var others = (machine.BusySeconds - start.Machine.BusySeconds) - serverCpu - (machine.OursSeconds - start.Machine.OursSeconds);
+        var cost = new WindowCost(serverCpu, Math.Max(0, others), seconds);
+        _window = cost;
+        return cost;
+    }
 
     public Measurement Result(double value, double? p50, double? p99, double? cpu, long requests, double seconds, long errors = 0, string? note = null, IReadOnlyDictionary<string, double>? extra = null)
         => new(Scenario.Name, Variant.Id, Round, value, p50, p99, cpu, Server.Sample().PeakRssKiB, requests, seconds, errors, note,
-            Server.ErrorLogCount, Server.FirstErrorLog, extra ?? new Dictionary<string, double>());
+            Server.ErrorLogCount, Server.FirstErrorLog, _window?.OthersShare ?? double.NaN, extra ?? new Dictionary<string, double>());
+}
+
+/// <summary>Samples taken where a measured window starts.</summary>
+internal readonly record struct WindowStart(ProcSample Server, MachineSample Machine, long Timestamp);
+
+/// <summary>CPU used during a measured window: by the server, and by everything that is neither server nor client.</summary>
+internal readonly record struct WindowCost(double ServerCpuSeconds, double OthersCpuSeconds, double Seconds)
+{
+    /// <summary>Server CPU seconds per 100,000 operations.</summary>
+    public double CpuPer100k(long operations) => operations == 0 ? double.NaN : ServerCpuSeconds / operations * 100_000;
+
+    /// <summary>The fraction of all cores that other processes used.</summary>
+    public double OthersShare => Seconds <= 0 ? double.NaN : OthersCpuSeconds / (Seconds * Environment.ProcessorCount);
 }
 
 /// <summary>How one kind of scenario loads a running server and what it reads off it.</summary>

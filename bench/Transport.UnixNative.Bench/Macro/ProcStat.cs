@@ -9,6 +9,11 @@ namespace Transport.UnixNative.Bench.Macro;
 /// <param name="PeakRssKiB">VmHWM: the highest resident memory so far.</param>
 internal readonly record struct ProcSample(double CpuSeconds, long RssKiB, long PeakRssKiB);
 
+/// <summary>CPU time of the whole machine and of this process with its reaped children (h2load), at one instant.</summary>
+/// <param name="BusySeconds">All CPUs' non-idle time since boot (/proc/stat).</param>
+/// <param name="OursSeconds">This process's utime+stime plus that of its waited-for children (cutime+cstime).</param>
+internal readonly record struct MachineSample(double BusySeconds, double OursSeconds);
+
 /// <summary>Reads CPU time and memory of a process from /proc/PID/stat and /proc/PID/status.</summary>
 internal static class ProcStat
 {
@@ -25,6 +30,27 @@ internal static class ProcStat
             ParseCpuTicks(stat) / (double)ClockTicks,
             ParseStatusKiB(status, "VmRSS:"),
             ParseStatusKiB(status, "VmHWM:"));
+    }
+
+    /// <summary>
+    /// The machine's busy time and ours. The difference between two samples, less the server's
+    /// own, is what other processes used: on a shared machine that is the noise in the numbers.
+    /// </summary>
+    public static MachineSample ReadMachine()
+    {
+        var cpu = File.ReadLines("/proc/stat").First(l => l.StartsWith("cpu ", StringComparison.Ordinal))
+            .Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        // user nice system idle iowait irq softirq steal (guest time is already inside user).
+        // irq/softirq are left out: loopback TCP does much of its work in softirq on behalf of
+        // our own client and server, which no process is charged for.
+        long Field(int i) => long.Parse(cpu[i], CultureInfo.InvariantCulture);
+        var busy = Field(1) + Field(2) + Field(3) + Field(8);
+        var self = File.ReadAllText("/proc/self/stat");
+        var fields = self[(self.LastIndexOf(')') + 2)..].Split(' ');
+        var ours = ParseCpuTicks(self)
+                 + long.Parse(fields[16 - 3], CultureInfo.InvariantCulture)
+                 + long.Parse(fields[17 - 3], CultureInfo.InvariantCulture);
+        return new MachineSample(busy / (double)ClockTicks, ours / (double)ClockTicks);
     }
 
     /// <summary>utime + stime (fields 14 and 15) of a /proc/PID/stat line, in clock ticks.</summary>

@@ -22,5 +22,7 @@ internal static class Format
 
     public static string Ratio(double? ratio) => ratio is { } r && double.IsFinite(r) ? string.Format(Invariant, "{0:F2}×", r) : "";
 
+    public static string Share(double? fraction) => fraction is { } f && double.IsFinite(f) ? string.Format(Invariant, "{0:F0}%", f * 100) : "–";
+
     public static string Seconds(TimeSpan span) => span.TotalSeconds.ToString("0.##", Invariant);
 }

@@ -15,10 +15,12 @@ internal static class MarkdownReport
         md.AppendLine($"Median of {info.Rounds} round(s) of {info.DurationSeconds:0.##} s each (after {info.WarmupSeconds:0.##} s warm-up) on a freshly started server; " +
                       "req/s and CPU from a throughput run, p50/p99 from a separate latency run (h2load --log-file) at the same concurrency. " +
                       "×Sockets = ours ÷ Kestrel's Sockets transport on the same kind of unix socket (throughput: > 1 is better, except KiB/conn; CPU: < 1 is better). " +
-                      "CPU = server utime+stime per 100,000 requests (connections for churn and idle). Workstation GC, Production, log level Warning.");
+                      "CPU = server utime+stime per 100,000 requests (connections for churn and idle). " +
+                      "others = share of all cores used by processes other than server and client during the measured window (noise: should be near 0%). " +
+                      "Workstation GC, Production, log level Warning.");
         md.AppendLine();
-        md.AppendLine("| scenario | transport | throughput | ×Sockets | p50 | p99 | server CPU-s / 100k | ×Sockets | peak RSS |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| scenario | transport | throughput | ×Sockets | p50 | p99 | server CPU-s / 100k | ×Sockets | peak RSS | others |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
         string? lastScenario = null;
         foreach (var row in rows)
         {
@@ -36,7 +38,15 @@ internal static class MarkdownReport
                 row.P99Us is { } p99 ? Format.Latency(p99) : "",
                 Format.Cpu(row.CpuSecondsPer100k),
                 Format.Ratio(row.CpuRatio),
-                Format.Rss(row.PeakRssKiB)) + " |");
+                Format.Rss(row.PeakRssKiB),
+                Format.Share(row.OthersCpuShare)) + " |");
+        }
+        var busiest = rows.SelectMany(r => r.Rounds).Select(m => double.IsFinite(m.OthersCpuShare) ? m.OthersCpuShare : 0).DefaultIfEmpty(0).Max();
+        if (busiest > 0.10)
+        {
+            md.AppendLine();
+            md.AppendLine($"Note: the machine was shared: other processes used up to {Format.Share(busiest)} of the CPUs during a measured window (column 'others', per round in the JSON). " +
+                          "Rows with a high share understate throughput and overstate latency; rerun on a quiet machine before drawing conclusions from them.");
         }
         var troubled = rows.Where(r => r.ServerErrorLogs > 0).ToArray();
         if (troubled.Length > 0)

@@ -4,6 +4,7 @@ namespace Transport.UnixNative.Bench.Report;
 
 /// <summary>One line of the report: medians over rounds, and ratios to Kestrel's Sockets transport on the same unix socket.</summary>
 /// <param name="ValueRatio">This row's headline value ÷ the Sockets (unix) row's, or null for that row itself.</param>
+/// <param name="OthersCpuShare">Median share of the CPUs used by other processes during the measured windows.</param>
 /// <param name="CpuRatio">This row's CPU per 100k ÷ the Sockets (unix) row's.</param>
 internal sealed record SummaryRow(
     Scenario Scenario,
@@ -15,6 +16,7 @@ internal sealed record SummaryRow(
     double PeakRssKiB,
     long Errors,
     int ServerErrorLogs,
+    double? OthersCpuShare,
     double? ValueRatio,
     double? CpuRatio,
     IReadOnlyList<Measurement> Rounds);
@@ -50,6 +52,7 @@ internal static class Summary
                     x.Rss,
                     x.Rounds.Sum(m => m.Errors),
                     x.Rounds.Sum(m => m.ServerErrorLogs),
+                    Median(x.Rounds.Select(m => (double?)m.OthersCpuShare)),
                     baseline.Rounds is null || isBaseline ? null : x.Value / baseline.Value,
                     baseline.Rounds is null || isBaseline || x.Cpu is null || baseline.Cpu is null ? null : x.Cpu / baseline.Cpu,
                     x.Rounds));

@@ -12,14 +12,14 @@ internal sealed class ChurnMeasure : IMeasure
         {
             await ChurnDriver.RunAsync(context.Target, scenario.Path, scenario.Connections, context.Options.Warmup, ct).ConfigureAwait(false);
         }
-        var before = context.Server.Sample();
+        var window = context.StartWindow();
         var run = await ChurnDriver.RunAsync(context.Target, scenario.Path, scenario.Connections, context.Options.Duration, ct).ConfigureAwait(false);
-        var after = context.Server.Sample();
+        var cost = context.EndWindow(window);
         return context.Result(
             run.Completed / run.Seconds,
             run.Latency.P50Us,
             run.Latency.P99Us,
-            MeasureContext.CpuPer100k(before, after, run.Completed + run.Errors),
+            cost.CpuPer100k(run.Completed + run.Errors),
             run.Completed,
             run.Seconds,
             run.Errors,

@@ -15,9 +15,9 @@ internal sealed class H2LoadMeasure : IMeasure
             await h2load.RunAsync(context.Target, scenario, context.Options.Warmup, logFile: null, ct).ConfigureAwait(false);
         }
 
-        var before = context.Server.Sample();
+        var window = context.StartWindow();
         var throughput = await h2load.RunAsync(context.Target, scenario, context.Options.Duration, logFile: null, ct).ConfigureAwait(false);
-        var after = context.Server.Sample();
+        var cost = context.EndWindow(window);
 
         var logFile = Path.Combine(Path.GetTempPath(), $"bench-{Guid.NewGuid():N}.log");
         Drivers.LatencySummary latency;
@@ -39,7 +39,7 @@ internal sealed class H2LoadMeasure : IMeasure
             value,
             latency.P50Us,
             latency.P99Us,
-            MeasureContext.CpuPer100k(before, after, throughput.Succeeded),
+            cost.CpuPer100k(throughput.Succeeded),
             throughput.Succeeded,
             throughput.Seconds,
             extra: new Dictionary<string, double>

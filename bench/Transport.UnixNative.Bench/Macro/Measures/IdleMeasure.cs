@@ -22,16 +22,18 @@ internal sealed class IdleMeasure : IMeasure
         }
         await Task.Delay(Settle, ct).ConfigureAwait(false);
 
+        var window = context.StartWindow();
         var before = context.Server.Sample();
         using var connections = await IdleConnections.OpenAsync(context.Target, scenario.Path, scenario.Connections, ct).ConfigureAwait(false);
         await Task.Delay(Settle, ct).ConfigureAwait(false);
         var after = context.Server.Sample();
+        var cost = context.EndWindow(window);
 
         return context.Result(
             (after.RssKiB - before.RssKiB) / (double)connections.Count,
             p50: null,
             p99: null,
-            MeasureContext.CpuPer100k(before, after, connections.Count),
+            cost.CpuPer100k(connections.Count),
             connections.Count,
             connections.OpenSeconds,
             extra: new Dictionary<string, double>

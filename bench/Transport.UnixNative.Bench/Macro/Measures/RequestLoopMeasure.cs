@@ -12,9 +12,9 @@ internal sealed class RequestLoopMeasure : IMeasure
         {
             await RequestLoopDriver.RunAsync(context.Target, scenario.Path, scenario.Connections, context.Options.Warmup, ct).ConfigureAwait(false);
         }
-        var before = context.Server.Sample();
+        var window = context.StartWindow();
         var run = await RequestLoopDriver.RunAsync(context.Target, scenario.Path, scenario.Connections, context.Options.Duration, ct).ConfigureAwait(false);
-        var after = context.Server.Sample();
+        var cost = context.EndWindow(window);
         if (run.Errors > 0)
         {
             throw new IOException($"{run.Errors} of {run.Completed + run.Errors} requests failed: {run.FirstError}");
@@ -24,7 +24,7 @@ internal sealed class RequestLoopMeasure : IMeasure
             run.Completed / run.Seconds,
             run.Latency.P50Us,
             run.Latency.P99Us,
-            MeasureContext.CpuPer100k(before, after, run.Completed),
+            cost.CpuPer100k(run.Completed),
             run.Completed,
             run.Seconds);
     }
