@@ -118,7 +118,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The first Error or Critical entry's first two lines, or null.</summary>
+    /// <summary>The first Error or Critical entry: category, message and the exception's first line; or null.</summary>
     public string? FirstErrorLog
     {
         get
