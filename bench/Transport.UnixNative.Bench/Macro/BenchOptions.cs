@@ -17,6 +17,10 @@ internal sealed record BenchOptions
     public bool Build { get; init; } = true;
     public string H2Load { get; init; } = "h2load";
     public TimeSpan MaxQuietWait { get; init; } = TimeSpan.FromSeconds(15);
+    public int Retries { get; init; } = 2;
+
+    /// <summary>Above this share of the CPUs taken by other processes a measurement counts as disturbed.</summary>
+    public double NoisyShare { get; init; } = 0.10;
 
     public const string Usage = """
         Side-by-side load test of the sample (samples/WebOverUds) on each transport, driven by h2load
@@ -40,13 +44,15 @@ internal sealed record BenchOptions
           --h2load PATH         the h2load executable (default: h2load on PATH)
           --max-quiet-wait S    before each measurement wait up to S seconds for other processes to leave
                                 the CPUs idle (< 25% busy) (default 15; --quick: 3; 0 = never wait)
+          --retries N           measure again, up to N times, when other processes took > 10% of the CPUs
+                                during the window; the least disturbed attempt counts (default 2; --quick: 0)
         """;
 
     public static BenchOptions Parse(IReadOnlyList<string> args)
     {
         // --quick sets the defaults first so explicit options after or before it still win.
         var options = args.Contains("--quick")
-            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5), MaxQuietWait = TimeSpan.FromSeconds(3) }
+            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5), MaxQuietWait = TimeSpan.FromSeconds(3), Retries = 0 }
             : new BenchOptions();
         for (var i = 0; i < args.Count; i++)
         {
@@ -66,6 +72,7 @@ internal sealed record BenchOptions
                 "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },
                 "--h2load" => options with { H2Load = Value() },
                 "--max-quiet-wait" => options with { MaxQuietWait = Seconds(arg, Value(), allowZero: true) },
+                "--retries" => options with { Retries = NonNegativeInt(arg, Value()) },
                 _ => throw new ArgumentException($"unknown option '{arg}'"),
             };
         }
@@ -103,6 +110,9 @@ internal sealed record BenchOptions
 
     private static int PositiveInt(string option, string value)
         => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException($"{option} needs a positive integer, not '{value}'");
+
+    private static int NonNegativeInt(string option, string value)
+        => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : throw new ArgumentException($"{option} needs a whole number, not '{value}'");
 
     private static TimeSpan Seconds(string option, string value, bool allowZero = false)
         => double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && (s > 0 || (allowZero && s == 0))

@@ -31,11 +31,7 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
                     var clock = Stopwatch.StartNew();
                     try
                     {
-                        if (options.MaxQuietWait > TimeSpan.Zero)
-                        {
-                            await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                        }
-                        var measurement = await RunOneAsync(scenario, variant, round, cancellationToken).ConfigureAwait(false);
+                        var measurement = await MeasureLeastDisturbedAsync(scenario, variant, round, gate, prefix, cancellationToken).ConfigureAwait(false);
                         run.Measurements.Add(measurement);
                         log.WriteLine($"{prefix} {Describe(scenario, measurement)}  ({clock.Elapsed.TotalSeconds:F1} s)");
                     }
@@ -55,6 +51,37 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
         }
         run.Finished = DateTimeOffset.UtcNow;
         return run;
+    }
+
+    /// <summary>
+    /// Measures once; while other processes took more than <see cref="BenchOptions.NoisyShare"/> of
+    /// the CPUs during the window, measures again (up to <see cref="BenchOptions.Retries"/> times)
+    /// and keeps the attempt they disturbed least.
+    /// </summary>
+    private async Task<Measurement> MeasureLeastDisturbedAsync(Scenario scenario, TransportVariant variant, int round, QuietGate gate, string prefix, CancellationToken cancellationToken)
+    {
+        Measurement? best = null;
+        for (var attempt = 0; attempt <= options.Retries; attempt++)
+        {
+            if (options.MaxQuietWait > TimeSpan.Zero)
+            {
+                await gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            var measurement = await RunOneAsync(scenario, variant, round, cancellationToken).ConfigureAwait(false);
+            if (best is null || !(measurement.OthersCpuShare >= best.OthersCpuShare))
+            {
+                best = measurement;
+            }
+            if (!(best.OthersCpuShare > options.NoisyShare))
+            {
+                break;
+            }
+            if (attempt < options.Retries)
+            {
+                log.WriteLine($"{prefix} other processes took {Format.Share(measurement.OthersCpuShare)} of the CPUs: measuring again");
+            }
+        }
+        return best!;
     }
 
     private async Task<Measurement> RunOneAsync(Scenario scenario, TransportVariant variant, int round, CancellationToken cancellationToken)
