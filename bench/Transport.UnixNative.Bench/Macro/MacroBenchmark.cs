@@ -1,0 +1,86 @@
+using System.Globalization;
+using Transport.UnixNative.Bench.Native;
+using Transport.UnixNative.Bench.Report;
+
+namespace Transport.UnixNative.Bench.Macro;
+
+/// <summary>The side-by-side run: build, measure every scenario on every transport, write table, JSON and chart.</summary>
+internal static class MacroBenchmark
+{
+    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.WriteLine(BenchOptions.Usage);
+            return 0;
+        }
+        BenchOptions options;
+        IReadOnlyList<Scenario> scenarios;
+        try
+        {
+            options = BenchOptions.Parse(args);
+            scenarios = options.SelectScenarios();
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            Console.Error.WriteLine(BenchOptions.Usage);
+            return 2;
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // Stop at the next step and let running servers shut down and clean up their sockets.
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        var log = Console.Out;
+        try
+        {
+            var layout = SampleBuild.Locate(options.Root);
+            var h2load = new H2LoadRunner(options.H2Load);
+            var info = await RunInfo.CollectAsync(layout.Root, options, h2load, args, cancel.Token).ConfigureAwait(false);
+            var fileLimit = BenchNative.RaiseFileLimit();
+            if (scenarios.Any(s => s.Kind == ScenarioKind.IdleConnections) && (long)fileLimit < options.IdleConnections + 1024L)
+            {
+                log.WriteLine($"note: this process may open only {fileLimit} descriptors; the idle scenario needs about {options.IdleConnections + 1024}.");
+            }
+            if (options.Build)
+            {
+                await layout.BuildAsync(log, cancel.Token).ConfigureAwait(false);
+            }
+            if (!File.Exists(layout.Dll))
+            {
+                throw new FileNotFoundException($"no sample build at {layout.Dll}; run without --no-build");
+            }
+
+            log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s, warm-up {Format.Seconds(options.Warmup)} s");
+            var run = await new BenchRunner(options, layout.Dll, h2load, log).RunAsync(scenarios, cancel.Token).ConfigureAwait(false);
+            var rows = Summary.Build(scenarios, run);
+
+            var outputDirectory = options.OutputDirectory ?? Path.Combine(layout.Root, "bench", "results");
+            Directory.CreateDirectory(outputDirectory);
+            var stem = Path.Combine(outputDirectory, run.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+            var markdown = MarkdownReport.Write(info, run, rows);
+            File.WriteAllText(stem + ".md", markdown);
+            JsonReport.Write(stem + ".json", info, run, rows);
+            File.WriteAllText(stem + ".svg", SvgChart.Write(info, rows));
+
+            log.WriteLine();
+            log.WriteLine(markdown);
+            log.WriteLine($"Written: {stem}.json, {stem}.md, {stem}.svg");
+            return run.Failures.Count == 0 ? 0 : 1;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+        catch (Exception ex) when (ex is IOException or FileNotFoundException or DirectoryNotFoundException or System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+}

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+
+namespace Transport.UnixNative.Bench.Macro;
+
+/// <summary>Finds the repository and builds the sample in Release, the build every measurement runs.</summary>
+internal sealed class SampleBuild(string root)
+{
+    public string Root => root;
+
+    public string ProjectDirectory => Path.Combine(root, "samples", "WebOverUds");
+
+    public string Dll => Path.Combine(ProjectDirectory, "bin", "Release", "net10.0", "WebOverUds.dll");
+
+    /// <summary>The directory holding Transport.sln: <paramref name="explicitRoot"/>, or upwards from the working directory, or from this program.</summary>
+    public static SampleBuild Locate(string? explicitRoot)
+    {
+        if (explicitRoot is not null)
+        {
+            return File.Exists(Path.Combine(explicitRoot, "Transport.sln"))
+                ? new SampleBuild(explicitRoot)
+                : throw new DirectoryNotFoundException($"--root {explicitRoot}: no Transport.sln there");
+        }
+        foreach (var start in new[] { Environment.CurrentDirectory, AppContext.BaseDirectory })
+        {
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            {
+                if (File.Exists(Path.Combine(dir.FullName, "Transport.sln")))
+                {
+                    return new SampleBuild(dir.FullName);
+                }
+            }
+        }
+        throw new DirectoryNotFoundException($"no Transport.sln above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --root");
+    }
+
+    public async Task BuildAsync(TextWriter log, CancellationToken cancellationToken)
+    {
+        log.WriteLine($"Building {ProjectDirectory} (Release)…");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = root,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        foreach (var arg in new[] { "build", "-c", "Release", ProjectDirectory, "-nologo", "-v", "q" })
+        {
+            info.ArgumentList.Add(arg);
+        }
+        using var build = Process.Start(info) ?? throw new IOException("could not start dotnet build");
+        var stdout = build.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = build.StandardError.ReadToEndAsync(cancellationToken);
+        await build.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (build.ExitCode != 0)
+        {
+            throw new IOException($"dotnet build -c Release {ProjectDirectory} failed ({build.ExitCode}):\n{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text;
+using Transport.UnixNative.Bench.Macro;
+
+namespace Transport.UnixNative.Bench.Report;
+
+/// <summary>The table a person reads first (printed and written next to the JSON).</summary>
+internal static class MarkdownReport
+{
+    public static string Write(RunInfo info, BenchRun run, IReadOnlyList<SummaryRow> rows)
+    {
+        var md = new StringBuilder();
+        md.AppendLine($"Transport.UnixNative vs Kestrel's Sockets transport — {run.Started:yyyy-MM-dd HH:mm} UTC, commit {info.Commit}");
+        md.AppendLine();
+        md.AppendLine($"{info.Cores} cores ({info.Cpu}), Linux {info.Kernel}, {info.Runtime}, {info.H2Load}; client and server share the cores.");
+        md.AppendLine($"Median of {info.Rounds} round(s) of {info.DurationSeconds:0.##} s each (after {info.WarmupSeconds:0.##} s warm-up) on a freshly started server; " +
+                      "req/s and CPU from a throughput run, p50/p99 from a separate latency run (h2load --log-file) at the same concurrency. " +
+                      "×Sockets = ours ÷ Kestrel's Sockets transport on the same kind of unix socket (throughput: > 1 is better, except KiB/conn; CPU: < 1 is better). " +
+                      "CPU = server utime+stime per 100,000 requests (connections for churn and idle). " +
+                      "others = share of all cores used by processes other than server and client during the measured window (noise: should be near 0%). " +
+                      "Workstation GC, Production, log level Warning.");
+        md.AppendLine();
+        md.AppendLine("| scenario | transport | throughput | ×Sockets | p50 | p99 | server CPU-s / 100k | ×Sockets | peak RSS | others |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        string? lastScenario = null;
+        foreach (var row in rows)
+        {
+            var scenario = row.Scenario.Name == lastScenario ? "" : row.Scenario.Title;
+            lastScenario = row.Scenario.Name;
+            var value = Format.Value(row.Value, row.Scenario.Unit)
+                + (row.Errors > 0 ? $" ({row.Errors} errors)" : "")
+                + (row.ServerErrorLogs > 0 ? " ⚠" : "");
+            md.AppendLine(string.Join(" | ",
+                "| " + scenario,
+                row.Variant.IsOurs ? $"**{row.Variant.Label}**" : row.Variant.Label,
+                value,
+                Format.Ratio(row.ValueRatio),
+                row.P50Us is { } p50 ? Format.Latency(p50) : "",
+                row.P99Us is { } p99 ? Format.Latency(p99) : "",
+                Format.Cpu(row.CpuSecondsPer100k),
+                Format.Ratio(row.CpuRatio),
+                Format.Rss(row.PeakRssKiB),
+                Format.Share(row.OthersCpuShare)) + " |");
+        }
+        var busiest = rows.SelectMany(r => r.Rounds).Select(m => double.IsFinite(m.OthersCpuShare) ? m.OthersCpuShare : 0).DefaultIfEmpty(0).Max();
+        if (busiest > 0.10)
+        {
+            md.AppendLine();
+            md.AppendLine($"Note: the machine was shared: other processes used up to {Format.Share(busiest)} of the CPUs during a measured window (column 'others', per round in the JSON). " +
+                          "Rows with a high share understate throughput and overstate latency; rerun on a quiet machine before drawing conclusions from them.");
+        }
+        var troubled = rows.Where(r => r.ServerErrorLogs > 0).ToArray();
+        if (troubled.Length > 0)
+        {
+            md.AppendLine();
+            md.AppendLine("⚠ The server logged errors during these measurements, so their numbers include whatever the errors cost:");
+            foreach (var row in troubled)
+            {
+                var first = row.Rounds.Select(m => m.FirstServerErrorLog).FirstOrDefault(l => l is not null);
+                md.AppendLine($"- {row.Scenario.Name} on {row.Variant.Id}: {row.ServerErrorLogs} fail/crit log entries over {row.Rounds.Count} round(s); first: `{Truncate(first, 300)}`");
+            }
+        }
+        foreach (var skip in run.Skipped)
+        {
+            md.AppendLine();
+            md.AppendLine($"Skipped {skip.Scenario} on {skip.Transport}: {skip.Reason}");
+        }
+        foreach (var failure in run.Failures)
+        {
+            md.AppendLine();
+            md.AppendLine($"FAILED {failure.Scenario} on {failure.Transport}, round {failure.Round}: {failure.Reason}");
+        }
+        md.AppendLine();
+        md.AppendLine($"Command: `{info.Command}` ({(run.Finished - run.Started).TotalMinutes:F1} min)");
+        return md.ToString();
+    }
+
+    private static string Truncate(string? text, int length) => text is null ? "" : text.Length <= length ? text : text[..length] + "…";
+}

@@ -1,0 +1,77 @@
+using Transport.UnixNative.Bench.Macro;
+
+namespace Transport.UnixNative.Bench.Report;
+
+/// <summary>One line of the report: medians over rounds, and ratios to Kestrel's Sockets transport on the same unix socket.</summary>
+/// <param name="ValueRatio">This row's headline value ÷ the Sockets (unix) row's, or null for that row itself.</param>
+/// <param name="OthersCpuShare">Median share of the CPUs used by other processes during the measured windows.</param>
+/// <param name="CpuRatio">This row's CPU per 100k ÷ the Sockets (unix) row's.</param>
+internal sealed record SummaryRow(
+    Scenario Scenario,
+    TransportVariant Variant,
+    double Value,
+    double? P50Us,
+    double? P99Us,
+    double? CpuSecondsPer100k,
+    double PeakRssKiB,
+    long Errors,
+    int ServerErrorLogs,
+    double? OthersCpuShare,
+    double? ValueRatio,
+    double? CpuRatio,
+    IReadOnlyList<Measurement> Rounds);
+
+internal static class Summary
+{
+    public static IReadOnlyList<SummaryRow> Build(IReadOnlyList<Scenario> scenarios, BenchRun run)
+    {
+        var rows = new List<SummaryRow>();
+        foreach (var scenario in scenarios)
+        {
+            var medians = scenario.Variants
+                .Select(v => (Variant: v, Rounds: run.Measurements.Where(m => m.Scenario == scenario.Name && m.Transport == v.Id).ToArray()))
+                .Where(x => x.Rounds.Length > 0)
+                .Select(x => (x.Variant, x.Rounds,
+                    Value: Median(x.Rounds.Select(m => m.Value))!.Value,
+                    P50: Median(x.Rounds.Select(m => m.P50Us)),
+                    P99: Median(x.Rounds.Select(m => m.P99Us)),
+                    Cpu: Median(x.Rounds.Select(m => m.CpuSecondsPer100k)),
+                    Rss: Median(x.Rounds.Select(m => (double)m.PeakRssKiB))!.Value))
+                .ToArray();
+            var baseline = medians.FirstOrDefault(x => x.Variant == TransportVariant.Baseline);
+            foreach (var x in medians)
+            {
+                var isBaseline = x.Variant == TransportVariant.Baseline;
+                rows.Add(new SummaryRow(
+                    scenario,
+                    x.Variant,
+                    x.Value,
+                    x.P50,
+                    x.P99,
+                    x.Cpu,
+                    x.Rss,
+                    x.Rounds.Sum(m => m.Errors),
+                    x.Rounds.Sum(m => m.ServerErrorLogs),
+                    Median(x.Rounds.Select(m => (double?)m.OthersCpuShare)),
+                    baseline.Rounds is null || isBaseline ? null : x.Value / baseline.Value,
+                    baseline.Rounds is null || isBaseline || x.Cpu is null || baseline.Cpu is null ? null : x.Cpu / baseline.Cpu,
+                    x.Rounds));
+            }
+        }
+        return rows;
+    }
+
+    /// <summary>The median of the values present (mean of the middle two for an even count), or null if none.</summary>
+    public static double? Median(IEnumerable<double?> values)
+    {
+        var sorted = values.Where(v => v is { } d && double.IsFinite(d)).Select(v => v!.Value).Order().ToArray();
+        if (sorted.Length == 0)
+        {
+            return null;
+        }
+        var mid = sorted.Length / 2;
+        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+    }
+
+    public static double? Median(IEnumerable<double> values) => Median(values.Select(v => (double?)v));
+}
