@@ -60,10 +60,10 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         var minimumSegment = memoryPool.MaxBufferSize is > 0 and < 4096 ? memoryPool.MaxBufferSize : 4096;
 
         // Built once per loop, shared by its connections (Kestrel's "per I/O queue" settings).
-        // Input: the loop writes and resumes paused receives on itself. Output: sends start inline on
-        // the flushing thread (see UnixConnection.SendLoopAsync) and fall back to the loop when the socket is full.
+        // Input: the loop writes and resumes paused receives on itself. Output: sends run on the
+        // flushing thread, just after its current work item (see SendScheduler).
         InputOptions = new PipeOptions(memoryPool, applicationScheduler, this, maxRead, maxRead / 2, minimumSegment, useSynchronizationContext: false);
-        OutputOptions = new PipeOptions(memoryPool, PipeScheduler.Inline, applicationScheduler, maxWrite, maxWrite / 2, minimumSegment, useSynchronizationContext: false);
+        OutputOptions = new PipeOptions(memoryPool, new SendScheduler(this), applicationScheduler, maxWrite, maxWrite / 2, minimumSegment, useSynchronizationContext: false);
 
         _epoll = Epoll.Create();
         if (_epoll.IsInvalid)

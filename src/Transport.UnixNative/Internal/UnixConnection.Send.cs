@@ -27,10 +27,10 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     }
 
     /// <summary>
-    /// Takes what the application flushed and sends it. The output pipe resumes this loop inline,
-    /// so the first sendmsg happens on the thread that flushed: no hop and no eventfd wake-up per
-    /// response. Only when the socket is full does the loop move to the I/O thread, which alone
-    /// waits for writability (so a writable edge can never slip between a failed send and the wait).
+    /// Takes what the application flushed and sends it. The output pipe resumes this loop on the
+    /// thread that flushed (<see cref="SendScheduler"/>): no hop and no eventfd wake-up per response.
+    /// Only when the socket is full does the loop move to the I/O thread, which alone waits for
+    /// writability (so a writable edge can never slip between a failed send and the wait).
     /// </summary>
     private async Task SendLoopAsync()
     {
@@ -260,15 +260,18 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         return count;
     }
 
-    private Exception SendFailed(int errno)
+    /// <summary>The error the application's writer should see: none for a peer that went away.</summary>
+    private Exception? SendFailed(int errno)
     {
         if (errno is Libc.EPIPE or Libc.ECONNRESET)
         {
-            // The peer went away: an ordinary end for a connection, logged at debug level.
+            // The peer went away: an ordinary end for a connection, logged at debug level. The
+            // application's next flush reports completion rather than throwing (as with Kestrel's
+            // Sockets transport), and the input ends with the reset as its reason.
             TransportLog.ConnectionReset(_logger, ConnectionId);
             var reset = new ConnectionResetException($"The peer closed the connection while data was being sent ({Libc.Describe(errno)}).");
             Interlocked.CompareExchange(ref _abortReason, new ConnectionAbortedException(reset.Message, reset), null);
-            return reset;
+            return null;
         }
         var error = NativeError.Exception("sendmsg", errno);
         TransportLog.ConnectionError(_logger, ConnectionId, error);
