@@ -29,7 +29,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly CancellationToken _connectionClosed;
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly FeatureCollection _features = new();
+    private readonly FeatureStore _features = new();
     private readonly UnixMessageFeature? _messages;
 
     private string? _connectionId;
