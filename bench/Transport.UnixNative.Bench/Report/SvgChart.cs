@@ -35,7 +35,7 @@ internal static class SvgChart
     public static string Write(RunInfo info, IReadOnlyList<SummaryRow> rows)
     {
         var groups = rows.GroupBy(r => r.Scenario.Name).ToArray();
-        var height = Top + groups.Sum(g => GroupTitleHeight + g.Count() * BarRowHeight + GroupGap) + 24;
+        var height = Top + groups.Sum(g => GroupTitleHeight + g.Count() * BarRowHeight + GroupGap) + 40;
         var svg = new StringBuilder();
         svg.AppendLine(Invariant($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{height}\" viewBox=\"0 0 {Width} {height}\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"12\">"));
         svg.AppendLine(Invariant($"<rect width=\"{Width}\" height=\"{height}\" fill=\"white\"/>"));
@@ -65,7 +65,7 @@ internal static class SvgChart
                 var color = Colors[row.Variant.Id];
                 Text(svg, LabelX + 12, y + 12, row.Variant.Label, "");
                 Bar(svg, ValueX, y, ValueLength, row.Value, maxValue, color,
-                    Format.Value(row.Value, scenario.Unit) + Suffix(row.ValueRatio) + (row.ServerErrorLogs > 0 ? "  ⚠ server logged errors" : ""));
+                    Format.Value(row.Value, scenario.Unit) + Suffix(row.ValueRatio) + (row.ServerErrorLogs > 0 ? "  ⚠" : ""));
                 if (row.CpuSecondsPer100k is { } cpu && double.IsFinite(cpu))
                 {
                     Bar(svg, CpuX, y, CpuLength, cpu, maxCpu, color, Format.Cpu(cpu) + Suffix(row.CpuRatio));
@@ -73,6 +73,10 @@ internal static class SvgChart
                 y += BarRowHeight;
             }
             y += GroupGap;
+        }
+        if (rows.Any(r => r.ServerErrorLogs > 0))
+        {
+            Text(svg, LabelX, y + 12, "⚠ the server logged Error/Critical entries during that measurement (listed in the .md report)", "fill=\"#c53030\"");
         }
         svg.AppendLine("</svg>");
         return svg.ToString();
