@@ -57,5 +57,7 @@ internal static class Scenarios
         new("idle", $"{idleConnections:N0} idle keep-alive conns: server RSS per conn (lower is better)", ScenarioKind.IdleConnections, "/plaintext", idleConnections, 1, false, MetricUnit.KiBPerConnection, Stream),
         new("seqpacket", "seqpacket vs stream: own keep-alive driver, 32 conns", ScenarioKind.RequestLoop, "/plaintext", 32, 1, false, MetricUnit.RequestsPerSecond,
             [TransportVariant.Native, TransportVariant.Seqpacket, TransportVariant.Sockets]),
+        new("seqpacket-1mib", "seqpacket vs stream: GET 1 MiB body, own driver, 1 conn", ScenarioKind.RequestLoop, "/bytes/1048576", 1, 1, false, MetricUnit.MegabytesPerSecond,
+            [TransportVariant.Native, TransportVariant.Seqpacket, TransportVariant.Sockets]),
     ];
 }
