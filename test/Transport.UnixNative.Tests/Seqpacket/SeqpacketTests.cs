@@ -1,4 +1,7 @@
 using System.Text;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Logging;
 
 using Transport.UnixNative.Tests.Infrastructure;
 
@@ -122,5 +125,41 @@ public sealed class SeqpacketTests
 
         Assert.Contains(output.Trim(), new[] { "eof", "reset" });
         Assert.Contains(host.Logs.Entries, e => e.Id.Name == "PacketTruncated");
+    }
+
+    [ToolFact("python3")]
+    public async Task Urls_UnixSeqpacketPathAndAbstract_ServeHttpAndShowTheirAddresses()
+    {
+        var id = Guid.NewGuid().ToString("N")[..8];
+        var path = $"/tmp/sq-url-{id}.sock";
+        var name = $"@sq-url-{id}";
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUnixNativeTransport();
+        builder.WebHost.UseUrls($"http://unix-seqpacket:{path};http://unix-seqpacket:{name}");
+        await using var app = builder.Build();
+        app.MapGet("/plaintext", () => Microsoft.AspNetCore.Http.Results.Text("Hello, World!"));
+        await app.StartAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        try
+        {
+            var addresses = app.Urls.ToArray();
+            Assert.Contains($"http://unix-seqpacket:{path}", addresses);
+            Assert.Contains($"http://unix-seqpacket:{name}", addresses);
+            foreach (var address in new[] { path, name })
+            {
+                var output = await PythonPeer.RunAsync(Connect + """
+
+                    s = connect(sys.argv[1])
+                    s.send(b'GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n')
+                    print(read_response(s)[1].decode())
+                    """, address);
+                Assert.Equal("Hello, World!", output.Trim());
+            }
+        }
+        finally
+        {
+            await app.StopAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        }
+        Assert.False(File.Exists(path), "the seqpacket socket file is removed at shutdown");
     }
 }
