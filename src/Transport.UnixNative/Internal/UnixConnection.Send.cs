@@ -27,8 +27,9 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     }
 
     /// <summary>
-    /// Takes what the application flushed and sends it. The output pipe resumes this loop on the
-    /// thread that flushed (<see cref="SendScheduler"/>): no hop and no eventfd wake-up per response.
+    /// Takes what the application flushed and sends it. The output pipe resumes this loop from a
+    /// thread-pool work item that serves every connection of the event loop (<see cref="SendScheduler"/>):
+    /// a burst of flushes becomes one sendmsg, and no eventfd wake-up is needed per response.
     /// Only when the socket is full does the loop move to the I/O thread, which alone waits for
     /// writability (so a writable edge can never slip between a failed send and the wait).
     /// </summary>
