@@ -1,0 +1,76 @@
+// Compiled into both assemblies (the server's Interop, the client's Internal): one errno table.
+using System.Runtime.InteropServices;
+
+#if UNIXNATIVE_CLIENT
+namespace Transport.UnixNative.Client.Internal;
+#else
+namespace Transport.UnixNative.Interop;
+#endif
+
+/// <summary>errno values (Linux, the same on x86-64 and arm64) and the names people search for.</summary>
+internal static partial class Libc
+{
+    internal const int EPERM = 1;
+    internal const int ENOENT = 2;
+    internal const int EINTR = 4;
+    internal const int EBADF = 9;
+    internal const int EAGAIN = 11;
+    internal const int ENOMEM = 12;
+    internal const int EACCES = 13;
+    internal const int EEXIST = 17;
+    internal const int ENOTDIR = 20;
+    internal const int EINVAL = 22;
+    internal const int ENFILE = 23;
+    internal const int EMFILE = 24;
+    internal const int EPIPE = 32;
+    internal const int ENAMETOOLONG = 36;
+    internal const int ELOOP = 40;
+    internal const int ENOTSOCK = 88;
+    internal const int EMSGSIZE = 90;
+    internal const int EPROTOTYPE = 91;
+    internal const int EOPNOTSUPP = 95;
+    internal const int EADDRINUSE = 98;
+    internal const int ECONNABORTED = 103;
+    internal const int ECONNRESET = 104;
+    internal const int ENOBUFS = 105;
+    internal const int ENOTCONN = 107;
+    internal const int ETIMEDOUT = 110;
+    internal const int ECONNREFUSED = 111;
+
+    /// <summary>The errno of the last call made with <c>SetLastError = true</c>.</summary>
+    internal static int LastErrno => Marshal.GetLastPInvokeError();
+
+    /// <summary>"ECONNREFUSED (Connection refused)": the symbolic name people search for, then the text.</summary>
+    internal static string Describe(int errno) => $"{ErrnoName(errno)} ({Marshal.GetPInvokeErrorMessage(errno)})";
+
+    internal static string ErrnoName(int errno) => errno switch
+    {
+        EPERM => "EPERM",
+        ENOENT => "ENOENT",
+        EINTR => "EINTR",
+        EBADF => "EBADF",
+        EAGAIN => "EAGAIN",
+        ENOMEM => "ENOMEM",
+        EACCES => "EACCES",
+        EEXIST => "EEXIST",
+        ENOTDIR => "ENOTDIR",
+        EINVAL => "EINVAL",
+        ENFILE => "ENFILE",
+        EMFILE => "EMFILE",
+        EPIPE => "EPIPE",
+        ENAMETOOLONG => "ENAMETOOLONG",
+        ELOOP => "ELOOP",
+        ENOTSOCK => "ENOTSOCK",
+        EMSGSIZE => "EMSGSIZE",
+        EPROTOTYPE => "EPROTOTYPE",
+        EOPNOTSUPP => "EOPNOTSUPP",
+        EADDRINUSE => "EADDRINUSE",
+        ECONNABORTED => "ECONNABORTED",
+        ECONNRESET => "ECONNRESET",
+        ENOBUFS => "ENOBUFS",
+        ENOTCONN => "ENOTCONN",
+        ETIMEDOUT => "ETIMEDOUT",
+        ECONNREFUSED => "ECONNREFUSED",
+        _ => $"errno {errno}",
+    };
+}
