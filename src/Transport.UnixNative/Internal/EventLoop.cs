@@ -54,6 +54,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         Index = index;
         MemoryPool = memoryPool;
         _packetBufferSize = options.SeqpacketReceiveBufferSize;
+        DescriptorsPerReceive = options.DescriptorsPerReceive;
         var applicationScheduler = options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
@@ -100,6 +101,13 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(_packetBufferSize, pinned: true);
 
     private readonly int _packetBufferSize;
+
+    /// <summary>The ancillary-data buffer of every receive on this loop: room for <see cref="DescriptorsPerReceive"/> descriptors (loop thread only).</summary>
+    public byte[] ControlBuffer => _controlBuffer ??= GC.AllocateArray<byte>(ControlMessages.RightsSpace(DescriptorsPerReceive), pinned: true);
+
+    public int DescriptorsPerReceive { get; }
+
+    private byte[]? _controlBuffer;
 
     private byte[]? _packetBuffer;
 

@@ -82,42 +82,26 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private unsafe nint ReceiveStream(PipeWriter writer, out int errno, out bool drained)
+    private nint ReceiveStream(PipeWriter writer, out int errno, out bool drained)
     {
         var memory = writer.GetMemory();
-        nint n;
-        fixed (byte* buffer = memory.Span)
-        {
-            var iov = new IOVector { Base = buffer, Count = (nuint)memory.Length };
-            var message = new MessageHeader { IOVectors = &iov, IOVectorCount = 1 };
-            n = Message.recvmsg(_fdNumber, &message, 0);
-        }
-        errno = n < 0 ? Libc.LastErrno : 0;
+        var n = ReceiveWithDescriptors(memory.Span, out _, out errno, out var carriedDescriptors);
         if (n > 0)
         {
             writer.Advance((int)n);
         }
-        // A stream receive that does not fill the buffer has emptied the socket: any later data
-        // raises a new edge, so the EAGAIN round trip can be skipped.
-        drained = n > 0 && n < memory.Length;
+        // A stream receive that does not fill the buffer has emptied the socket (any later data raises a
+        // new edge), unless the kernel ended it early at a descriptor boundary.
+        drained = n > 0 && n < memory.Length && !carriedDescriptors;
         return n;
     }
 
-    private unsafe nint ReceivePacket(PipeWriter writer, out int errno)
+    private nint ReceivePacket(PipeWriter writer, out int errno)
     {
         // A packet is read whole or not at all: receive into a buffer as large as any packet a peer
         // can send, then copy into the pipe (idle connections hold no buffer of their own).
         var buffer = _loop.PacketBuffer;
-        nint n;
-        int flags;
-        fixed (byte* p = buffer)
-        {
-            var iov = new IOVector { Base = p, Count = (nuint)buffer.Length };
-            var message = new MessageHeader { IOVectors = &iov, IOVectorCount = 1 };
-            n = Message.recvmsg(_fdNumber, &message, 0);
-            flags = message.Flags;
-        }
-        errno = n < 0 ? Libc.LastErrno : 0;
+        var n = ReceiveWithDescriptors(buffer, out var flags, out errno, out var carriedDescriptors);
         if (n > 0)
         {
             if ((flags & Message.MSG_TRUNC) != 0)
@@ -129,7 +113,7 @@ internal sealed partial class UnixConnection
             }
             if (_messages is not null)
             {
-                UnixMessageFeature.WriteFrame(writer, buffer.AsSpan(0, (int)n));
+                UnixMessageFeature.WriteFrame(writer, buffer.AsSpan(0, (int)n), carriedDescriptors);
             }
             else
             {
@@ -171,11 +155,12 @@ internal sealed partial class UnixConnection
         _receiveEnded = true;
         Exception error = errno switch
         {
+            DescriptorFailure => _descriptorFailure!,
             Libc.ECONNRESET => new ConnectionResetException($"The peer reset the connection ({Libc.Describe(errno)}).", NativeError.Exception("recvmsg", errno)),
             Libc.EMSGSIZE => new ConnectionAbortedException("A packet larger than the receive buffer arrived; the connection was aborted rather than lose its tail."),
             _ => NativeError.Exception("recvmsg", errno),
         };
-        if (errno != Libc.ECONNRESET)
+        if (errno != Libc.ECONNRESET && errno != DescriptorFailure) // descriptor failures are logged where they happen
         {
             TransportLog.ConnectionError(_logger, ConnectionId, error);
         }

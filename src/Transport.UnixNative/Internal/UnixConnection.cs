@@ -54,7 +54,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _connectionClosed = _connectionClosedTokenSource.Token;
         _input = new Pipe(loop.InputOptions);
         _output = new Pipe(loop.OutputOptions);
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
+        // Message connections carry descriptors per message; byte streams count consumption to place them.
+        Transport = new DuplexPipe(isPacket && preserveMessages ? _input.Reader : TrackDescriptors(_input.Reader), _output.Writer);
         _onFlushCompleted = OnFlushCompleted;
 
         _features.Set<IConnectionIdFeature>(this);
@@ -185,6 +186,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _loop.Unregister(_token);
         // Forget the registration first, then close: the number may be reused at once.
         _fd.Dispose();
+        ReleaseDescriptors();
 
         // Complete the pipes after the descriptor is closed, with the reason the application should see.
         Exception? reason = _abortReason ?? sendError;

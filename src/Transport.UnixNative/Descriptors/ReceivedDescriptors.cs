@@ -1,0 +1,122 @@
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using Transport.UnixNative.Interop;
+
+namespace Transport.UnixNative.Internal;
+
+/// <summary>
+/// Descriptors that arrived on a byte-stream connection, each tagged with the input position of the first
+/// byte it came with. A consumer may take those whose bytes it has consumed (through <see cref="Input"/>,
+/// which counts them): that is how a request sees only its own descriptors.
+/// </summary>
+internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
+{
+    /// <summary>Untaken descriptors a connection may hold before it is aborted (a peer cannot exhaust our descriptor table).</summary>
+    public const int MaxQueued = 1024;
+
+    private readonly Queue<(long Position, SafeFdHandle Handle)> _queue = new();
+    private readonly Lock _gate = new();
+    private bool _closed;
+
+    public ReceivedDescriptors(PipeReader input)
+    {
+        Input = new ConsumptionCountingReader(input);
+    }
+
+    /// <summary>The reader the application gets in place of the input pipe's.</summary>
+    public ConsumptionCountingReader Input { get; }
+
+    /// <summary>Bytes received so far (loop thread).</summary>
+    public long Received;
+
+    /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/>; false (all closed) when over the limit or closed.</summary>
+    public bool Add(long position, List<SafeFdHandle> handles)
+    {
+        lock (_gate)
+        {
+            if (!_closed && _queue.Count + handles.Count <= MaxQueued)
+            {
+                foreach (var handle in handles)
+                {
+                    _queue.Enqueue((position, handle));
+                }
+                return true;
+            }
+        }
+        handles.ForEach(h => h.Dispose());
+        return false;
+    }
+
+    public int Count
+    {
+        get
+        {
+            var consumed = Input.Consumed;
+            lock (_gate)
+            {
+                var count = 0;
+                foreach (var (position, _) in _queue)
+                {
+                    if (position >= consumed)
+                    {
+                        break;
+                    }
+                    count++;
+                }
+                return count;
+            }
+        }
+    }
+
+    public bool IsEmpty
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _queue.Count == 0;
+            }
+        }
+    }
+
+    public SafeHandle? TryTake()
+    {
+        var consumed = Input.Consumed;
+        lock (_gate)
+        {
+            return _queue.TryPeek(out var next) && next.Position < consumed ? _queue.Dequeue().Handle : null;
+        }
+    }
+
+    public IReadOnlyList<SafeHandle> TakeAll()
+    {
+        var taken = new List<SafeHandle>();
+        while (TryTake() is { } handle)
+        {
+            taken.Add(handle);
+        }
+        return taken;
+    }
+
+    /// <summary>Closes every descriptor that came with bytes already consumed (the request that owned them has ended).</summary>
+    public void CloseConsumed()
+    {
+        while (TryTake() is { } handle)
+        {
+            handle.Dispose();
+        }
+    }
+
+    /// <summary>Closes everything, now and on arrival (the connection is closed).</summary>
+    public void CloseAll()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            while (_queue.TryDequeue(out var entry))
+            {
+                entry.Handle.Dispose();
+            }
+        }
+    }
+}
