@@ -35,6 +35,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         System.Net.Sockets.UnixDomainSocketEndPoint or UnixSeqpacketEndPoint => true,
         FileHandleEndPoint handle => InheritedSocket.IsUnix(handle, out _),
+        UnixConnectedEndPoint => true, // BindAsync says what is wrong with the handle, if anything
         _ => false,
     };
 
@@ -43,7 +44,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         UnixSocketAddress? address = null;
-        if (endpoint is not FileHandleEndPoint && !UnixSocketAddress.TryFromEndPoint(endpoint, out address))
+        if (endpoint is not (FileHandleEndPoint or UnixConnectedEndPoint) && !UnixSocketAddress.TryFromEndPoint(endpoint, out address))
         {
             throw new NotSupportedException($"{endpoint.GetType().Name} '{endpoint}' is not a unix socket endpoint.");
         }
@@ -59,6 +60,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
         try
         {
+            if (endpoint is UnixConnectedEndPoint connected)
+            {
+                return ConnectedSocketListener.Create(connected, _options, loops, Release, _logger);
+            }
             if (endpoint is FileHandleEndPoint handle)
             {
                 if (!InheritedSocket.IsUnix(handle, out var isPacket))
