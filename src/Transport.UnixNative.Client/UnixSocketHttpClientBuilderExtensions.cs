@@ -47,7 +47,7 @@ public static class UnixSocketHttpClientBuilderExtensions
         // Validate now so a bad address fails at startup rather than at the first request.
         _ = UnixSocketConnectCallback.Create(snapshot);
         builder.UseSocketsHttpHandler((handler, _) => UnixSocketHttpHandler.ConfigureSocketsHandler(handler, snapshot));
-        builder.AddHttpMessageHandler(() => new UnixSocketHttpHandler(snapshot.Http2PriorKnowledge));
+        builder.AddHttpMessageHandler(() => new UnixSocketHttpHandler(snapshot, supplied: true));
         return builder;
     }
 }

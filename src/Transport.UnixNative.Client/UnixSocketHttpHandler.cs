@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using Transport.UnixNative.Client.Internal;
 
 namespace Transport.UnixNative.Client;
@@ -36,7 +37,24 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     private static readonly Lock s_registrationLock = new();
     private static volatile bool s_registered;
 
+    private static long s_dedicatedConnections;
+
     private readonly bool _http2PriorKnowledge;
+    private readonly UnixSocketTarget? _defaultTarget;
+
+    /// <summary>
+    /// Open files (<see cref="SafeHandle"/>s) to pass to the server with a request (<c>SCM_RIGHTS</c>): set it in
+    /// <see cref="HttpRequestMessage.Options"/>. They are sent with the request's first bytes, on a connection
+    /// made for that request alone (<c>Connection: close</c>), so no other request's bytes can carry them;
+    /// HTTP/1.1 only (HTTP/2 multiplexes requests on one connection). Keep them open until the response
+    /// arrives; the server gets its own copies. At most 253 (the kernel's <c>SCM_MAX_FD</c>).
+    /// </summary>
+    /// <example><code>
+    /// using var file = File.OpenHandle("/var/log/big.log");
+    /// var request = new HttpRequestMessage(HttpMethod.Post, "/files/sha256");
+    /// request.Options.Set(UnixSocketHttpHandler.DescriptorsOption, [file]);
+    /// </code></example>
+    public static HttpRequestOptionsKey<IReadOnlyList<SafeHandle>> DescriptorsOption { get; } = new("Transport.UnixNative.Client.Descriptors");
 
     /// <summary>A handler for <c>http+unix://</c> URLs; plain <c>http://</c> URLs connect over TCP.</summary>
     public UnixSocketHttpHandler()
@@ -67,15 +85,21 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         RegisterUriSchemes();
         ConfigureSocketsHandler(socketsHandler, options);
         _http2PriorKnowledge = options.Http2PriorKnowledge;
+        _defaultTarget = DefaultTargetOf(options);
         InnerHandler = socketsHandler;
     }
 
     /// <summary>For IHttpClientFactory, which supplies the (already configured) inner handler itself.</summary>
-    internal UnixSocketHttpHandler(bool http2PriorKnowledge)
+    internal UnixSocketHttpHandler(UnixSocketClientOptions options, bool supplied)
     {
+        _ = supplied;
         RegisterUriSchemes();
-        _http2PriorKnowledge = http2PriorKnowledge;
+        _http2PriorKnowledge = options.Http2PriorKnowledge;
+        _defaultTarget = DefaultTargetOf(options);
     }
+
+    private static UnixSocketTarget? DefaultTargetOf(UnixSocketClientOptions options)
+        => options.Address is { } address ? UnixSocketTarget.Parse(address, options.SocketType == System.Net.Sockets.SocketType.Seqpacket) : null;
 
     /// <summary>A handler whose requests all go to <paramref name="address"/> (and <c>http+unix://</c> URLs to theirs).</summary>
     /// <param name="address">An absolute path (<c>/run/app/app.sock</c>) or <c>@name</c> for a Linux abstract address.</param>
@@ -98,6 +122,44 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         var options = new UnixSocketClientOptions { Address = address };
         configure(options);
         return new UnixSocketHttpHandler(options);
+    }
+
+    /// <summary>
+    /// A handler whose requests all go over <paramref name="socket"/>, one already-connected unix socket (an end
+    /// of a <see cref="UnixSocketPair"/>, or a socket inherited from a parent). There is one connection and no
+    /// address to reconnect to: once the server closes it (for example after its keep-alive timeout), requests fail.
+    /// </summary>
+    /// <param name="socket">A connected stream or seqpacket unix socket; the handler owns it from here on.</param>
+    /// <example><code>
+    /// var (server, client) = UnixSocketPair.Create();
+    /// // … Kestrel: k.ListenConnectedHandle(server.SafeHandle)
+    /// var http = new HttpClient(UnixSocketHttpHandler.ForConnectedSocket(client)) { BaseAddress = new("http://localhost") };
+    /// </code></example>
+    public static UnixSocketHttpHandler ForConnectedSocket(System.Net.Sockets.Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (socket.AddressFamily != System.Net.Sockets.AddressFamily.Unix || socket.SocketType is not (System.Net.Sockets.SocketType.Stream or System.Net.Sockets.SocketType.Seqpacket))
+        {
+            throw new ArgumentException($"Expected a connected unix stream or seqpacket socket, not {socket.AddressFamily}/{socket.SocketType}.", nameof(socket));
+        }
+        var remaining = socket;
+        var sockets = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            MaxConnectionsPerServer = 1,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            ConnectCallback = (_, _) =>
+            {
+                var connected = Interlocked.Exchange(ref remaining, null)
+                    ?? throw new HttpRequestException("The handler's one connected socket was used and has closed; it cannot reconnect.");
+                Stream stream = connected.SocketType == System.Net.Sockets.SocketType.Seqpacket
+                    ? new SeqpacketStream(connected, ownsSocket: true)
+                    : new System.Net.Sockets.NetworkStream(connected, ownsSocket: true);
+                return ValueTask.FromResult(stream);
+            },
+        };
+        return new UnixSocketHttpHandler(new UnixSocketClientOptions(), sockets);
     }
 
     /// <summary>
@@ -188,27 +250,63 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
 
     private bool Prepare(HttpRequestMessage request)
     {
-        if (_http2PriorKnowledge && request.Version == HttpVersion.Version11 && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower)
+        var passesDescriptors = request.Options.TryGetValue(DescriptorsOption, out var descriptors) && descriptors is { Count: > 0 };
+        if (_http2PriorKnowledge && !passesDescriptors && request.Version == HttpVersion.Version11 && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower)
         {
             request.Version = HttpVersion.Version20;
             request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
         }
-        if (request.RequestUri is not { IsAbsoluteUri: true } uri || !TryGetSocketType(uri.Scheme, out var isSeqpacket))
+        if (passesDescriptors)
         {
-            return false;
+            CheckDescriptorRequest(request, descriptors!);
         }
         UnixSocketTarget target;
-        try
+        if (request.RequestUri is not { IsAbsoluteUri: true } uri || !TryGetSocketType(uri.Scheme, out var isSeqpacket))
         {
-            target = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
+            if (!passesDescriptors || request.RequestUri is not { IsAbsoluteUri: true } plain || _defaultTarget is null)
+            {
+                return passesDescriptors
+                    ? throw new InvalidOperationException("Descriptors travel only over a unix socket: use an http+unix:// URL or a handler created with an address.")
+                    : false;
+            }
+            uri = plain;
+            target = _defaultTarget;
         }
-        catch (UnixSocketAddressException e)
+        else
         {
-            throw ConnectErrors.InvalidAddress(e).ToPublic();
+            try
+            {
+                target = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
+            }
+            catch (UnixSocketAddressException e)
+            {
+                throw ConnectErrors.InvalidAddress(e).ToPublic();
+            }
         }
-        request.RequestUri = new Uri("http://" + target.PoolHost + uri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+        var host = target.PoolHost;
+        if (passesDescriptors)
+        {
+            // A pool of its own: the connection is made for this request, so its first write is this request's first bytes.
+            host = $"{UnixSocketTarget.DedicatedPrefix}{Interlocked.Increment(ref s_dedicatedConnections)}.{host}";
+            request.Headers.ConnectionClose = true;
+        }
+        request.RequestUri = new Uri("http://" + host + uri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
         request.Headers.Host ??= DefaultHostHeader;
         return true;
+    }
+
+    private static void CheckDescriptorRequest(HttpRequestMessage request, IReadOnlyList<SafeHandle> descriptors)
+    {
+        if (descriptors.Count > 253)
+        {
+            throw new ArgumentException($"A request carries at most 253 descriptors (the kernel's SCM_MAX_FD); {descriptors.Count} were given.", nameof(request));
+        }
+        if (request.Version.Major >= 2 && request.VersionPolicy != HttpVersionPolicy.RequestVersionOrLower)
+        {
+            throw new InvalidOperationException("Descriptors travel only with HTTP/1.1 requests: HTTP/2 multiplexes requests, so the server could not tell whose they are.");
+        }
+        request.Version = HttpVersion.Version11;
+        request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
     }
 
     /// <summary>Shows the caller the URL it asked for (or, after a redirect, the same socket's new path).</summary>

@@ -4,7 +4,8 @@ namespace Transport.UnixNative;
 
 /// <summary>
 /// Open files the peer passed over the connection (<c>SCM_RIGHTS</c>): in a request, the descriptors
-/// that arrived with that request's bytes, in arrival order. Each one taken is the caller's to dispose.
+/// that arrived with that request's bytes, in arrival order. Each one taken is the caller's to dispose
+/// (a close-on-exec <see cref="Microsoft.Win32.SafeHandles.SafeFileHandle"/>: read it with <see cref="RandomAccess"/> or a <see cref="FileStream"/>).
 /// Present on every HTTP/1.x request and stream connection served by this transport.
 /// </summary>
 /// <remarks>

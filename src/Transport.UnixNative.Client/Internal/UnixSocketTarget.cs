@@ -17,6 +17,13 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
     /// somehow bypasses our ConnectCallback fails instead of reaching a real host.</summary>
     internal const string PoolHostSuffix = ".unix.invalid";
 
+    /// <summary>A first label that gives one request a connection of its own (it carries descriptors): <c>fds-N.</c>.</summary>
+    internal const string DedicatedPrefix = "fds-";
+
+    /// <summary>The pool host without a <see cref="DedicatedPrefix"/> label.</summary>
+    internal static string WithoutDedicatedLabel(string host)
+        => host.StartsWith(DedicatedPrefix, StringComparison.OrdinalIgnoreCase) && host.IndexOf('.') is > 0 and var dot ? host[(dot + 1)..] : host;
+
     private const string StreamLabel = "stream";
     private const string SeqpacketLabel = "seqpacket";
     private const int HexLabelLength = 60; // DNS labels hold at most 63 characters
@@ -111,6 +118,7 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
     public static bool TryParsePoolHost(string host, out UnixSocketTarget? target)
     {
         target = null;
+        host = WithoutDedicatedLabel(host);
         if (!host.EndsWith(PoolHostSuffix, StringComparison.OrdinalIgnoreCase))
         {
             return false;

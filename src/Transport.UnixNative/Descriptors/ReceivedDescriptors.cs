@@ -84,7 +84,7 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
         var consumed = Input.Consumed;
         lock (_gate)
         {
-            return _queue.TryPeek(out var next) && next.Position < consumed ? _queue.Dequeue().Handle : null;
+            return _queue.TryPeek(out var next) && next.Position < consumed ? HandOver(_queue.Dequeue().Handle) : null;
         }
     }
 
@@ -118,5 +118,16 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
                 entry.Handle.Dispose();
             }
         }
+    }
+
+    /// <summary>
+    /// Gives the application a <see cref="Microsoft.Win32.SafeHandles.SafeFileHandle"/> (usable with
+    /// <see cref="RandomAccess"/> and <see cref="FileStream"/>) that takes over the descriptor.
+    /// </summary>
+    internal static Microsoft.Win32.SafeHandles.SafeFileHandle HandOver(SafeFdHandle received)
+    {
+        var fd = received.DangerousGetHandle();
+        received.SetHandleAsInvalid(); // ownership moves; the number is not closed
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
     }
 }

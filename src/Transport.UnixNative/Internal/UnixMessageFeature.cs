@@ -52,7 +52,7 @@ internal sealed class UnixMessageFeature(IDuplexPipe transport, int maxMessageSi
                         }
                         else
                         {
-                            descriptors.Add(handle);
+                            descriptors.Add(ReceivedDescriptors.HandOver(handle));
                         }
                     }
                 }
