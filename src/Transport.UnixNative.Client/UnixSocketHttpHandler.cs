@@ -44,7 +44,7 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
 
     /// <summary>
     /// Open files (<see cref="SafeHandle"/>s) to pass to the server with a request (<c>SCM_RIGHTS</c>): set it in
-    /// <see cref="HttpRequestMessage.Options"/>. They are sent with the request's first bytes, on a connection
+    /// <see cref="HttpRequestMessage.Options"/>. They are sent with the request's head (in a sendmsg of its own), on a connection
     /// made for that request alone (<c>Connection: close</c>), so no other request's bytes can carry them;
     /// HTTP/1.1 only (HTTP/2 multiplexes requests on one connection). Keep them open until the response
     /// arrives; the server gets its own copies. At most 253 (the kernel's <c>SCM_MAX_FD</c>).

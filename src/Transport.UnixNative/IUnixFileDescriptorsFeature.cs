@@ -10,17 +10,20 @@ namespace Transport.UnixNative;
 /// </summary>
 /// <remarks>
 /// <para>
-/// A descriptor travels with the bytes of the <c>sendmsg</c> that carried it; the kernel hands it over with
-/// the first of those bytes. It belongs to the request that contains that first byte: descriptors sent
-/// with a request's headers can be taken as soon as the handler runs, descriptors sent with body bytes
-/// once the handler has read the body up to them. Descriptors sent with a later (pipelined) request's
-/// bytes are never visible to an earlier request.
+/// A descriptor travels with the bytes of the <c>sendmsg</c> that carried it. The kernel hands it over with a
+/// read that ends within those bytes (a read may begin with bytes sent earlier, never later), so the
+/// transport ties it to the last byte of that read. The descriptor belongs to the request containing that
+/// byte, and can be taken once the server has consumed up to it: as soon as the handler runs when the
+/// client sent it with the request's head in a <c>sendmsg</c> of its own (as this project's client does),
+/// after reading the body when it came with body bytes. A later (pipelined) request's descriptors are
+/// never visible to an earlier request.
 /// </para>
 /// <para>
 /// When a request ends (its handler has returned), the server reads whatever is left of its body and
 /// closes every descriptor of that request the handler did not take. Descriptors left on a connection
 /// when it closes are closed too. Over HTTP/2 the streams' frames interleave, so no descriptor can be
-/// attributed to a request: such requests see none, and the connection closes any that arrive.
+/// attributed to a request: such requests see none, and any that arrive wait (counted against the limit
+/// below) until the connection closes them.
 /// A peer queueing more than 1024 descriptors that no request takes is disconnected.
 /// </para>
 /// </remarks>

@@ -4,8 +4,8 @@ using System.Runtime.InteropServices;
 namespace Transport.UnixNative.Client.Internal;
 
 /// <summary>
-/// The stream of a connection made for one request that carries descriptors: its first write (the
-/// request's first bytes) goes out with them, every later write and every read is the inner stream's.
+/// The stream of a connection made for one request that carries descriptors: the request's head (up to the
+/// blank line of its first write) goes out with them, everything else is the inner stream's.
 /// </summary>
 internal sealed class DescriptorPassingStream(Stream inner, Socket socket, IReadOnlyList<SafeHandle> descriptors) : Stream
 {
@@ -30,8 +30,14 @@ internal sealed class DescriptorPassingStream(Stream inner, Socket socket, IRead
         if (_pending is { } pending && !buffer.IsEmpty)
         {
             _pending = null;
-            // Seqpacket: the first packet carries them, no larger than the stream's own packets.
-            var first = inner is SeqpacketStream ? buffer[..Math.Min(buffer.Length, SeqpacketStream.MaxPacketSize)] : buffer;
+            // The request head alone carries them: the server reads them with the head, so a handler can take
+            // them before it reads the body. (A seqpacket packet is also no larger than the stream's own.)
+            var headEnd = buffer.Span.IndexOf("\r\n\r\n"u8);
+            var first = headEnd >= 0 ? buffer[..(headEnd + 4)] : buffer;
+            if (inner is SeqpacketStream && first.Length > SeqpacketStream.MaxPacketSize)
+            {
+                first = first[..SeqpacketStream.MaxPacketSize];
+            }
             await DescriptorSocket.SendAsync(socket, first, pending, cancellationToken).ConfigureAwait(false);
             buffer = buffer[first.Length..];
             if (buffer.IsEmpty)

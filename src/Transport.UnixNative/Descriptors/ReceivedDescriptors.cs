@@ -5,8 +5,8 @@ using Transport.UnixNative.Interop;
 namespace Transport.UnixNative.Internal;
 
 /// <summary>
-/// Descriptors that arrived on a byte-stream connection, each tagged with the input position of the first
-/// byte it came with. A consumer may take those whose bytes it has consumed (through <see cref="Input"/>,
+/// Descriptors that arrived on a byte-stream connection, each tagged with the input position of a byte it
+/// came with (the last byte of the read that delivered it). A consumer may take those whose bytes it has consumed (through <see cref="Input"/>,
 /// which counts them): that is how a request sees only its own descriptors.
 /// </summary>
 internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
@@ -29,7 +29,7 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     /// <summary>Bytes received so far (loop thread).</summary>
     public long Received;
 
-    /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/>; false (all closed) when over the limit or closed.</summary>
+    /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/> (takeable once it is consumed); false (all closed) when over the limit or closed.</summary>
     public bool Add(long position, List<SafeFdHandle> handles)
     {
         lock (_gate)

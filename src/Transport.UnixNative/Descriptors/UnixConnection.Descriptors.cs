@@ -59,7 +59,9 @@ internal sealed partial class UnixConnection
         }
         if (_receivedDescriptors is { } received)
         {
-            var position = received.Received;
+            // A stream read may begin with bytes sent before the descriptors' sendmsg, but it ends within that
+            // sendmsg (the kernel stops a read after the descriptors' buffer): its last byte is one they came with.
+            var position = received.Received + n - 1;
             received.Received += n;
             if (handles is not null && !received.Add(position, handles))
             {
