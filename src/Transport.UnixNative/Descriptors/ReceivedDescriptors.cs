@@ -17,6 +17,7 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     private readonly Queue<(long Position, SafeFdHandle Handle)> _queue = new();
     private readonly Lock _gate = new();
     private bool _closed;
+    private int _count; // _queue.Count, readable without the lock
 
     public ReceivedDescriptors(PipeReader input)
     {
@@ -40,6 +41,7 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
                 {
                     _queue.Enqueue((position, handle));
                 }
+                Volatile.Write(ref _count, _queue.Count);
                 return true;
             }
         }
@@ -68,23 +70,18 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
         }
     }
 
-    public bool IsEmpty
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _queue.Count == 0;
-            }
-        }
-    }
-
     public SafeHandle? TryTake()
     {
         var consumed = Input.Consumed;
         lock (_gate)
         {
-            return _queue.TryPeek(out var next) && next.Position < consumed ? HandOver(_queue.Dequeue().Handle) : null;
+            if (!_queue.TryPeek(out var next) || next.Position >= consumed)
+            {
+                return null;
+            }
+            _queue.Dequeue();
+            Volatile.Write(ref _count, _queue.Count);
+            return HandOver(next.Handle);
         }
     }
 
@@ -101,6 +98,10 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     /// <summary>Closes every descriptor that came with bytes already consumed (the request that owned them has ended).</summary>
     public void CloseConsumed()
     {
+        if (Volatile.Read(ref _count) == 0)
+        {
+            return; // the usual case, without the lock
+        }
         while (TryTake() is { } handle)
         {
             handle.Dispose();
@@ -117,6 +118,7 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
             {
                 entry.Handle.Dispose();
             }
+            Volatile.Write(ref _count, 0);
         }
     }
 

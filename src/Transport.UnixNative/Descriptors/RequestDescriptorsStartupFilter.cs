@@ -8,9 +8,10 @@ namespace Transport.UnixNative.Internal;
 /// <summary>
 /// Draws the request boundary for received descriptors, outermost in the pipeline. An HTTP/1.x
 /// connection handles one request at a time and consumes its bytes in order, so the descriptors of
-/// bytes consumed while a request runs are that request's. When it ends, the rest of its body is
-/// read (Kestrel would discard it before the next request anyway) and its untaken descriptors are
-/// closed: what is left belongs to later requests.
+/// bytes consumed while a request runs are that request's. When it ends, its untaken descriptors are
+/// closed. A request with a body first has its response completed and then the rest of its body read
+/// (which Kestrel would discard before the next request anyway), so that descriptors sent with body
+/// bytes end with it too.
 /// </summary>
 internal sealed class RequestDescriptorsStartupFilter : IStartupFilter
 {
@@ -28,31 +29,54 @@ internal sealed class RequestDescriptorsStartupFilter : IStartupFilter
                 context.Features.Set<IUnixFileDescriptorsFeature>(NoDescriptors.Instance);
                 return next(context);
             }
-            return RunAsync(next, context, descriptors);
+            if (context.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: true })
+            {
+                return RunWithBodyAsync(next, context, descriptors);
+            }
+            var running = next(context);
+            if (running.IsCompletedSuccessfully)
+            {
+                descriptors.CloseConsumed();
+                return running;
+            }
+            return CloseWhenDoneAsync(running, descriptors);
         });
         next(app);
     };
 
-    private static async Task RunAsync(RequestDelegate next, HttpContext context, ReceivedDescriptors descriptors)
+    private static async Task CloseWhenDoneAsync(Task running, ReceivedDescriptors descriptors)
+    {
+        try
+        {
+            await running.ConfigureAwait(false);
+        }
+        finally
+        {
+            descriptors.CloseConsumed();
+        }
+    }
+
+    private static async Task RunWithBodyAsync(RequestDelegate next, HttpContext context, ReceivedDescriptors descriptors)
     {
         try
         {
             await next(context).ConfigureAwait(false);
         }
-        finally
+        catch
         {
-            await FinishBodyAsync(context).ConfigureAwait(false);
+            // Kestrel answers 500 after this; the body still must not hand its descriptors to the next request.
+            await ReadRestOfBodyAsync(context).ConfigureAwait(false);
             descriptors.CloseConsumed();
+            throw;
         }
+        // The client has its response first; only then is the rest of the body read.
+        await context.Response.CompleteAsync().ConfigureAwait(false);
+        await ReadRestOfBodyAsync(context).ConfigureAwait(false);
+        descriptors.CloseConsumed();
     }
 
-    /// <summary>Consumes what the handler left of the body, so descriptors sent with it end with this request.</summary>
-    private static async ValueTask FinishBodyAsync(HttpContext context)
+    private static async Task ReadRestOfBodyAsync(HttpContext context)
     {
-        if (context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true })
-        {
-            return; // an upgraded connection carries no further requests
-        }
         try
         {
             var body = context.Request.BodyReader;
@@ -68,7 +92,7 @@ internal sealed class RequestDescriptorsStartupFilter : IStartupFilter
         }
         catch (Exception e) when (e is OperationCanceledException or InvalidOperationException or IOException or BadHttpRequestException)
         {
-            // The body cannot be read (aborted, too large, already completed): the connection ends, closing the rest.
+            // The body cannot be read (aborted, too large, completed by the handler): the connection ends, closing the rest.
         }
     }
 
