@@ -9,7 +9,7 @@ namespace WebOverUds;
 internal static class ClientMode
 {
     private const string Usage =
-        "usage: WebOverUds client [--send-fd FILE] <url> [--http2]\n" +
+        "usage: WebOverUds client <url> [--http2] [--send-fd FILE]\n" +
         "  url      http+unix://%2Frun%2Fapp.sock/path   (socket path, percent-encoded)\n" +
         "           http+unix://%40name/path             (abstract address @name)\n" +
         "           http+unix+seqpacket://…              (SOCK_SEQPACKET socket)\n" +
