@@ -111,6 +111,11 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     private readonly int _packetBufferSize;
 
+    /// <summary>Scratch for stream receives that may find nothing (loop thread only); what arrives is copied into the pipe.</summary>
+    public Memory<byte> StreamBuffer => _streamBuffer ??= GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
+
+    private byte[]? _streamBuffer;
+
     private byte[]? _packetBuffer;
 
     /// <summary>On the loop thread, or (after the loop stopped) inside the serialized after-stop work.</summary>

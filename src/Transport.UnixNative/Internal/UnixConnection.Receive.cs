@@ -11,7 +11,7 @@ internal sealed partial class UnixConnection
     // Read at most this much per readiness event before flushing and yielding to other connections.
     private const int ReceiveBudget = 256 * 1024;
 
-    private readonly Action _onFlushCompleted;
+    private Action? _onFlushCompleted; // made at the first pause: most connections never pause
     private ConfiguredValueTaskAwaitable<FlushResult>.ConfiguredValueTaskAwaiter _flushAwaiter;
     private bool _receivePaused;
     private bool _receiveEnded;
@@ -20,8 +20,13 @@ internal sealed partial class UnixConnection
     // socket empty (the edge that carried the end is spent), so receives go on to EOF or EAGAIN.
     private bool _peerEnding;
 
-    /// <summary>Reads until the socket is drained, straight into pipe memory, then flushes. Loop thread.</summary>
-    private void Receive()
+    /// <summary>
+    /// Reads until the socket is drained, then flushes. Loop thread. The first read of an input
+    /// event goes straight into pipe memory; any read that may find nothing (after a full read, at
+    /// the end, after a pause) goes into the loop's scratch buffer and is copied, so an idle
+    /// connection never keeps a pool block taken for a receive that found nothing.
+    /// </summary>
+    private void Receive(bool dataReady = false)
     {
         if (_receivePaused || _receiveEnded || _socketClosed)
         {
@@ -33,7 +38,9 @@ internal sealed partial class UnixConnection
         var drained = false;
         while (received < ReceiveBudget)
         {
-            var n = _isPacket ? ReceivePacket(writer, out var errno, out var emptyPacket) : ReceiveStream(writer, out errno, out drained, out emptyPacket);
+            var n = _isPacket
+                ? ReceivePacket(writer, out var errno, out var emptyPacket)
+                : ReceiveStream(writer, intoPipe: dataReady && received == 0, out errno, out drained, out emptyPacket);
             if (n > 0 || emptyPacket)
             {
                 // Empty packets count too: a flood of them must not hold the loop.
@@ -75,7 +82,7 @@ internal sealed partial class UnixConnection
             // The application has not caught up (MaxReadBufferSize): stop reading until it does.
             _receivePaused = true;
             _flushAwaiter = flush;
-            flush.UnsafeOnCompleted(_onFlushCompleted);
+            flush.UnsafeOnCompleted(_onFlushCompleted ??= OnFlushCompleted);
             return;
         }
         if (!ContinueAfterFlush(flush.GetResult()))
@@ -89,10 +96,10 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private unsafe nint ReceiveStream(PipeWriter writer, out int errno, out bool drained, out bool emptyPacket)
+    private unsafe nint ReceiveStream(PipeWriter writer, bool intoPipe, out int errno, out bool drained, out bool emptyPacket)
     {
         emptyPacket = false;
-        var memory = writer.GetMemory();
+        var memory = intoPipe ? writer.GetMemory() : _loop.StreamBuffer;
         nint n;
         int flags;
         fixed (byte* buffer = memory.Span)
@@ -105,7 +112,14 @@ internal sealed partial class UnixConnection
         errno = n < 0 ? Libc.LastErrno : 0;
         if (n > 0)
         {
-            writer.Advance((int)n);
+            if (intoPipe)
+            {
+                writer.Advance((int)n);
+            }
+            else
+            {
+                writer.Write(memory.Span[..(int)n]);
+            }
         }
         // A short read has emptied the socket only if the event that led here did not carry the
         // end (data arriving later raises a new edge; an end already signalled does not), and the
@@ -179,7 +193,7 @@ internal sealed partial class UnixConnection
             return;
         }
         // Edges that arrived while paused were consumed without reading: try now.
-        Receive();
+        Receive(dataReady: false);
     }
 
     private bool ContinueAfterFlush(FlushResult result)

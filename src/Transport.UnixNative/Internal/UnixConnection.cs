@@ -13,7 +13,7 @@ namespace Transport.UnixNative.Internal;
 /// One accepted unix socket as a Kestrel connection. Every socket call and every state change
 /// happens on the owning <see cref="EventLoop"/>'s thread; other threads only schedule work on it.
 /// </summary>
-internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
+internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IMemoryPoolFeature
 {
@@ -32,7 +32,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly Pipe _output;  // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly CancellationToken _connectionClosed;
-    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made only when DisposeAsync has to wait: most connections are fully closed by then.
+    private TaskCompletionSource? _closed;
     private readonly FeatureStore _features = new();
     private readonly UnixMessageFeature? _messages;
 
@@ -58,8 +59,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _connectionClosed = _connectionClosedTokenSource.Token;
         _input = new Pipe(loop.InputOptions);
         _output = new Pipe(loop.OutputOptions);
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
-        _onFlushCompleted = OnFlushCompleted;
+        Transport = this;
 
         _features.Set<IConnectionIdFeature>(this);
         _features.Set<IConnectionTransportFeature>(this);
@@ -167,7 +167,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         // HUP and ERR count as both readable and writable: the syscalls tell what really happened.
         if ((events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
-            Receive();
+            Receive(dataReady: (events & Epoll.EPOLLIN) != 0 && !_peerEnding);
         }
         if ((events & (Epoll.EPOLLOUT | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
@@ -268,22 +268,31 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     {
         if (((Interlocked.Or(ref _closeState, step) | step) & FullyClosed) == FullyClosed)
         {
-            _closed.TrySetResult();
+            Volatile.Read(ref _closed)?.TrySetResult();
         }
     }
+
+    private bool IsFullyClosed => (Volatile.Read(ref _closeState) & FullyClosed) == FullyClosed;
 
     public override async ValueTask DisposeAsync()
     {
         // The application is done with both directions: the send loop drains what is left and closes.
         Transport.Input.Complete();
         Transport.Output.Complete();
-        await _closed.Task.ConfigureAwait(false);
+        if (!IsFullyClosed)
+        {
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            closed = Interlocked.CompareExchange(ref _closed, closed, null) ?? closed;
+            // The last step may have completed between the check and the exchange, seeing no waiter.
+            if (!IsFullyClosed)
+            {
+                await closed.Task.ConfigureAwait(false);
+            }
+        }
         _connectionClosedTokenSource.Dispose();
     }
 
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
-    }
+    PipeReader IDuplexPipe.Input => _input.Reader;
+
+    PipeWriter IDuplexPipe.Output => _output.Writer;
 }
