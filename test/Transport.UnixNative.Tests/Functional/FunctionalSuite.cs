@@ -359,6 +359,38 @@ public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixtur
         }
     }
 
+    [ToolFact("python3")]
+    public async Task Request_FirstPartCarriesADescriptor_RestIsStillRead()
+    {
+        // The kernel ends a stream read after a message with SCM_RIGHTS: that short read is not "drained".
+        // Twenty times, so the two parts are queued together before the server reads in some of them.
+        const string script = """
+            import socket, sys, os
+            kind = socket.SOCK_SEQPACKET if sys.argv[2] == 'seqpacket' else socket.SOCK_STREAM
+            a = sys.argv[1]
+            for i in range(20):
+                s = socket.socket(socket.AF_UNIX, kind)
+                s.settimeout(10)
+                s.connect('\0' + a[1:] if a.startswith('@') else a)
+                fd = os.open('/dev/null', os.O_RDONLY)
+                socket.send_fds(s, [b'GET /plaintext HTTP/1.1\r\n'], [fd])
+                s.sendall(b'Host: localhost\r\nConnection: close\r\n\r\n')
+                os.close(fd)
+                data = b''
+                while not data.endswith(b'Hello, World!'):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                assert data.startswith(b'HTTP/1.1 200 OK'), data
+                s.close()
+            print('ok')
+            """;
+        var python = await ProcessRunner.RunAsync("python3", ["-c", script, Address.Address, Address.IsSeqpacket ? "seqpacket" : "stream"], PromptClose * 3);
+        Assert.True(python.ExitCode == 0, python.StandardError);
+        Assert.Equal("ok", python.StandardOutput.Trim());
+    }
+
     private void AssertAnswered(string output)
     {
         if (fixture.Native)
