@@ -125,7 +125,7 @@ internal sealed partial class UnixConnection
         // end (data arriving later raises a new edge; an end already signalled does not), and the
         // kernel did not stop early at a message carrying descriptors (MSG_CTRUNC: they were
         // dropped, there is no room for them). Otherwise read on, to EAGAIN or EOF.
-        drained = n > 0 && n < memory.Length && !_peerEnding && (flags & Message.MSG_CTRUNC) == 0;
+        drained = n > 0 && n < memory.Length && !_peerEnding && (flags & ControlMessages.MSG_CTRUNC) == 0;
         return n;
     }
 
@@ -158,7 +158,7 @@ internal sealed partial class UnixConnection
         }
         errno = n < 0 ? Libc.LastErrno : 0;
         // An empty packet carries no bytes (HTTP skips it) but is a message of its own.
-        emptyPacket = n == 0 && (flags & Message.MSG_CTRUNC) != 0;
+        emptyPacket = n == 0 && (flags & ControlMessages.MSG_CTRUNC) != 0;
         if (emptyPacket && _messages is not null)
         {
             UnixMessageFeature.WriteFrame(writer, []);

@@ -6,7 +6,6 @@ namespace Transport.UnixNative.Interop;
 internal static unsafe partial class Message
 {
     internal const int MSG_PEEK = 0x2;
-    internal const int MSG_CTRUNC = 0x8;
     internal const int MSG_TRUNC = 0x20;
     internal const int MSG_DONTWAIT = 0x40;
     internal const int MSG_EOR = 0x80;
