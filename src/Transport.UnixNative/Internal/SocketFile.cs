@@ -15,10 +15,27 @@ internal static class SocketFile
         RemovedStaleSocket,
     }
 
-    /// <summary>Makes <paramref name="address"/>'s path ready for bind, or throws an error naming the path and the reason.</summary>
-    public static unsafe Preparation PrepareForBind(UnixSocketAddress address)
+    /// <summary>
+    /// Makes <paramref name="address"/>'s path ready for bind, or throws an error naming the path and the reason.
+    /// On success the caller holds <paramref name="fileLock"/> (see <see cref="SocketFileLock"/>) until the listener is gone.
+    /// </summary>
+    public static Preparation PrepareForBind(UnixSocketAddress address, out SocketFileLock fileLock)
     {
-        var path = address.Name;
+        CheckDirectory(address.Name);
+        fileLock = SocketFileLock.Acquire(address.Name);
+        try
+        {
+            return PreparePath(address);
+        }
+        catch
+        {
+            fileLock.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckDirectory(string path)
+    {
         var directory = Path.GetDirectoryName(path) ?? "/";
         var errno = FileSystem.TryGetStatus(directory, out var dirStatus);
         if (errno != 0)
@@ -31,8 +48,12 @@ internal static class SocketFile
         {
             throw new IOException($"Cannot listen on unix socket '{path}': '{directory}' is not a directory ({Libc.Describe(Libc.ENOTDIR)}).");
         }
+    }
 
-        errno = FileSystem.TryGetStatus(path, out var status);
+    private static unsafe Preparation PreparePath(UnixSocketAddress address)
+    {
+        var path = address.Name;
+        var errno = FileSystem.TryGetStatus(path, out var status);
         if (errno == Libc.ENOENT)
         {
             return Preparation.PathWasFree;
