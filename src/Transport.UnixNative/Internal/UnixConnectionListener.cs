@@ -31,6 +31,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private readonly AcceptRetryTimer _retryTimer;
     private ulong _token;
     private long _starvedSince;
+    private bool _nearLimit;
     private long _starvedRetries;
     private int _readySequence;
     private TaskCompletionSource<bool>? _readyWaiter;
@@ -169,10 +170,21 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 sequence = _readySequence;
             }
 
+            if (_nearLimit)
+            {
+                // The last connection took one of the last free descriptors: wait for some to come back
+                // before accept4 takes the very last (see AcceptRetryTimer for why the runtime needs them).
+                _nearLimit = false;
+                if (!await WaitForDescriptorsAsync(Libc.EMFILE, cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+            }
+
             var connection = TryAccept(out var errno);
             if (connection is not null)
             {
-                if (_starvedSince != 0)
+                if (_starvedSince != 0 && !_nearLimit)
                 {
                     TransportLog.AcceptResumed(_logger, EndPoint.ToString() ?? "", Stopwatch.GetElapsedTime(_starvedSince).TotalSeconds, _starvedRetries);
                     _starvedSince = 0;
@@ -263,6 +275,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             return null;
         }
         errno = 0;
+        _nearLimit = _retryTimer.IsNearLimit(fd);
         var handle = new SafeFdHandle(fd);
         try
         {
@@ -323,26 +336,41 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         return new UnixPeerEndPoint(name, isAbstract);
     }
 
-    /// <summary>Waits on the event loop until it is time to try accept4 again; false when the listener stops meanwhile.</summary>
+    /// <summary>
+    /// Waits on the event loop until accept4 may run again: the interval has passed and the spare
+    /// descriptors could be taken back (so connections never use the last of them). False when the
+    /// listener stops meanwhile.
+    /// </summary>
     private async Task<bool> WaitForDescriptorsAsync(int errno, CancellationToken cancellationToken)
     {
+        _retryTimer.ReleaseReserve(); // first: the process may have no descriptor left at all
         if (_starvedSince == 0)
         {
             _starvedSince = Stopwatch.GetTimestamp();
             _starvedRetries = 0;
             TransportLog.AcceptStarved(_logger, EndPoint.ToString() ?? "", Libc.Describe(errno), (int)AcceptRetryTimer.Interval.TotalMilliseconds);
         }
-        _starvedRetries++;
-        Task<bool> expired;
-        lock (_gate)
+        do
         {
-            if (_unbound)
+            _starvedRetries++;
+            Task<bool> expired;
+            lock (_gate)
+            {
+                if (_unbound)
+                {
+                    return false;
+                }
+                expired = _retryTimer.Arm();
+            }
+            // Resumes on the accept loop's thread (see AcceptRetryTimer): while starved, retries run there,
+            // and Kestrel's accept loop runs there until accept4 next says EAGAIN.
+            if (!await (cancellationToken.CanBeCanceled ? expired.WaitAsync(cancellationToken) : expired).ConfigureAwait(false))
             {
                 return false;
             }
-            expired = _retryTimer.Arm();
         }
-        return await expired.WaitAsync(cancellationToken).ConfigureAwait(false);
+        while (!_retryTimer.TryFillReserve());
+        return true;
     }
 
     public void OnEvents(uint events)
