@@ -47,7 +47,7 @@ public sealed class RequestForgeryTests : IAsyncLifetime
         using var http = new HttpClient(new UnixSocketHttpHandler());
         var evil = $"http://{OldStyleHost()}/containers/json";
 
-        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"{TcpBase}/redirect-to?url={Uri.EscapeDataString(evil)}"));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"{TcpBase}/redirect-to?url={Uri.EscapeDataString(evil)}").DefaultTimeout());
 
         Assert.Contains("Refusing", error.Message + error.InnerException?.Message, StringComparison.Ordinal);
         Assert.False(VictimWasReached, "the redirect reached the local socket");
@@ -64,7 +64,7 @@ public sealed class RequestForgeryTests : IAsyncLifetime
         using var http = new HttpClient(new UnixSocketHttpHandler(options, hosts) { InnerHandler = sockets });
         var valid = $"http://{hosts.HostFor(UnixSocketTarget.Parse(_victimPath, isSeqpacket: false))}/containers/json";
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"{TcpBase}/redirect-to?url={Uri.EscapeDataString(valid)}"));
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"{TcpBase}/redirect-to?url={Uri.EscapeDataString(valid)}").DefaultTimeout());
 
         Assert.False(VictimWasReached, "the redirect reached the local socket");
     }
@@ -74,7 +74,7 @@ public sealed class RequestForgeryTests : IAsyncLifetime
     {
         using var http = new HttpClient(new UnixSocketHttpHandler());
 
-        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://{OldStyleHost()}/containers/json"));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://{OldStyleHost()}/containers/json").DefaultTimeout());
 
         Assert.Contains("Refusing", error.Message + error.InnerException?.Message, StringComparison.Ordinal);
         Assert.False(VictimWasReached, "a typed URL reached the local socket");
@@ -85,7 +85,7 @@ public sealed class RequestForgeryTests : IAsyncLifetime
     {
         using var http = new HttpClient(new SocketsHttpHandler { ConnectCallback = UnixSocketConnectCallback.Create(new UnixSocketClientOptions()) });
 
-        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://{OldStyleHost()}/containers/json"));
+        await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync($"http://{OldStyleHost()}/containers/json").DefaultTimeout());
 
         Assert.False(VictimWasReached);
     }
@@ -129,7 +129,7 @@ public sealed class RequestForgeryTests : IAsyncLifetime
         using var http = new HttpClient(new UnixSocketHttpHandler());
         var tooLong = "/tmp/" + new string('x', 120);
 
-        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(TestPaths.UnixUrl(tooLong, "/")));
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(TestPaths.UnixUrl(tooLong, "/")).DefaultTimeout());
 
         var socketError = Assert.IsType<SocketException>(error.InnerException);
         Assert.True(Enum.IsDefined(socketError.SocketErrorCode), $"SocketErrorCode {(int)socketError.SocketErrorCode} is not a SocketError");
