@@ -67,6 +67,44 @@ public class PeerAddressTests
         await AssertPeerAsync(true, name, nameof(UnixPeerEndPoint), seqpacket: true);
     }
 
+    [ToolFact("python3")]
+    public async Task BoundPeer_NotUtf8_KestrelMetricsStillTagUnix()
+    {
+        using var paths = new TempPaths();
+        var server = paths.SocketPath();
+        var transports = new System.Collections.Concurrent.ConcurrentQueue<string?>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Microsoft.AspNetCore.Server.Kestrel" && instrument.Name == "kestrel.active_connections")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            string? address = null, transport = null;
+            foreach (var tag in tags)
+            {
+                address = tag.Key == "server.address" ? tag.Value as string : address;
+                transport = tag.Key == "network.transport" ? tag.Value as string : transport;
+            }
+            if (address == server)
+            {
+                transports.Enqueue(transport);
+            }
+        });
+        listener.Start();
+        await using var host = await SampleHost.StartAsync(new HostSpec { PlainHost = true, Listen = o => o.ListenUnixSocket(server) });
+
+        var id = await BoundPeer.RequestAsync(server, isAbstract: true, [0xff, 0xfe, .. Encoding.ASCII.GetBytes(TestPaths.Hex8())]);
+
+        Assert.IsType<UnixPeerEndPoint>(host.Connections.Get(id).RemoteEndPoint);
+        // Kestrel tags from the local endpoint, which stays the runtime's UnixDomainSocketEndPoint.
+        Assert.NotEmpty(transports);
+        Assert.All(transports, t => Assert.Equal("unix", t));
+    }
+
     private static async Task AssertPeerAsync(bool isAbstract, byte[] name, string expectedType, bool seqpacket)
     {
         using var paths = new TempPaths();
