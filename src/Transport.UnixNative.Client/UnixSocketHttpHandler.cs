@@ -17,10 +17,13 @@ namespace Transport.UnixNative.Client;
 /// </para>
 /// <para>
 /// SocketsHttpHandler accepts only http and https, and keys its connection pools by scheme, host and port.
-/// So this handler rewrites an <c>http+unix</c> request to <c>http://</c> with a synthetic host that spells
-/// out the socket (for example <c>2f72756e2f6170702e736f636b.stream.unix.invalid</c>): each socket gets its
-/// own pool, the ConnectCallback reads the socket back from the host it is asked to connect, and the
-/// Host header still says <c>localhost</c>. After the response arrives the request's URI is put back.
+/// So this handler sends an <c>http+unix</c> request as a copy addressed to <c>http://</c> with a synthetic
+/// host that spells out the socket and is signed with a key only this handler knows (for example
+/// <c>f5zhk3tof5qxa4bofzzw6y3l.&lt;mac&gt;.stream.unix.invalid</c>): each socket gets its own pool, the
+/// ConnectCallback reads the socket back from the host, and the Host header still says <c>localhost</c>.
+/// The caller's request message is never changed; the response's <see cref="HttpResponseMessage.RequestMessage"/>
+/// is the copy, showing the <c>http+unix</c> URL. A <c>.unix.invalid</c> host the handler did not make itself
+/// (a redirect from a TCP server, a URL from user input) is refused and never reaches a local socket.
 /// </para>
 /// <para>Plain <c>http://</c> URLs go to <see cref="UnixSocketClientOptions.Address"/> when it is set, else over TCP.</para>
 /// </remarks>
@@ -37,10 +40,11 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     private static readonly Lock s_registrationLock = new();
     private static volatile bool s_registered;
 
-    private static long s_dedicatedConnections;
-
     private readonly bool _http2PriorKnowledge;
+    private readonly bool _allRequestsToSocket;
+    private readonly UnixSocketPoolHosts _hosts;
     private readonly UnixSocketTarget? _defaultTarget;
+    private static long s_dedicatedConnections;
 
     /// <summary>
     /// Open files (<see cref="SafeHandle"/>s) to pass to the server with a request (<c>SCM_RIGHTS</c>): set it in
@@ -55,6 +59,7 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     /// request.Options.Set(UnixSocketHttpHandler.DescriptorsOption, [file]);
     /// </code></example>
     public static HttpRequestOptionsKey<IReadOnlyList<SafeHandle>> DescriptorsOption { get; } = new("Transport.UnixNative.Client.Descriptors");
+
 
     /// <summary>A handler for <c>http+unix://</c> URLs; plain <c>http://</c> URLs connect over TCP.</summary>
     public UnixSocketHttpHandler()
@@ -83,18 +88,21 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(socketsHandler);
         RegisterUriSchemes();
-        ConfigureSocketsHandler(socketsHandler, options);
+        _hosts = new UnixSocketPoolHosts();
+        ConfigureSocketsHandler(socketsHandler, options, _hosts);
         _http2PriorKnowledge = options.Http2PriorKnowledge;
+        _allRequestsToSocket = options.Address is not null;
         _defaultTarget = DefaultTargetOf(options);
         InnerHandler = socketsHandler;
     }
 
-    /// <summary>For IHttpClientFactory, which supplies the (already configured) inner handler itself.</summary>
-    internal UnixSocketHttpHandler(UnixSocketClientOptions options, bool supplied)
+    /// <summary>For IHttpClientFactory, which supplies the inner handler itself (configured with the same <paramref name="hosts"/>).</summary>
+    internal UnixSocketHttpHandler(UnixSocketClientOptions options, UnixSocketPoolHosts hosts)
     {
-        _ = supplied;
         RegisterUriSchemes();
+        _hosts = hosts;
         _http2PriorKnowledge = options.Http2PriorKnowledge;
+        _allRequestsToSocket = options.Address is not null;
         _defaultTarget = DefaultTargetOf(options);
     }
 
@@ -188,9 +196,9 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     }
 
     /// <summary>Points <paramref name="handler"/>'s connections at unix sockets; shared with the IHttpClientFactory extension.</summary>
-    internal static void ConfigureSocketsHandler(SocketsHttpHandler handler, UnixSocketClientOptions options)
+    internal static void ConfigureSocketsHandler(SocketsHttpHandler handler, UnixSocketClientOptions options, UnixSocketPoolHosts hosts)
     {
-        var connector = new UnixSocketConnector(options, fallback: handler.ConnectCallback);
+        var connector = new UnixSocketConnector(options, fallback: handler.ConnectCallback, hosts);
         handler.ConnectCallback = connector.ConnectAsync;
         if (connector.DefaultTarget is not null)
         {
@@ -207,21 +215,14 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var rewritten = Prepare(request);
+        var outgoing = Prepare(request);
         try
         {
-            return base.Send(request, cancellationToken);
+            return Restore(base.Send(outgoing, cancellationToken));
         }
         catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
         {
             throw connect.ToPublic();
-        }
-        finally
-        {
-            if (rewritten)
-            {
-                RestoreUri(request);
-            }
         }
     }
 
@@ -229,74 +230,100 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var rewritten = Prepare(request);
+        var outgoing = Prepare(request);
         try
         {
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            return Restore(await base.SendAsync(outgoing, cancellationToken).ConfigureAwait(false));
         }
         catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
         {
             // SocketsHttpHandler appended "(synthetic-host:80)" and nested our exception; give back ours.
             throw connect.ToPublic();
         }
-        finally
-        {
-            if (rewritten)
-            {
-                RestoreUri(request);
-            }
-        }
     }
 
-    private bool Prepare(HttpRequestMessage request)
+    /// <summary>
+    /// The message to send: <paramref name="request"/> itself when it goes over TCP untouched, otherwise a
+    /// copy (the caller's message is never changed) addressed to the socket's synthetic host, or upgraded
+    /// to HTTP/2 for a socket with <see cref="UnixSocketClientOptions.Http2PriorKnowledge"/>.
+    /// </summary>
+    private HttpRequestMessage Prepare(HttpRequestMessage request)
     {
+        var uri = request.RequestUri;
+        var isUnixUrl = uri is { IsAbsoluteUri: true } && TryGetSocketType(uri.Scheme, out _);
+        var toSocket = isUnixUrl || _allRequestsToSocket;
         var passesDescriptors = request.Options.TryGetValue(DescriptorsOption, out var descriptors) && descriptors is { Count: > 0 };
-        if (_http2PriorKnowledge && !passesDescriptors && request.Version == HttpVersion.Version11 && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower)
+        if (passesDescriptors)
         {
-            request.Version = HttpVersion.Version20;
-            request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+            CheckDescriptorRequest(request, descriptors!, toSocket && (isUnixUrl || _defaultTarget is not null));
+        }
+        var upgrade = toSocket && !passesDescriptors && _http2PriorKnowledge && request.Version == HttpVersion.Version11
+            && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower;
+        if (!isUnixUrl && !upgrade && !passesDescriptors)
+        {
+            return request;
+        }
+        var target = uri!;
+        string? poolHost = null;
+        if (isUnixUrl || passesDescriptors)
+        {
+            UnixSocketTarget socket;
+            if (isUnixUrl)
+            {
+                TryGetSocketType(uri!.Scheme, out var isSeqpacket);
+                try
+                {
+                    socket = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
+                }
+                catch (UnixSocketAddressException e)
+                {
+                    throw ConnectErrors.InvalidAddress(e).ToPublic();
+                }
+            }
+            else
+            {
+                socket = _defaultTarget!;
+            }
+            poolHost = _hosts.HostFor(socket);
+            if (passesDescriptors)
+            {
+                // A pool of its own: the connection is made for this request, so its first write is this request's head.
+                poolHost = UnixSocketPoolHosts.Dedicated(poolHost, Interlocked.Increment(ref s_dedicatedConnections));
+            }
+            target = new Uri("http://" + poolHost + uri!.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+        }
+        var copy = new HttpRequestMessage(request.Method, target)
+        {
+            Content = request.Content,
+            Version = passesDescriptors ? HttpVersion.Version11 : upgrade ? HttpVersion.Version20 : request.Version,
+            VersionPolicy = upgrade || passesDescriptors ? HttpVersionPolicy.RequestVersionExact : request.VersionPolicy,
+        };
+        foreach (var header in request.Headers)
+        {
+            copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+        foreach (var option in request.Options)
+        {
+            ((IDictionary<string, object?>)copy.Options)[option.Key] = option.Value;
+        }
+        if (poolHost is not null)
+        {
+            copy.Headers.Host ??= DefaultHostHeader;
+            copy.Options.Set(UnixSocketConnector.PoolHostOption, poolHost);
         }
         if (passesDescriptors)
         {
-            CheckDescriptorRequest(request, descriptors!);
+            copy.Headers.ConnectionClose = true;
         }
-        UnixSocketTarget target;
-        if (request.RequestUri is not { IsAbsoluteUri: true } uri || !TryGetSocketType(uri.Scheme, out var isSeqpacket))
-        {
-            if (!passesDescriptors || request.RequestUri is not { IsAbsoluteUri: true } plain || _defaultTarget is null)
-            {
-                return passesDescriptors
-                    ? throw new InvalidOperationException("Descriptors travel only over a unix socket: use an http+unix:// URL or a handler created with an address.")
-                    : false;
-            }
-            uri = plain;
-            target = _defaultTarget;
-        }
-        else
-        {
-            try
-            {
-                target = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
-            }
-            catch (UnixSocketAddressException e)
-            {
-                throw ConnectErrors.InvalidAddress(e).ToPublic();
-            }
-        }
-        var host = target.PoolHost;
-        if (passesDescriptors)
-        {
-            // A pool of its own: the connection is made for this request, so its first write is this request's first bytes.
-            host = $"{UnixSocketTarget.DedicatedPrefix}{Interlocked.Increment(ref s_dedicatedConnections)}.{host}";
-            request.Headers.ConnectionClose = true;
-        }
-        request.RequestUri = new Uri("http://" + host + uri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
-        request.Headers.Host ??= DefaultHostHeader;
-        return true;
+        return copy;
     }
 
-    private static void CheckDescriptorRequest(HttpRequestMessage request, IReadOnlyList<SafeHandle> descriptors)
+    private static void CheckDescriptorRequest(HttpRequestMessage request, IReadOnlyList<SafeHandle> descriptors, bool toSocket)
     {
+        if (!toSocket)
+        {
+            throw new InvalidOperationException("Descriptors travel only over a unix socket: use an http+unix:// URL or a handler created with an address.");
+        }
         if (descriptors.Count > 253)
         {
             throw new ArgumentException($"A request carries at most 253 descriptors (the kernel's SCM_MAX_FD); {descriptors.Count} were given.", nameof(request));
@@ -305,18 +332,17 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         {
             throw new InvalidOperationException("Descriptors travel only with HTTP/1.1 requests: HTTP/2 multiplexes requests, so the server could not tell whose they are.");
         }
-        request.Version = HttpVersion.Version11;
-        request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
     }
 
-    /// <summary>Shows the caller the URL it asked for (or, after a redirect, the same socket's new path).</summary>
-    private static void RestoreUri(HttpRequestMessage request)
+    private HttpResponseMessage Restore(HttpResponseMessage response)
     {
-        if (request.RequestUri is { IsAbsoluteUri: true } now && UnixSocketTarget.TryParsePoolHost(now.Host, out var target))
+        if (response.RequestMessage is { RequestUri: { IsAbsoluteUri: true } now } sent
+            && UnixSocketPoolHosts.LooksSynthetic(now.Host) && _hosts.TryParse(UnixSocketPoolHosts.WithoutDedicatedLabel(now.Host), out var target))
         {
             var scheme = target!.IsSeqpacket ? UnixSeqpacketScheme : UnixScheme;
-            request.RequestUri = new Uri(scheme + "://" + Uri.EscapeDataString(target.Display) + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+            sent.RequestUri = new Uri(scheme + "://" + Uri.EscapeDataString(target.Display) + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
         }
+        return response;
     }
 
     private static bool TryGetSocketType(string scheme, out bool isSeqpacket)
@@ -341,5 +367,5 @@ internal sealed class UnixSocketProxyBypass(IWebProxy? inner) : IWebProxy
 
     public bool IsBypassed(Uri host) => IsUnix(host) || Inner.IsBypassed(host);
 
-    private static bool IsUnix(Uri uri) => uri.Host.EndsWith(UnixSocketTarget.PoolHostSuffix, StringComparison.OrdinalIgnoreCase);
+    private static bool IsUnix(Uri uri) => UnixSocketPoolHosts.LooksSynthetic(uri.Host);
 }

@@ -14,12 +14,15 @@ public interface IUnixMessageFeature
     /// <summary>The largest message <see cref="SendAsync(ReadOnlyMemory{byte}, CancellationToken)"/> accepts: the socket's send buffer less the kernel's overhead.</summary>
     int MaxMessageSize { get; }
 
-    /// <summary>The next message from the peer, or <see langword="null"/> once the peer has closed the connection.</summary>
+    /// <summary>
+    /// The next message from the peer (an empty packet is an empty message), or <see langword="null"/>
+    /// once the peer has shut down or closed the connection.
+    /// </summary>
     /// <remarks>Descriptors that came with the message are closed: use the overload that takes them to keep them.</remarks>
     ValueTask<ReadOnlyMemory<byte>?> ReceiveAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// The next message from the peer, or <see langword="null"/> once the peer has closed the connection; the
+    /// The next message from the peer, or <see langword="null"/> once the peer has shut down or closed the connection; the
     /// descriptors that arrived with its packet (<c>SCM_RIGHTS</c>, close-on-exec) are added to
     /// <paramref name="descriptors"/>, in order, and are the caller's to dispose.
     /// </summary>

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
@@ -12,8 +11,6 @@ namespace Transport.UnixNative.Internal;
 /// </summary>
 internal sealed class ConnectedSocketListener : IConnectionListener
 {
-    private static readonly EndPoint s_unnamedPeer = new UnixDomainSocketEndPoint("/").Create(new SocketAddress(AddressFamily.Unix, SockAddrUn.PathOffset));
-
     private readonly EventLoopGroup _loops;
     private readonly Action _releaseLoops;
     private readonly ILogger _logger;
@@ -95,8 +92,17 @@ internal sealed class ConnectedSocketListener : IConnectionListener
             fd.Dispose();
             return ValueTask.FromResult<ConnectionContext?>(null);
         }
-        var remote = _isPacket ? UnixSeqpacketEndPoint.Unnamed : s_unnamedPeer;
-        var connection = new UnixConnection(fd, _loops.Next(), EndPoint, remote, _isPacket, _logger);
+        var remote = UnixConnectionListener.RemoteEndPointOf([], _isPacket); // a socket pair's ends have no name
+        UnixConnection connection;
+        try
+        {
+            connection = new UnixConnection(fd, _loops.Next(), EndPoint, remote, _isPacket, _logger);
+        }
+        catch
+        {
+            fd.Dispose();
+            throw;
+        }
         if (peer is { } credentials)
         {
             connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, groups, fd));

@@ -18,11 +18,10 @@ internal sealed partial class UnixConnection
     private ConnectionAbortedException? _descriptorFailure;
 
     /// <summary>Installs the counting input reader and the descriptor feature; constructor only.</summary>
-    private System.IO.Pipelines.PipeReader TrackDescriptors(System.IO.Pipelines.PipeReader input)
+    private void TrackDescriptors()
     {
-        _receivedDescriptors = new ReceivedDescriptors(input);
+        _receivedDescriptors = new ReceivedDescriptors(_input.Reader);
         _features.Set<IUnixFileDescriptorsFeature>(_receivedDescriptors);
-        return _receivedDescriptors.Input;
     }
 
     /// <summary>
@@ -30,11 +29,12 @@ internal sealed partial class UnixConnection
     /// <paramref name="carriedDescriptors"/>: the read ended at a descriptor boundary (not a sign of a drained socket).
     /// A message connection queues them for its message; a byte stream tags them with their first byte's position.
     /// </summary>
-    private nint ReceiveWithDescriptors(Span<byte> buffer, out int flags, out int errno, out bool carriedDescriptors)
+    private nint ReceiveWithDescriptors(Span<byte> buffer, out int flags, out int errno, out bool carriedDescriptors, out bool carriedCredentials)
     {
         var control = _loop.ControlBuffer;
-        var n = Message.ReceiveWithControl(_fdNumber, buffer, control, out var controlLength, out flags, out errno);
+        var n = Message.ReceiveWithControl(_fd.Fd, buffer, control, out var controlLength, out flags, out errno);
         carriedDescriptors = false;
+        carriedCredentials = n >= 0 && controlLength > 0 && ControlMessages.Contains(control.AsSpan(0, controlLength), ControlMessages.SCM_CREDENTIALS);
         List<SafeFdHandle>? handles = null;
         if (n >= 0 && controlLength > 0)
         {
@@ -52,9 +52,14 @@ internal sealed partial class UnixConnection
                 return FailForDescriptors("More descriptors arrived than a receive takes (MSG_CTRUNC): the kernel dropped some.");
             }
         }
+        if (n == 0 && carriedCredentials && _messages is not null && handles is not null)
+        {
+            _messages.Received.Enqueue(handles); // an empty message (SO_PASSCRED tells it from the end) may carry descriptors
+            return n;
+        }
         if (n <= 0)
         {
-            handles?.ForEach(h => h.Dispose()); // an empty packet ends the connection; nothing to attach them to
+            handles?.ForEach(h => h.Dispose()); // the end, or an empty packet of a byte stream: no byte to tie them to
             return n;
         }
         if (_receivedDescriptors is { } received)

@@ -193,7 +193,7 @@ internal sealed class UnixMessageFeature(IDuplexPipe transport, int maxMessageSi
         var word = BinaryPrimitives.ReadInt32LittleEndian(header);
         hasDescriptors = (word & DescriptorsFlag) != 0;
         length = word & ~DescriptorsFlag;
-        if (length <= 0)
+        if (length < 0)
         {
             throw new InvalidDataException($"Corrupt message frame: length {word}. Write to a message connection only through IUnixMessageFeature.");
         }

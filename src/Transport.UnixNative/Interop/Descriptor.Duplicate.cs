@@ -5,7 +5,6 @@ namespace Transport.UnixNative.Interop;
 /// <summary>fcntl(F_DUPFD_CLOEXEC): our own copy of a descriptor someone else owns.</summary>
 internal static partial class Libc
 {
-    internal const int F_DUPFD_CLOEXEC = 1030;
 
     [LibraryImport(Name, EntryPoint = "fcntl", SetLastError = true)]
     private static partial int fcntl_raw(int fd, int cmd, int arg);
