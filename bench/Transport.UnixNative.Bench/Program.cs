@@ -1,9 +1,13 @@
 // Transport.UnixNative benchmarks.
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [--quick] [options]   side-by-side load test (see --help)
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --file-handover [--size-mib 1024] [--rounds 3]   descriptor vs upload
 using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Micro;
 
-return args is ["--micro", .. var rest]
-    ? MicroBenchmarks.Run(rest)
-    : await MacroBenchmark.RunAsync(args);
+return args switch
+{
+    ["--micro", .. var rest] => MicroBenchmarks.Run(rest),
+    ["--file-handover", .. var rest] => await FileHandoverBenchmark.RunAsync(rest),
+    _ => await MacroBenchmark.RunAsync(args),
+};

@@ -37,6 +37,33 @@ internal static class FileRoutes
         }
     }
 
+    /// <summary><c>POST /body/sha256</c>: the same digest of an uploaded body, to compare with passing the descriptor.</summary>
+    public static async Task<IResult> BodySha256(HttpContext context)
+    {
+        if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = null;
+        }
+        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        var reader = context.Request.BodyReader;
+        long size = 0;
+        while (true)
+        {
+            var result = await reader.ReadAsync(context.RequestAborted);
+            foreach (var segment in result.Buffer)
+            {
+                sha.AppendData(segment.Span);
+                size += segment.Length;
+            }
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted)
+            {
+                break;
+            }
+        }
+        return Results.Json(new FileDigest(Convert.ToHexStringLower(sha.GetHashAndReset()), size), FileJsonContext.Default.FileDigest);
+    }
+
     /// <summary>SHA-256 of everything from offset 0 (pread, so the sender's file offset is untouched); a pipe is read as a stream.</summary>
     public static (byte[] Hash, long Size) Hash(SafeFileHandle file)
     {

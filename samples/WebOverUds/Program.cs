@@ -118,6 +118,7 @@ app.MapGet("/wait/{seconds}", async (string seconds, HttpContext context) =>
 });
 app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
 app.MapPost("/files/sha256", FileRoutes.Sha256); // the descriptor that came with the request, read with the caller's rights
+app.MapPost("/body/sha256", (Delegate)FileRoutes.BodySha256); // the same for an uploaded body (to compare)
 
 
 app.Lifetime.ApplicationStarted.Register(() =>
