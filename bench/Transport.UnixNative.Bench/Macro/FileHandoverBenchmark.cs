@@ -8,7 +8,7 @@ namespace Transport.UnixNative.Bench.Macro;
 /// <c>--file-handover [--size-mib N] [--rounds N] [--no-build]</c>: a file handed to the server as a
 /// descriptor (<c>POST /files/sha256</c>, the server reads it with pread) against the same file uploaded
 /// as the request body (<c>POST /body/sha256</c>), alternating, on the native transport. Reports wall
-/// time and server CPU seconds per request, median and spread.
+/// time and server and client CPU seconds per request, median and spread.
 /// </summary>
 internal static class FileHandoverBenchmark
 {
@@ -28,7 +28,7 @@ internal static class FileHandoverBenchmark
             WriteFile(file, sizeMiB);
             await using var server = await ServerProcess.StartAsync(layout.Dll, new ServerSpec("native", address, null, false), CancellationToken.None).ConfigureAwait(false);
             using var http = new HttpClient(UnixSocketHttpHandler.Create(address.Path)) { BaseAddress = new Uri("http://localhost"), Timeout = TimeSpan.FromMinutes(10) };
-            var results = new Dictionary<string, List<(double Seconds, double ServerCpu)>> { ["descriptor"] = [], ["body"] = [] };
+            var results = new Dictionary<string, List<(double Seconds, double ServerCpu, double ClientCpu)>> { ["descriptor"] = [], ["body"] = [] };
             // Warm both paths (JIT, page cache) once, then alternate the order every round.
             await MeasureAsync(http, server, file, "descriptor").ConfigureAwait(false);
             await MeasureAsync(http, server, file, "body").ConfigureAwait(false);
@@ -40,11 +40,11 @@ internal static class FileHandoverBenchmark
                 }
             }
             Console.WriteLine($"{sizeMiB} MiB file, {rounds} round(s), {Environment.ProcessorCount} cores");
-            Console.WriteLine("| how the file reaches the server | wall s (median, min–max) | server CPU s (median, min–max) |");
-            Console.WriteLine("|---|---|---|");
+            Console.WriteLine("| how the file reaches the server | wall s (median, min–max) | server CPU s | client CPU s |");
+            Console.WriteLine("|---|---|---|---|");
             foreach (var (kind, samples) in results)
             {
-                Console.WriteLine($"| {(kind == "descriptor" ? "descriptor (SCM_RIGHTS), server preads" : "uploaded as the request body")} | {Summary(samples.Select(s => s.Seconds))} | {Summary(samples.Select(s => s.ServerCpu))} |");
+                Console.WriteLine($"| {(kind == "descriptor" ? "descriptor (SCM_RIGHTS), server preads" : "uploaded as the request body")} | {Summary(samples.Select(s => s.Seconds))} | {Summary(samples.Select(s => s.ServerCpu))} | {Summary(samples.Select(s => s.ClientCpu))} |");
             }
             return 0;
         }
@@ -54,7 +54,7 @@ internal static class FileHandoverBenchmark
         }
     }
 
-    private static async Task<(double Seconds, double ServerCpu)> MeasureAsync(HttpClient http, ServerProcess server, string file, string kind)
+    private static async Task<(double Seconds, double ServerCpu, double ClientCpu)> MeasureAsync(HttpClient http, ServerProcess server, string file, string kind)
     {
         using var handle = File.OpenHandle(file);
         using var request = new HttpRequestMessage(HttpMethod.Post, kind == "descriptor" ? "/files/sha256" : "/body/sha256");
@@ -67,6 +67,7 @@ internal static class FileHandoverBenchmark
             request.Content = new StreamContent(new FileStream(handle, FileAccess.Read, bufferSize: 0), 256 * 1024);
         }
         var cpu = server.Sample().CpuSeconds;
+        var ours = Process.GetCurrentProcess().TotalProcessorTime;
         var clock = Stopwatch.StartNew();
         using var response = await http.SendAsync(request).ConfigureAwait(false);
         var body = await response.Content.ReadAsStringAsync().ConfigureAwait(false);
@@ -75,7 +76,7 @@ internal static class FileHandoverBenchmark
         {
             throw new InvalidOperationException($"{kind}: HTTP {(int)response.StatusCode} {body}");
         }
-        return (clock.Elapsed.TotalSeconds, server.Sample().CpuSeconds - cpu);
+        return (clock.Elapsed.TotalSeconds, server.Sample().CpuSeconds - cpu, (Process.GetCurrentProcess().TotalProcessorTime - ours).TotalSeconds);
     }
 
     private static void WriteFile(string path, int sizeMiB)
