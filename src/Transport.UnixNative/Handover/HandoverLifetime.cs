@@ -15,7 +15,9 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
     IOptions<UnixNativeTransportOptions> options, ILoggerFactory loggerFactory) : IHostedService
 {
     private readonly ILogger _logger = loggerFactory.CreateLogger(TransportLog.CategoryName);
+    private readonly object _gate = new();
     private HandoverServer? _server;
+    private bool _stopped;
     private CancellationTokenRegistration _started;
 
     public Task StartAsync(CancellationToken cancellationToken)
@@ -36,11 +38,17 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
         {
             predecessor.Complete(_logger);
         }
-        if (options.Value.HandoverSocketPath is { } path && !lifetime.ApplicationStopping.IsCancellationRequested)
+        if (options.Value.HandoverSocketPath is { } path)
         {
             try
             {
-                _server = HandoverServer.Start(path, factory, lifetime, _logger);
+                lock (_gate)
+                {
+                    if (!_stopped)
+                    {
+                        _server = HandoverServer.Start(path, factory, lifetime, _logger);
+                    }
+                }
             }
             catch (Exception exception) when (exception is IOException or ArgumentException or Microsoft.AspNetCore.Connections.AddressInUseException)
             {
@@ -53,7 +61,11 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
     public Task StopAsync(CancellationToken cancellationToken)
     {
         _started.Dispose();
-        _server?.Dispose();
+        lock (_gate)
+        {
+            _stopped = true;
+            _server?.Dispose();
+        }
         return Task.CompletedTask;
     }
 }

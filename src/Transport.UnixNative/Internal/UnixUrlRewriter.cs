@@ -25,17 +25,20 @@ internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionLis
     {
         if (server.Features.Get<IServerAddressesFeature>()?.Addresses is { IsReadOnly: false } addresses)
         {
-            // Activated (or handed-over) sockets are where this process listens, as systemd decided:
-            // they replace the urls, so no default socket is bound beside them. Code endpoints still bind.
-            if (factories.OfType<UnixNativeTransportFactory>().FirstOrDefault()?.Inherited is { All.Count: > 0 } inherited)
+            Rewrite(addresses);
+            // Activated (or handed-over) sockets are where this process listens, as systemd (or the
+            // predecessor) decided: unless the urls name one of them, they replace the urls, so no
+            // default socket is bound beside them. Endpoints configured in code still bind.
+            if (factories.OfType<UnixNativeTransportFactory>().FirstOrDefault()?.Inherited is { All.Count: > 0 } inherited
+                && !addresses.Any(a => NamesInherited(a, inherited)))
             {
                 addresses.Clear();
                 foreach (var url in inherited.Urls)
                 {
                     addresses.Add(url);
                 }
+                Rewrite(addresses);
             }
-            Rewrite(addresses);
             Validate(addresses);
         }
         return next;
@@ -62,6 +65,33 @@ internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionLis
             {
                 _ = UnixSocketAddress.Parse(binding.UnixPipePath, isSeqpacket: false);
             }
+        }
+    }
+
+    private static bool NamesInherited(string address, Activation.InheritedSockets inherited)
+    {
+        BindingAddress binding;
+        try
+        {
+            binding = BindingAddress.Parse(address);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        if (!binding.IsUnixPipe)
+        {
+            return false;
+        }
+        var path = binding.UnixPipePath;
+        try
+        {
+            return path.StartsWith(Activation.ActivatedEndPoint.UrlMarker, StringComparison.Ordinal)
+                || inherited.Find(UnixSocketAddress.Parse(path, isSeqpacket: false)) is not null;
+        }
+        catch (ArgumentException)
+        {
+            return false; // Validate reports it
         }
     }
 
