@@ -60,6 +60,15 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
+    /// <summary>The predecessor no longer serves: the socket files it created are ours to remove now.</summary>
+    internal void TakeOverSocketFiles()
+    {
+        foreach (var listener in Listeners.Where(l => l.FromPredecessor))
+        {
+            listener.OwnSocketFile();
+        }
+    }
+
     /// <summary>Stops accepting on every listener (new clients queue for the successor); connections carry on.</summary>
     internal async Task StopAcceptingAsync()
     {
@@ -134,7 +143,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 }
                 var served = address! with { Name = inherited.Address.Name, IsAbstract = inherited.Address.IsAbstract };
                 listener = await UnixConnectionListener.AdoptAsync(served.ToEndPoint(), duplicate, served, inherited.OwnedFile, served.IsSeqpacket, inherited.FdName,
-                    holdAccepts: inherited.Source == InheritedFrom.Predecessor, _options, loops, Release, _logger).ConfigureAwait(false);
+                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, _options, loops, Release, _logger).ConfigureAwait(false);
             }
             else
             {

@@ -36,7 +36,10 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
         factory.OpenAccepts();
         if (factory.HasGatheredInherited && factory.Inherited.Predecessor is { } predecessor)
         {
-            predecessor.Complete(_logger);
+            if (predecessor.Complete(_logger))
+            {
+                factory.TakeOverSocketFiles();
+            }
         }
         if (options.Value.HandoverSocketPath is { } path)
         {

@@ -109,8 +109,8 @@ internal sealed class HandoverSession : IDisposable
     private static SocketFile.FileIdentity? StillTheSameFile(HandoverMessages.Entry entry)
         => entry.OwnedFile is { } owned && !entry.Address.IsAbstract && SocketFile.Identify(entry.Address.Name) == owned ? owned : null;
 
-    /// <summary>Tells the predecessor that this process serves now, and waits until it no longer accepts.</summary>
-    public void Complete(ILogger logger)
+    /// <summary>Tells the predecessor that this process serves now, and waits until it no longer accepts; true once it said so.</summary>
+    public bool Complete(ILogger logger)
     {
         try
         {
@@ -119,12 +119,15 @@ internal sealed class HandoverSession : IDisposable
             if (answer is not null && answer.AsSpan().SequenceEqual(HandoverMessages.Done))
             {
                 TransportLog.HandoverTakenOver(logger, PredecessorPid);
+                return true;
             }
+            return false;
         }
         catch (IOException exception)
         {
             // The predecessor went away: nothing left to stop, this process serves either way.
             TransportLog.HandoverFailed(logger, _controlPath, exception);
+            return false;
         }
         finally
         {

@@ -65,10 +65,24 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     /// <summary>A successor serves this socket now: shutdown must leave its file (the same inode) alone.</summary>
     internal void KeepSocketFile() => _keepSocketFile = true;
 
-    /// <summary>Accepts wait until <see cref="OpenAccepts"/>: a successor accepts only once it is ready to serve.</summary>
-    internal void HoldAccepts() => _acceptGate = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>The predecessor stopped: its socket file is this listener's to remove now.</summary>
+    internal void OwnSocketFile() => _keepSocketFile = false;
+
+    /// <summary>
+    /// A socket taken from a predecessor: accepts wait until <see cref="OpenAccepts"/> (this process is
+    /// ready to serve), and the file stays the predecessor's until <see cref="OwnSocketFile"/>, so a
+    /// successor that fails to start never removes the file the predecessor still serves.
+    /// </summary>
+    internal void HoldForPredecessor()
+    {
+        _acceptGate = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _keepSocketFile = true;
+        FromPredecessor = true;
+    }
 
     internal void OpenAccepts() => _acceptGate?.TrySetResult(true);
+
+    internal bool FromPredecessor { get; private set; }
 
     /// <summary>Creates, binds and listens on a socket for <paramref name="address"/>, applying the socket file rules.</summary>
     public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options,
@@ -119,7 +133,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     /// belongs to whoever created it, unless <paramref name="ownedFile"/> says a predecessor passed it on.
     /// </summary>
     public static async ValueTask<UnixConnectionListener> AdoptAsync(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address,
-        SocketFile.FileIdentity? ownedFile, bool isPacket, string? fdName, bool holdAccepts,
+        SocketFile.FileIdentity? ownedFile, bool isPacket, string? fdName, bool fromPredecessor,
         UnixNativeTransportOptions options, EventLoopGroup loops, Action releaseLoops, ILogger logger)
     {
         var flags = Libc.fcntl(fd, Libc.F_GETFL, 0);
@@ -128,9 +142,9 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             throw NativeError.Exception("Cannot make inherited socket non-blocking:", address?.DisplayName ?? $"fd {fd.Fd}", Libc.LastErrno);
         }
         var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, isPacket, loops, releaseLoops, logger, PeerAccess.From(options)) { FdName = fdName };
-        if (holdAccepts)
+        if (fromPredecessor)
         {
-            listener.HoldAccepts();
+            listener.HoldForPredecessor();
         }
         await listener.RegisterAsync().ConfigureAwait(false);
         return listener;
