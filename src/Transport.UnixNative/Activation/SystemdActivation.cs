@@ -14,14 +14,15 @@ internal static class SystemdActivation
     internal const string UnnamedFd = "unknown"; // what sd_listen_fds_with_names reports without names
 
     // The environment describes them once per process: taking them unsets the variables.
-    private static readonly Lazy<Result> s_taken = new(() => Take(Environment.GetEnvironmentVariable, Environment.ProcessId));
+    private static readonly Lazy<Result> s_taken = new(() => Take(Environment.GetEnvironmentVariable, ProcessEnvironment.Remove, Environment.ProcessId));
 
     internal sealed record Result(IReadOnlyList<InheritedListener> Sockets, IReadOnlyList<(int Fd, string FdName)> Ignored);
 
     /// <summary>The unix listening sockets systemd passed to this process (empty when it was not socket-activated).</summary>
     internal static Result Sockets => s_taken.Value;
 
-    internal static Result Take(Func<string, string?> getVariable, int processId)
+    /// <summary>Takes the sockets described by the variables (tests pass their own environment and first descriptor).</summary>
+    internal static Result Take(Func<string, string?> getVariable, Action<string> removeVariable, int processId, int firstFd = FirstFd)
     {
         if (!int.TryParse(getVariable("LISTEN_PID"), NumberStyles.None, CultureInfo.InvariantCulture, out var pid) || pid != processId
             || !int.TryParse(getVariable("LISTEN_FDS"), NumberStyles.None, CultureInfo.InvariantCulture, out var count) || count <= 0)
@@ -32,14 +33,14 @@ internal static class SystemdActivation
         // Children (a shell-out, a helper) must neither see the variables nor inherit the descriptors.
         foreach (var variable in new[] { "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES" })
         {
-            ProcessEnvironment.Remove(variable);
+            removeVariable(variable);
         }
 
         var sockets = new List<InheritedListener>();
         var ignored = new List<(int, string)>();
         for (var i = 0; i < count; i++)
         {
-            var fd = FirstFd + i;
+            var fd = firstFd + i;
             var name = i < names.Length && names[i].Length > 0 ? names[i] : UnnamedFd;
             var flags = Libc.fcntl_raw(fd, Libc.F_GETFD, 0);
             if (flags < 0)
