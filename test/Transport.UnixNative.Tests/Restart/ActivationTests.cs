@@ -13,7 +13,7 @@ namespace Transport.UnixNative.Tests.Restart;
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
 public sealed class ActivationTests
 {
-    private const string Launcher = "systemd-socket-activate";
+    internal const string Launcher = "systemd-socket-activate";
 
     [ToolFact(Launcher, "curl")]
     public async Task Path_ServedFromTheActivatedSocket_NoDefaultSocket_FileLeftToSystemd()
@@ -125,7 +125,7 @@ public sealed class ActivationTests
     /// Starts the launcher and makes the first connection, which is what makes it exec the sample;
     /// returns once the sample serves and has printed its "Try:" lines.
     /// </summary>
-    private static async Task<SampleChild> ActivateAsync(string home, string[] launcherArguments, string[] sampleArguments, string? trigger = "")
+    internal static async Task<SampleChild> ActivateAsync(string home, string[] launcherArguments, string[] sampleArguments, string? trigger = "")
     {
         var sample = SampleChild.Start(home, [Launcher, .. launcherArguments], sampleArguments);
         try

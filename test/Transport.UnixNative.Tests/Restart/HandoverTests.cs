@@ -20,7 +20,8 @@ public sealed class HandoverTests(ITestOutputHelper output)
         using var home = new TempSocketDirectory();
         var socket = home.PathOf("s.sock");
         var control = home.PathOf("h.ctl");
-        string[] arguments = ["--urls", $"http://unix:{socket}", "--handover", control];
+        var packets = "@" + TestPaths.AbstractName();
+        string[] arguments = ["--urls", $"http://unix:{socket}", "--seqpacket", packets, "--handover", control];
         await using var predecessor = await StartListeningForSuccessorAsync(home.Path, control, arguments);
 
         await using var load = new ConnectionLoad(socket, s_interval);
@@ -38,8 +39,9 @@ public sealed class HandoverTests(ITestOutputHelper output)
         Assert.DoesNotContain(load.Results, r => r.Error is not null);
         Assert.Equal(new[] { predecessor.Pid, successor.Pid }.Order(), load.Results.Select(r => r.Pid).Distinct().Order());
         Assert.True(File.Exists(socket), "the predecessor must not remove the socket file its successor serves");
-        Assert.Contains("Hand-over: gave 1 socket(s) to pid " + successor.Pid, predecessor.Output);
+        Assert.Contains("Hand-over: gave 2 socket(s) to pid " + successor.Pid, predecessor.Output);
         Assert.Equal(successor.Pid, await ProcessProbe.PidAsync(new ServerAddress(socket)));
+        Assert.Equal(successor.Pid, await ProcessProbe.PidAsync(new ServerAddress(packets, IsSeqpacket: true)));
 
         // The successor owns the file now and offers the sockets on to its own successor.
         await successor.WaitForLineAsync("listening for a successor");
@@ -144,6 +146,30 @@ public sealed class HandoverTests(ITestOutputHelper output)
 
         Assert.False(predecessor.HasExited);
         Assert.Equal(predecessor.Pid, await ProcessProbe.PidAsync(new ServerAddress(socket)));
+    }
+
+    [ToolFact(ActivationTests.Launcher, "curl")]
+    public async Task ActivatedPredecessor_PassesSystemdSocketsOn_WithTheirNames_FilesStaySystemds()
+    {
+        using var home = new TempSocketDirectory();
+        var socket = home.PathOf("web.sock");
+        var name = "@" + TestPaths.AbstractName();
+        var control = home.PathOf("h.ctl");
+        await using var predecessor = await ActivationTests.ActivateAsync(home.Path, ["-l", socket, "-l", name, "--fdname=web:admin"], ["--handover", control]);
+        await predecessor.WaitForLineAsync("listening for a successor");
+
+        // Started by hand, with no urls: it serves what the predecessor had, not the sample's default socket.
+        await using var successor = SampleChild.Start(home.Path, "--handover", control);
+        await successor.WaitForLineAsync("this process serves alone");
+        Assert.Equal(0, await predecessor.WaitForExitAsync());
+        Assert.Equal(successor.Pid, await ProcessProbe.PidAsync(new ServerAddress(socket)));
+        Assert.Equal(successor.Pid, await ProcessProbe.PidAsync(new ServerAddress(name)));
+        Assert.Contains($"Hand-over: took '{socket}' from the predecessor (pid {predecessor.Pid})", successor.Output);
+        Assert.Equal(2, successor.Lines.Count(l => l.StartsWith("Try: ", StringComparison.Ordinal)));
+
+        successor.Terminate();
+        Assert.Equal(0, await successor.WaitForExitAsync());
+        Assert.True(File.Exists(socket), "systemd's socket file stays, whoever served it last");
     }
 
     private static async Task<SampleChild> StartListeningForSuccessorAsync(string home, string control, params string[] arguments)
