@@ -34,6 +34,7 @@ if (options.Transport == "native")
     {
         PeerSecurity.ConfigureTransport(options, transport);
         transport.HandoverSocketPath = options.HandoverPath;
+        transport.UseSystemdFileDescriptorStore = options.FdStore;
     });
 }
 

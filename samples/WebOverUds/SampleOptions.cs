@@ -14,6 +14,9 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--handover PATH</c>: take the listening sockets from a predecessor on this control socket, and offer them to a successor.</summary>
     public string? HandoverPath { get; private set; }
 
+    /// <summary><c>--fdstore</c>: give systemd the listening sockets to keep across restarts (FDSTORE=1).</summary>
+    public bool FdStore { get; private set; }
+
     /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
     public string AdminUser { get; private set; } = "root";
 
@@ -26,6 +29,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         string? socketGroup = null;
         var adminUser = "root";
         string? handover = null;
+        var fdStore = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -52,6 +56,10 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 handover = args[++i];
             }
+            else if (args[i] == "--fdstore")
+            {
+                fdStore = true;
+            }
             else if (args[i] == "--admin-user" && i + 1 < args.Length)
             {
                 adminUser = args[++i];
@@ -65,7 +73,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         {
             throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore };
     }
 
     private static UnixFileMode ParseMode(string text)

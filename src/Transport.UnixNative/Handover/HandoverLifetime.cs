@@ -34,6 +34,10 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
     private void OnStarted(UnixNativeTransportFactory factory)
     {
         factory.OpenAccepts();
+        if (options.Value.UseSystemdFileDescriptorStore)
+        {
+            Activation.SystemdFdStore.Store(factory.Listeners, _logger);
+        }
         if (factory.HasGatheredInherited && factory.Inherited.Predecessor is { } predecessor)
         {
             if (predecessor.Complete(_logger))

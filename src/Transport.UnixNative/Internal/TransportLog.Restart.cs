@@ -34,4 +34,10 @@ internal static partial class TransportLog
 
     [LoggerMessage(89, LogLevel.Information, "Hand-over: the predecessor (pid {Pid}) stopped accepting; this process serves alone.", EventName = "HandoverTakenOver")]
     public static partial void HandoverTakenOver(ILogger logger, int pid);
+
+    [LoggerMessage(90, LogLevel.Information, "Stored '{Address}' in systemd's file descriptor store (FDNAME={FdName}).", EventName = "FdStored")]
+    public static partial void FdStored(ILogger logger, string address, string fdName);
+
+    [LoggerMessage(91, LogLevel.Warning, "Could not store '{Address}' in systemd's file descriptor store through '{NotifySocket}'.", EventName = "FdStoreFailed")]
+    public static partial void FdStoreFailed(ILogger logger, string notifySocket, string address, Exception exception);
 }

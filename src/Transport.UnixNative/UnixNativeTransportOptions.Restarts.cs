@@ -12,4 +12,14 @@ public sealed partial class UnixNativeTransportOptions
     /// </summary>
     /// <remarks>Defaults to <see langword="null"/>: no hand-over.</remarks>
     public string? HandoverSocketPath { get; set; }
+
+    /// <summary>
+    /// Whether to hand systemd a copy of every listening socket once the application has started
+    /// (<c>FDSTORE=1</c> through <c>NOTIFY_SOCKET</c>), so that it keeps them across restarts of the
+    /// service and passes them back with socket activation: clients wait in the backlog instead of
+    /// being refused. Needs <c>FileDescriptorStoreMax=</c> in the service unit; the socket files
+    /// are then left in place on shutdown. Does nothing without <c>NOTIFY_SOCKET</c>.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="false"/>.</remarks>
+    public bool UseSystemdFileDescriptorStore { get; set; }
 }
