@@ -97,7 +97,13 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
             inherited = Inherited.FindByName(fdName);
             address = inherited.Address;
         }
-        else if (endpoint is not FileHandleEndPoint)
+        else if (endpoint is FileHandleEndPoint handleEndPoint)
+        {
+            // ListenHandle(3) from UseSystemd() names a descriptor we took already: share it, never own it twice.
+            inherited = Inherited.All.FirstOrDefault(s => s.Fd.Fd == (long)handleEndPoint.FileHandle);
+            address = inherited?.Address;
+        }
+        else
         {
             if (!UnixSocketAddress.TryFromEndPoint(endpoint, out address))
             {
@@ -123,7 +129,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
         try
         {
-            if (endpoint is FileHandleEndPoint handle)
+            if (inherited is null && endpoint is FileHandleEndPoint handle)
             {
                 if (!InheritedSocket.IsUnix(handle, out var isPacket))
                 {

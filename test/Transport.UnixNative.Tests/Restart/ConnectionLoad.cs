@@ -119,7 +119,8 @@ internal sealed class ConnectionLoad : IAsyncDisposable
         var window = _results.Where(r => r.Start >= from && r.Start < to).ToArray();
         var failures = window.Where(r => r.Error is not null).GroupBy(r => r.Error).Select(g => $"{g.Key}×{g.Count()}");
         var longest = window.Length == 0 ? 0 : window.Max(r => r.Latency.TotalMilliseconds);
-        return $"{window.Length} requests, {window.Count(r => r.Error is not null)} failed [{string.Join(", ", failures)}], longest {longest:F1} ms";
+        var byPid = window.Where(r => r.Error is null).GroupBy(r => r.Pid).Select(g => $"pid {g.Key}: {g.Count()}, longest {g.Max(r => r.Latency.TotalMilliseconds):F1} ms");
+        return $"{window.Length} requests, {window.Count(r => r.Error is not null)} failed [{string.Join(", ", failures)}], longest {longest:F1} ms ({string.Join("; ", byPid)})";
     }
 
     public async ValueTask DisposeAsync()
