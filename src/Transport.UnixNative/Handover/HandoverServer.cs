@@ -128,9 +128,17 @@ internal sealed class HandoverServer : IDisposable
                     continue; // EAGAIN, ECONNABORTED: the next one
                 }
                 using var channel = new ControlChannel(new SafeFdHandle(fd), _path);
-                if (Serve(channel))
+                try
                 {
-                    return;
+                    if (Serve(channel))
+                    {
+                        return;
+                    }
+                }
+                catch (IOException exception)
+                {
+                    // One successor's failure (it died mid-conversation) is that attempt's end, not the server's.
+                    TransportLog.HandoverAbandoned(_logger, channel.Socket.IsClosed ? 0 : PeerPid(channel), exception.Message);
                 }
             }
         }
@@ -196,11 +204,21 @@ internal sealed class HandoverServer : IDisposable
         ReleaseControlFile();
         _factory.StopAcceptingAsync().GetAwaiter().GetResult();
         TransportLog.HandoverCompleted(_logger, listeners.Length, peer.Pid);
-        channel.Send(HandoverMessages.Done);
+        try
+        {
+            channel.Send(HandoverMessages.Done);
+        }
+        catch (IOException)
+        {
+            // It is serving (it said so); whether it hears DONE changes nothing here.
+        }
         Thread.Sleep(s_settle);
         _lifetime.StopApplication();
         return true;
     }
+
+    private static int PeerPid(ControlChannel channel)
+        => Interop.Socket.GetPeerCredentials(channel.Socket.Fd, out var peer) == 0 ? peer.Pid : 0;
 
     // The successor binds the control path next; only our own inode is ever removed.
     private void ReleaseControlFile()
