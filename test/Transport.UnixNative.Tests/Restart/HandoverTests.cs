@@ -85,8 +85,12 @@ public sealed class HandoverTests(ITestOutputHelper output)
         var control = home.PathOf("h.ctl");
         await using var predecessor = await StartListeningForSuccessorAsync(home.Path, control, "--urls", $"http://unix:{socket}", "--handover", control);
 
+        await using var load = new ConnectionLoad(socket, s_interval);
+        await load.UntilAsync(l => l.AnsweredBy(predecessor.Pid) >= 20, TimeSpan.FromSeconds(30));
+
         // The new version's configuration names a directory that does not exist: it takes the
-        // sockets, then fails to bind its second endpoint and exits before it is ready.
+        // sockets, then fails to bind its second endpoint and exits before it is ready. It never
+        // accepted, so no client was cut off.
         await using var broken = SampleChild.Start(home.Path, "--urls", $"http://unix:{socket};http://unix:{home.PathOf("missing/x.sock")}", "--handover", control);
         Assert.NotEqual(0, await broken.WaitForExitAsync());
         Assert.Contains($"Hand-over: took '{socket}'", broken.Output);
@@ -102,6 +106,10 @@ public sealed class HandoverTests(ITestOutputHelper output)
         await successor.WaitForLineAsync("this process serves alone");
         Assert.Equal(0, await predecessor.WaitForExitAsync());
         Assert.Equal(successor.Pid, await ProcessProbe.PidAsync(new ServerAddress(socket)));
+        await load.StopAsync();
+        output.WriteLine($"failed attempt, then a hand-over: {load.Summary(TimeSpan.Zero, TimeSpan.MaxValue)}");
+        Assert.DoesNotContain(load.Results, r => r.Error is not null);
+        Assert.DoesNotContain(load.Results, r => r.Pid == broken.Pid);
     }
 
     [Fact]
