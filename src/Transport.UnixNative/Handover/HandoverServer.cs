@@ -28,14 +28,16 @@ internal sealed class HandoverServer : IDisposable
     private readonly ILogger _logger;
     private readonly SafeFdHandle _listener;
     private readonly SocketFile.FileIdentity? _file;
+    private readonly SocketFileLock? _fileLock;
     private readonly SafeFdHandle _wake;
     private readonly SafeFdHandle _wakeSender;
     private readonly Thread _thread;
     private int _fileReleased;
 
     private HandoverServer(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger,
-        SafeFdHandle listener, SocketFile.FileIdentity? file, SafeFdHandle wake, SafeFdHandle wakeSender)
+        SafeFdHandle listener, SocketFile.FileIdentity? file, SocketFileLock? fileLock, SafeFdHandle wake, SafeFdHandle wakeSender)
     {
+        _fileLock = fileLock;
         _path = path;
         _factory = factory;
         _lifetime = lifetime;
@@ -51,6 +53,7 @@ internal sealed class HandoverServer : IDisposable
     {
         var address = UnixSocketAddress.Parse(path, isSeqpacket: true);
         var listener = Interop.Socket.Create(Interop.Socket.AF_UNIX, Interop.Socket.SOCK_SEQPACKET);
+        SocketFileLock? fileLock = null;
         try
         {
             if (listener.IsInvalid)
@@ -59,7 +62,7 @@ internal sealed class HandoverServer : IDisposable
             }
             if (!address.IsAbstract)
             {
-                SocketFile.PrepareForBind(address); // a predecessor that died leaves a stale file
+                SocketFile.PrepareForBind(address, out fileLock); // a predecessor that died leaves a stale file
             }
             Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
             var length = SockAddrUn.Encode(address.IsAbstract, address.Name, sockaddr);
@@ -91,7 +94,7 @@ internal sealed class HandoverServer : IDisposable
             {
                 throw NativeError.Exception("socketpair", pair);
             }
-            var server = new HandoverServer(path, factory, lifetime, logger, listener, file, wake, wakeSender);
+            var server = new HandoverServer(path, factory, lifetime, logger, listener, file, fileLock, wake, wakeSender);
             server._thread.Start();
             TransportLog.HandoverListening(logger, path);
             return server;
@@ -99,6 +102,7 @@ internal sealed class HandoverServer : IDisposable
         catch
         {
             listener.Dispose();
+            fileLock?.Dispose();
             throw;
         }
     }
@@ -223,9 +227,13 @@ internal sealed class HandoverServer : IDisposable
     // The successor binds the control path next; only our own inode is ever removed.
     private void ReleaseControlFile()
     {
-        if (Interlocked.Exchange(ref _fileReleased, 1) == 0 && _file is { } file)
+        if (Interlocked.Exchange(ref _fileReleased, 1) == 0)
         {
-            SocketFile.DeleteIfOwned(_path, file);
+            if (_file is { } file)
+            {
+                SocketFile.DeleteIfOwned(_path, file);
+            }
+            _fileLock?.Dispose();
         }
     }
 

@@ -24,6 +24,7 @@ internal static partial class Libc
     internal const int F_GETFL = 3;
     internal const int F_SETFL = 4;
     internal const int O_NONBLOCK = 0x800;
+    internal const int F_DUPFD_CLOEXEC = 1030;
 
     [LibraryImport(Name, SetLastError = true)]
     internal static partial int fcntl(SafeFdHandle fd, int cmd, int arg);
@@ -31,7 +32,6 @@ internal static partial class Libc
     internal const int F_GETFD = 1;
     internal const int F_SETFD = 2;
     internal const int FD_CLOEXEC = 1;
-    internal const int F_DUPFD_CLOEXEC = 1030;
 
     /// <summary>For inherited descriptors that have no owner yet (socket activation).</summary>
     [LibraryImport(Name, EntryPoint = "fcntl", SetLastError = true)]
