@@ -14,6 +14,12 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--listen-fd N</c>: serve the already-connected socket inherited as descriptor N (what <c>pair</c> starts).</summary>
     public int? ListenFd { get; private set; }
 
+    /// <summary><c>--handover PATH</c>: take the listening sockets from a predecessor on this control socket, and offer them to a successor.</summary>
+    public string? HandoverPath { get; private set; }
+
+    /// <summary><c>--fdstore</c>: give systemd the listening sockets to keep across restarts (FDSTORE=1).</summary>
+    public bool FdStore { get; private set; }
+
     /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
     public string AdminUser { get; private set; } = "root";
 
@@ -26,6 +32,8 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         string? socketGroup = null;
         var adminUser = "root";
         int? listenFd = null;
+        string? handover = null;
+        var fdStore = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -52,6 +60,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 listenFd = int.TryParse(args[++i], out var fd) && fd >= 0 ? fd : throw new ArgumentException($"--listen-fd needs a descriptor number, not '{args[i]}'.");
             }
+            else if (args[i] == "--handover" && i + 1 < args.Length)
+            {
+                handover = args[++i];
+            }
+            else if (args[i] == "--fdstore")
+            {
+                fdStore = true;
+            }
             else if (args[i] == "--admin-user" && i + 1 < args.Length)
             {
                 adminUser = args[++i];
@@ -61,11 +77,11 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
                 hostArgs.Add(args[i]);
             }
         }
-        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0))
+        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0 || handover is not null))
         {
-            throw new ArgumentException("--seqpacket, --socket-mode and --socket-group need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
+            throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, ListenFd = listenFd };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, ListenFd = listenFd };
     }
 
     private static UnixFileMode ParseMode(string text)
@@ -112,6 +128,10 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
 
 internal sealed record Greeting(string Message);
 
+/// <summary><c>GET /process</c>: which process answered (two pids across a hand-over).</summary>
+internal sealed record ProcessInfo(int Pid, string Started);
+
 [JsonSerializable(typeof(Greeting))]
+[JsonSerializable(typeof(ProcessInfo))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class SampleJsonContext : JsonSerializerContext;

@@ -5,10 +5,6 @@ namespace Transport.UnixNative.Interop;
 /// <summary>fcntl(F_DUPFD_CLOEXEC): our own copy of a descriptor someone else owns.</summary>
 internal static partial class Libc
 {
-
-    [LibraryImport(Name, EntryPoint = "fcntl", SetLastError = true)]
-    private static partial int fcntl_raw(int fd, int cmd, int arg);
-
     /// <summary>A close-on-exec duplicate of <paramref name="handle"/> (invalid with errno on failure); the original stays the caller's.</summary>
     internal static SafeFdHandle Duplicate(SafeHandle handle, out int errno)
     {
