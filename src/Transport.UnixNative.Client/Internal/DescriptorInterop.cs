@@ -19,25 +19,6 @@ internal static unsafe partial class DescriptorInterop
     internal const int EINTR = 4;
     internal const int EAGAIN = 11;
 
-    [StructLayout(LayoutKind.Sequential)]
-    private struct IOVector
-    {
-        public void* Base;
-        public nuint Count;
-    }
-
-    [StructLayout(LayoutKind.Sequential)]
-    private struct MessageHeader
-    {
-        public void* Name;
-        public uint NameLength;
-        public IOVector* IOVectors;
-        public nuint IOVectorCount;
-        public void* Control;
-        public nuint ControlLength;
-        public int Flags;
-    }
-
     [LibraryImport(Name, SetLastError = true)]
     private static partial nint sendmsg(int fd, MessageHeader* message, int flags);
 
