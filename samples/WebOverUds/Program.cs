@@ -5,11 +5,13 @@
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
 //   dotnet run --project samples/WebOverUds -- --seqpacket /tmp/webover.seq   # adds a SOCK_SEQPACKET endpoint
 //   dotnet run --project samples/WebOverUds -- --socket-mode 0660 --socket-group adm   # then: curl --unix-socket … http://localhost/whoami
+//   dotnet run --project samples/WebOverUds -- --files ./artifacts   # GET /files/… (sendfile on unix stream sockets)
 //   dotnet run --project samples/WebOverUds -- client http+unix://%2Ftmp%2Fwebover-uds.sock/json   # client mode
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.FileProviders;
 using WebOverUds;
 
 if (args is ["client", ..])
@@ -41,6 +43,18 @@ builder.WebHost.UseUrls(urls);
 builder.AddPeerSecurity(options);
 
 var app = builder.Build();
+
+if (options.FilesDirectory is { } files)
+{
+    // Any file, whatever its extension (artifacts, weights, layers): ETags, Range, HEAD, 304 and 404 as usual.
+    app.UseStaticFiles(new StaticFileOptions
+    {
+        FileProvider = new PhysicalFileProvider(files),
+        RequestPath = "/files",
+        ServeUnknownFileTypes = true,
+        DefaultContentType = "application/octet-stream",
+    });
+}
 
 app.MapGet("/", () => "WebOverUds: an ASP.NET Core app served over a Unix domain socket by Transport.UnixNative.\n");
 app.MapGet("/plaintext", () => Results.Text("Hello, World!", "text/plain"));

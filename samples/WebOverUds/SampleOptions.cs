@@ -11,6 +11,9 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--socket-group NAME</c>: the socket file's group (name or gid).</summary>
     public string? SocketGroup { get; private set; }
 
+    /// <summary><c>--files DIR</c>: DIR served under <c>/files/</c> by the static file middleware.</summary>
+    public string? FilesDirectory { get; private set; }
+
     /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
     public string AdminUser { get; private set; } = "root";
 
@@ -22,6 +25,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         UnixFileMode? socketMode = null;
         string? socketGroup = null;
         var adminUser = "root";
+        string? files = null;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -44,6 +48,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 socketGroup = args[++i];
             }
+            else if (args[i] == "--files" && i + 1 < args.Length)
+            {
+                files = Path.GetFullPath(args[++i]);
+                if (!Directory.Exists(files))
+                {
+                    throw new ArgumentException($"--files: '{files}' is not a directory.");
+                }
+            }
             else if (args[i] == "--admin-user" && i + 1 < args.Length)
             {
                 adminUser = args[++i];
@@ -57,7 +69,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         {
             throw new ArgumentException("--seqpacket, --socket-mode and --socket-group need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, FilesDirectory = files };
     }
 
     private static UnixFileMode ParseMode(string text)

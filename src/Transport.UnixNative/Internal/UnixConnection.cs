@@ -188,6 +188,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
         // Complete the pipes after the descriptor is closed, with the reason the application should see.
         Exception? reason = _abortReason ?? sendError;
+        CloseSendFile(reason);
         _output.Reader.Complete(sendError);
         if (!_receiveEnded)
         {

@@ -1,0 +1,15 @@
+using Microsoft.Extensions.Logging;
+
+namespace Transport.UnixNative.Internal;
+
+internal static partial class TransportLog
+{
+    [LoggerMessage(60, LogLevel.Debug, "Connection id \"{ConnectionId}\" sent {Bytes} file bytes with sendfile.", EventName = "SendFileSent")]
+    public static partial void SendFileSent(ILogger logger, string connectionId, long bytes);
+
+    [LoggerMessage(61, LogLevel.Debug, "Connection id \"{ConnectionId}\" copies a file response instead of using sendfile: {Reason}.", EventName = "SendFileFallback")]
+    public static partial void SendFileFallback(ILogger logger, string connectionId, string reason);
+
+    [LoggerMessage(62, LogLevel.Warning, "Connection id \"{ConnectionId}\": sendfile failed; the connection is closed (the response cannot be completed).", EventName = "SendFileFailed")]
+    public static partial void SendFileFailed(ILogger logger, string connectionId, Exception exception);
+}
