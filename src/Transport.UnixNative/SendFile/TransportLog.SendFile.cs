@@ -10,6 +10,6 @@ internal static partial class TransportLog
     [LoggerMessage(61, LogLevel.Debug, "Connection id \"{ConnectionId}\" copies a file response instead of using sendfile: {Reason}.", EventName = "SendFileFallback")]
     public static partial void SendFileFallback(ILogger logger, string connectionId, string reason);
 
-    [LoggerMessage(62, LogLevel.Warning, "Connection id \"{ConnectionId}\": sendfile failed; the connection is closed (the response cannot be completed).", EventName = "SendFileFailed")]
-    public static partial void SendFileFailed(ILogger logger, string connectionId, Exception exception);
+    [LoggerMessage(62, LogLevel.Warning, "Connection id \"{ConnectionId}\": sending a file failed, so the response cannot be completed and the connection is closed: {Reason}", EventName = "SendFileFailed")]
+    public static partial void SendFileFailed(ILogger logger, string connectionId, string reason, Exception exception);
 }

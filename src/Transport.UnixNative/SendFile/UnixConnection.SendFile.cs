@@ -79,7 +79,7 @@ internal sealed partial class UnixConnection
         Interlocked.CompareExchange(ref _pendingFile, s_closedForFiles, file);
         if (error is not ConnectionAbortedException)
         {
-            TransportLog.SendFileFailed(_logger, ConnectionId, error);
+            TransportLog.SendFileFailed(_logger, ConnectionId, error.Message, error);
         }
         Interlocked.CompareExchange(ref _abortReason, error as ConnectionAbortedException ?? new ConnectionAbortedException(error.Message, error), null);
         file.Fail(error);
