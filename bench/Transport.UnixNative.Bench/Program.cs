@@ -1,9 +1,14 @@
 // Transport.UnixNative benchmarks.
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [--quick] [options]   side-by-side load test (see --help)
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sendfile [--quick]   static files: sendfile vs copy vs nginx
 using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Micro;
+using Transport.UnixNative.Bench.SendFile;
 
-return args is ["--micro", .. var rest]
-    ? MicroBenchmarks.Run(rest)
-    : await MacroBenchmark.RunAsync(args);
+return args switch
+{
+    ["--micro", .. var rest] => MicroBenchmarks.Run(rest),
+    ["--sendfile", .. var rest] => await SendFileBenchmark.RunAsync(rest),
+    _ => await MacroBenchmark.RunAsync(args),
+};
