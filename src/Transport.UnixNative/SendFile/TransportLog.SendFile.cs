@@ -4,12 +4,12 @@ namespace Transport.UnixNative.Internal;
 
 internal static partial class TransportLog
 {
-    [LoggerMessage(60, LogLevel.Debug, "Connection id \"{ConnectionId}\" sent {Bytes} file bytes with sendfile.", EventName = "SendFileSent")]
+    [LoggerMessage(120, LogLevel.Debug, "Connection id \"{ConnectionId}\" sent {Bytes} file bytes with sendfile.", EventName = "SendFileSent")]
     public static partial void SendFileSent(ILogger logger, string connectionId, long bytes);
 
-    [LoggerMessage(61, LogLevel.Debug, "Connection id \"{ConnectionId}\" copies a file response instead of using sendfile: {Reason}.", EventName = "SendFileFallback")]
+    [LoggerMessage(121, LogLevel.Debug, "Connection id \"{ConnectionId}\" copies a file response instead of using sendfile: {Reason}.", EventName = "SendFileFallback")]
     public static partial void SendFileFallback(ILogger logger, string connectionId, string reason);
 
-    [LoggerMessage(62, LogLevel.Warning, "Connection id \"{ConnectionId}\": sending a file failed, so the response cannot be completed and the connection is closed: {Reason}", EventName = "SendFileFailed")]
+    [LoggerMessage(122, LogLevel.Warning, "Connection id \"{ConnectionId}\": sending a file failed, so the response cannot be completed and the connection is closed: {Reason}", EventName = "SendFileFailed")]
     public static partial void SendFileFailed(ILogger logger, string connectionId, string reason, Exception exception);
 }

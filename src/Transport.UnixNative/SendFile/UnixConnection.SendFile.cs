@@ -36,7 +36,6 @@ internal sealed partial class UnixConnection
         {
             // Seqpacket sockets cannot take sendfile; their responses keep the copying path.
             _sendFileWriter = new SendFileWriter(_output.Writer, this);
-            Transport = new DuplexPipe(_input.Reader, _sendFileWriter);
         }
         _features.Set(new SendFileConnectionFeature(this, _sendFileWriter, _logger));
     }
@@ -100,7 +99,7 @@ internal sealed partial class UnixConnection
             int errno;
             if (IsCached(file))
             {
-                n = Interop.SendFile.Send(_fdNumber, file.File, ref file.Offset, file.ResidentUntil - file.Offset, out errno);
+                n = Interop.SendFile.Send(_fd.Fd, file.File, ref file.Offset, file.ResidentUntil - file.Offset, out errno);
             }
             else
             {
@@ -174,7 +173,7 @@ internal sealed partial class UnixConnection
             {
                 // The loop may close the socket meanwhile (shutdown): the number must not be reused under us.
                 _fd.DangerousAddRef(ref added);
-                var n = Interop.SendFile.Send(_fdNumber, file.File, ref file.Offset, count, out var errno);
+                var n = Interop.SendFile.Send(_fd.Fd, file.File, ref file.Offset, count, out var errno);
                 return (n, errno);
             }
             catch (ObjectDisposedException)

@@ -117,8 +117,8 @@ public sealed class SendFileAbortTests
             }
             Assert.True(received + await ReadToEndAsync(socket) < Large);
         }
-        Assert.True(await Poll.UntilAsync(() => server.Logs.WithEventId(62).Any()), "no SendFileFailed log");
-        Assert.Contains("shrank", (string)server.Logs.WithEventId(62).First()["Reason"]!);
+        Assert.True(await Poll.UntilAsync(() => server.Logs.WithEventId(122).Any()), "no SendFileFailed log");
+        Assert.Contains("shrank", (string)server.Logs.WithEventId(122).First()["Reason"]!);
         Assert.True(await Poll.UntilAsync(() => SendFileServer.OpenHandlesTo(path) == 0));
     }
 }

@@ -65,11 +65,11 @@ internal sealed class SendFileServer : IAsyncDisposable
 
     public LogSink Logs { get; } = new();
 
-    /// <summary>The file bytes each sendfile response sent (transport event 60).</summary>
-    public long[] SentWithSendFile => Logs.WithEventId(60).Select(e => Convert.ToInt64(e["Bytes"], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
+    /// <summary>The file bytes each sendfile response sent (transport event 120).</summary>
+    public long[] SentWithSendFile => Logs.WithEventId(120).Select(e => Convert.ToInt64(e["Bytes"], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 
-    /// <summary>Why responses were copied instead (transport event 61).</summary>
-    public string[] Fallbacks => Logs.WithEventId(61).Select(e => (string)e["Reason"]!).ToArray();
+    /// <summary>Why responses were copied instead (transport event 121).</summary>
+    public string[] Fallbacks => Logs.WithEventId(121).Select(e => (string)e["Reason"]!).ToArray();
 
     /// <summary>Completes when <c>/cancelable/</c> saw its send canceled.</summary>
     public TaskCompletionSource CanceledSeen { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
