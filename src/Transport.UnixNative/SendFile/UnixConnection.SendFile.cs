@@ -105,6 +105,11 @@ internal sealed partial class UnixConnection
             {
                 (n, errno) = await SendFromThreadPoolAsync(file, Math.Min(file.Remaining, ResidencyWindow)).ConfigureAwait(false);
                 await _loop.SwitchTo();
+                if (n < 0 && errno == Libc.EAGAIN && Poll.IsWritableNow(_fd))
+                {
+                    // The writable edge came while the pool thread ran: waiting for it would wait forever.
+                    continue;
+                }
             }
             if (n > 0)
             {

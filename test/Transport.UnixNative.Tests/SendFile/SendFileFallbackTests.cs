@@ -86,7 +86,7 @@ public sealed class SendFileFallbackTests
 
         // Without Accept-Encoding the compressor passes SendFileAsync down to the transport.
         Assert.Equal(text, await client.GetStringAsync("files/t.txt").DefaultTimeout());
-        Assert.Equal([text.Length], server.SentWithSendFile);
+        await server.AssertSentWithSendFileAsync(text.Length);
     }
 
     [Fact]

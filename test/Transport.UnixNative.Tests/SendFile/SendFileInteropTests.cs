@@ -11,6 +11,7 @@ public sealed class SendFileInteropTests
     private const string Program = """
         #define _GNU_SOURCE
         #include <fcntl.h>
+        #include <poll.h>
         #include <stddef.h>
         #include <stdio.h>
         #include <sys/syscall.h>
@@ -19,6 +20,9 @@ public sealed class SendFileInteropTests
         int main(void) {
             P("POSIX_FADV_SEQUENTIAL", POSIX_FADV_SEQUENTIAL);
             P("POSIX_FADV_WILLNEED", POSIX_FADV_WILLNEED);
+            P("POLLOUT", POLLOUT);
+            P("pollfd.size", sizeof(struct pollfd));
+            P("pollfd.revents", offsetof(struct pollfd, revents));
         #ifdef __NR_cachestat
             P("__NR_cachestat", __NR_cachestat);
             P("cachestat_range.size", sizeof(struct cachestat_range));
@@ -45,6 +49,9 @@ public sealed class SendFileInteropTests
                 .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
             Assert.Equal(Interop.SendFile.POSIX_FADV_SEQUENTIAL, c["POSIX_FADV_SEQUENTIAL"]);
             Assert.Equal(Interop.SendFile.POSIX_FADV_WILLNEED, c["POSIX_FADV_WILLNEED"]);
+            Assert.Equal(Interop.Poll.POLLOUT, c["POLLOUT"]);
+            Assert.Equal(c["pollfd.size"], Marshal.SizeOf<PollFd>());
+            Assert.Equal(c["pollfd.revents"], Marshal.OffsetOf<PollFd>(nameof(PollFd.ReturnedEvents)).ToInt64());
             if (c.TryGetValue("__NR_cachestat", out var number))
             {
                 Assert.Equal(451, number);

@@ -68,6 +68,16 @@ internal sealed class SendFileServer : IAsyncDisposable
     /// <summary>The file bytes each sendfile response sent (transport event 120).</summary>
     public long[] SentWithSendFile => Logs.WithEventId(120).Select(e => Convert.ToInt64(e["Bytes"], System.Globalization.CultureInfo.InvariantCulture)).ToArray();
 
+    /// <summary>
+    /// Asserts the sendfile responses so far. The loop logs a send just after its last syscall, so the
+    /// client may hold every byte a moment before the entry exists: wait for the count, then compare.
+    /// </summary>
+    public async Task AssertSentWithSendFileAsync(params long[] expected)
+    {
+        await Poll.UntilAsync(() => SentWithSendFile.Length >= expected.Length);
+        Assert.Equal(expected, SentWithSendFile);
+    }
+
     /// <summary>Why responses were copied instead (transport event 121).</summary>
     public string[] Fallbacks => Logs.WithEventId(121).Select(e => (string)e["Reason"]!).ToArray();
 

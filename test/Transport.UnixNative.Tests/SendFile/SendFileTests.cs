@@ -28,7 +28,7 @@ public sealed class SendFileTests
             await using var body = await response.Content.ReadAsStreamAsync();
             Assert.Equal(expected, await SHA256.HashDataAsync(body).AsTask().DefaultTimeout());
         }
-        Assert.Equal([Large, Large], server.SentWithSendFile);
+        await server.AssertSentWithSendFileAsync(Large, Large);
         Assert.Empty(server.Fallbacks);
     }
 
@@ -41,7 +41,7 @@ public sealed class SendFileTests
         var result = await ProcessRunner.RunAsync("curl", ["-sS", "--fail", "--unix-socket", server.Address.Address, "-o", copy, "http://localhost/files/big.bin"]);
         Assert.True(result.ExitCode == 0, result.StandardError);
         Assert.Equal(SHA256.HashData(File.ReadAllBytes(path)), SHA256.HashData(File.ReadAllBytes(copy)));
-        Assert.Equal([Large], server.SentWithSendFile);
+        await server.AssertSentWithSendFileAsync(Large);
     }
 
     [Theory]
@@ -63,7 +63,7 @@ public sealed class SendFileTests
         Assert.Equal(HttpStatusCode.PartialContent, response.StatusCode);
         Assert.Equal(new ContentRangeHeaderValue(offset, offset + count - 1, content.Length), response.Content.Headers.ContentRange);
         Assert.Equal(content.AsSpan(offset, count).ToArray(), await response.Content.ReadAsByteArrayAsync().DefaultTimeout());
-        Assert.Equal([count], server.SentWithSendFile);
+        await server.AssertSentWithSendFileAsync(count);
     }
 
     [Fact]
@@ -81,7 +81,7 @@ public sealed class SendFileTests
                 .Concat(System.Text.Encoding.ASCII.GetBytes(SendFileServer.Suffix)).ToArray();
             Assert.Equal(expected, body);
         }
-        Assert.Equal([content.Length, 1048576, 7], server.SentWithSendFile);
+        await server.AssertSentWithSendFileAsync(content.Length, 1048576, 7);
     }
 
     [Fact]
@@ -107,6 +107,6 @@ public sealed class SendFileTests
         Assert.Empty(server.SentWithSendFile);
         // The same connection still serves a file afterwards.
         Assert.Equal(100_000, (await client.GetByteArrayAsync("files/m.bin").DefaultTimeout()).Length);
-        Assert.Equal([100_000], server.SentWithSendFile);
+        await server.AssertSentWithSendFileAsync(100_000);
     }
 }
