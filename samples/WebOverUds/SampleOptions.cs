@@ -13,6 +13,11 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
 
     /// <summary><c>--files DIR</c>: DIR served under <c>/files/</c> by the static file middleware.</summary>
     public string? FilesDirectory { get; private set; }
+    /// <summary><c>--handover PATH</c>: take the listening sockets from a predecessor on this control socket, and offer them to a successor.</summary>
+    public string? HandoverPath { get; private set; }
+
+    /// <summary><c>--fdstore</c>: give systemd the listening sockets to keep across restarts (FDSTORE=1).</summary>
+    public bool FdStore { get; private set; }
 
     /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
     public string AdminUser { get; private set; } = "root";
@@ -26,6 +31,8 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         string? socketGroup = null;
         var adminUser = "root";
         string? files = null;
+        string? handover = null;
+        var fdStore = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -48,6 +55,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 socketGroup = args[++i];
             }
+            else if (args[i] == "--handover" && i + 1 < args.Length)
+            {
+                handover = args[++i];
+            }
+            else if (args[i] == "--fdstore")
+            {
+                fdStore = true;
+            }
             else if (args[i] == "--files" && i + 1 < args.Length)
             {
                 files = Path.GetFullPath(args[++i]);
@@ -65,11 +80,11 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
                 hostArgs.Add(args[i]);
             }
         }
-        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0))
+        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0 || handover is not null))
         {
-            throw new ArgumentException("--seqpacket, --socket-mode and --socket-group need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
+            throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, FilesDirectory = files };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, FilesDirectory = files };
     }
 
     private static UnixFileMode ParseMode(string text)
@@ -116,6 +131,10 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
 
 internal sealed record Greeting(string Message);
 
+/// <summary><c>GET /process</c>: which process answered (two pids across a hand-over).</summary>
+internal sealed record ProcessInfo(int Pid, string Started);
+
 [JsonSerializable(typeof(Greeting))]
+[JsonSerializable(typeof(ProcessInfo))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class SampleJsonContext : JsonSerializerContext;

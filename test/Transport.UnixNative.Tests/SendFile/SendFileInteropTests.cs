@@ -51,7 +51,7 @@ public sealed class SendFileInteropTests
             Assert.Equal(Interop.SendFile.POSIX_FADV_WILLNEED, c["POSIX_FADV_WILLNEED"]);
             Assert.Equal(Interop.Poll.POLLOUT, c["POLLOUT"]);
             Assert.Equal(c["pollfd.size"], Marshal.SizeOf<PollFd>());
-            Assert.Equal(c["pollfd.revents"], Marshal.OffsetOf<PollFd>(nameof(PollFd.ReturnedEvents)).ToInt64());
+            Assert.Equal(c["pollfd.revents"], Marshal.OffsetOf<PollFd>(nameof(PollFd.Returned)).ToInt64());
             if (c.TryGetValue("__NR_cachestat", out var number))
             {
                 Assert.Equal(451, number);
