@@ -14,6 +14,8 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--listen-fd N</c>: serve the already-connected socket inherited as descriptor N (what <c>pair</c> starts).</summary>
     public int? ListenFd { get; private set; }
 
+    /// <summary><c>--files DIR</c>: DIR served under <c>/files/</c> by the static file middleware.</summary>
+    public string? FilesDirectory { get; private set; }
     /// <summary><c>--handover PATH</c>: take the listening sockets from a predecessor on this control socket, and offer them to a successor.</summary>
     public string? HandoverPath { get; private set; }
 
@@ -32,6 +34,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         string? socketGroup = null;
         var adminUser = "root";
         int? listenFd = null;
+        string? files = null;
         string? handover = null;
         var fdStore = false;
         for (var i = 0; i < args.Length; i++)
@@ -68,6 +71,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 fdStore = true;
             }
+            else if (args[i] == "--files" && i + 1 < args.Length)
+            {
+                files = Path.GetFullPath(args[++i]);
+                if (!Directory.Exists(files))
+                {
+                    throw new ArgumentException($"--files: '{files}' is not a directory.");
+                }
+            }
             else if (args[i] == "--admin-user" && i + 1 < args.Length)
             {
                 adminUser = args[++i];
@@ -81,7 +92,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         {
             throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, ListenFd = listenFd };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, FilesDirectory = files, ListenFd = listenFd };
     }
 
     private static UnixFileMode ParseMode(string text)

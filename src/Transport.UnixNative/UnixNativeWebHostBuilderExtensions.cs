@@ -40,6 +40,7 @@ public static class UnixNativeWebHostBuilderExtensions
             services.AddSingleton<IConnectionListenerFactory, UnixNativeTransportFactory>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, UnixUrlRewriter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestDescriptorsStartupFilter>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, Transport.UnixNative.SendFile.SendFileStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());
             services.Configure(configureOptions);
             if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET")))
