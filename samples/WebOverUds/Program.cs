@@ -40,6 +40,9 @@ builder.WebHost.UseUrls(urls);
 
 builder.AddPeerSecurity(options);
 
+// --Kestrel:Limits:KeepAliveTimeout=00:00:05 and the like (Kestrel itself does not bind its Limits).
+builder.WebHost.ConfigureKestrel(kestrel => KestrelLimitsConfiguration.Bind(builder.Configuration, kestrel.Limits));
+
 var app = builder.Build();
 
 app.MapGet("/", () => "WebOverUds: an ASP.NET Core app served over a Unix domain socket by Transport.UnixNative.\n");

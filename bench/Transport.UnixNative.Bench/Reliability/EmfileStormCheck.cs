@@ -1,0 +1,104 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using Transport.UnixNative.Bench.Drivers;
+using Transport.UnixNative.Bench.Macro;
+
+namespace Transport.UnixNative.Bench.Reliability;
+
+/// <summary>
+/// The EMFILE storm: the server may open only 512 descriptors and 800 clients connect and stay.
+/// While it is starved: how much CPU does it burn? After the clients leave: how soon does it
+/// serve a new client again, if ever?
+/// </summary>
+internal sealed class EmfileStormCheck : IReliabilityCheck
+{
+    private static readonly TimeSpan Starved = TimeSpan.FromSeconds(3);
+    private static readonly TimeSpan FillTimeout = TimeSpan.FromSeconds(15);
+    private static readonly TimeSpan RecoverTimeout = TimeSpan.FromSeconds(15);
+
+    public string Name => "emfile";
+
+    public async Task RunAsync(CheckContext context, int index)
+    {
+        var (clients, limit) = (context.Options.StormClients, context.Options.StormFileLimit);
+        var results = new Dictionary<Target, Result>();
+        foreach (var target in context.Order(index))
+        {
+            context.Progress($"emfile: {target.Label} under RLIMIT_NOFILE {limit}, {clients} clients");
+            var address = Addresses.Stream();
+            await using var server = await ServerChecks.StartAsync(context.SampleDll, target, address, context.CancellationToken, fileLimit: limit).ConfigureAwait(false);
+            var ct = context.CancellationToken;
+            var sockets = new List<Socket>(clients);
+            Result result;
+            try
+            {
+                var answered = 0;
+                var refused = 0;
+                var pending = new List<Task>(clients);
+                for (var i = 0; i < clients; i++)
+                {
+                    var socket = address.CreateClientSocket();
+                    sockets.Add(socket);
+                    pending.Add(Task.Run(async () =>
+                    {
+                        try
+                        {
+                            await socket.ConnectAsync(address.EndPoint, ct).ConfigureAwait(false);
+                            await socket.SendAsync(Requests.Plaintext, SocketFlags.None, ct).ConfigureAwait(false);
+                            if (await new HttpResponseReader(SocketType.Stream).ReadAsync(socket, ct).ConfigureAwait(false) == 200)
+                            {
+                                Interlocked.Increment(ref answered);
+                            }
+                        }
+                        catch (Exception ex) when (ex is SocketException or IOException or InvalidDataException or ObjectDisposedException or OperationCanceledException)
+                        {
+                            // Refused by a full backlog, or closed by us when the clients leave.
+                            if (ex is SocketException)
+                            {
+                                Interlocked.Increment(ref refused);
+                            }
+                        }
+                    }, CancellationToken.None));
+                }
+                // Starved once the server holds (nearly) all its descriptors.
+                var filled = await server.WaitForFdsAtLeastAsync(limit - 16, FillTimeout, ct).ConfigureAwait(false);
+                var cpuBefore = server.Sample().CpuSeconds;
+                var wall = Stopwatch.GetTimestamp();
+                await Task.Delay(Starved, ct).ConfigureAwait(false); // the measured window
+                var share = (server.Sample().CpuSeconds - cpuBefore) / Stopwatch.GetElapsedTime(wall).TotalSeconds;
+                var answeredWhileStarved = Volatile.Read(ref answered);
+                var refusedWhileStarved = Volatile.Read(ref refused);
+
+                // The clients leave.
+                foreach (var socket in sockets)
+                {
+                    socket.Dispose();
+                }
+                await Task.WhenAll(pending).ConfigureAwait(false);
+                var recovered = await ServerChecks.SecondsUntilServesAsync(address, RecoverTimeout, ct).ConfigureAwait(false);
+                result = new Result(filled, share, answeredWhileStarved, refusedWhileStarved, recovered, server.IsAlive(), server.ErrorSummary());
+            }
+            finally
+            {
+                foreach (var socket in sockets)
+                {
+                    socket.Dispose();
+                }
+            }
+            results[target] = result;
+            context.Progress($"emfile: {target.Label}: CPU {result.CpuShare:F2} core while starved, {result.Answered} answered, recovered {Show.Seconds(result.RecoveredSeconds)}; {result.Errors}");
+        }
+
+        var targets = context.Targets;
+        var report = context.Report;
+        var check = $"EMFILE storm: RLIMIT_NOFILE {limit}, {Show.Count(clients)} clients";
+        report.Add(check, $"server CPU while starved ({Starved.TotalSeconds:F0} s window; target < 0.05)", t => Show.Share(results[t].CpuShare) + (results[t].Filled ? "" : " (never starved)"), targets,
+            "Starved: the server holds at least its limit less 16 descriptors; clients beyond that wait in the backlog or are refused.");
+        report.Add(check, "clients answered while starved / refused at connect", t => $"{Show.Count(results[t].Answered)} / {Show.Count(results[t].Refused)}", targets);
+        report.Add(check, "seconds until a new client is served after they leave", t => results[t].RecoveredSeconds is { } s ? Show.Seconds(s) : $"**never** (not in {RecoverTimeout.TotalSeconds:F0} s)", targets);
+        report.Add(check, "still accepts afterwards", t => Show.YesNo(results[t].RecoveredSeconds is not null) + (results[t].Alive ? "" : " (process exited)"), targets,
+            string.Join("; ", targets.Select(t => $"{t.Label}: {results[t].Errors}.")));
+    }
+
+    private sealed record Result(bool Filled, double CpuShare, int Answered, int Refused, double? RecoveredSeconds, bool Alive, string Errors);
+}
