@@ -46,7 +46,7 @@ internal sealed class ChurnCheck : IReliabilityCheck
         var check = $"churn: {Show.Count(requests)} requests";
         report.Add(check, "answered, of all requests", t => Show.OutOf(results[t].Run.Ok, results[t].Run.Ok + results[t].Run.Failed), targets,
             $"{RequestsPerConnection} keep-alive requests per connection, {Workers} clients at once; \"before\" is after {Show.Count(warmup)} warm-up requests. "
-            + string.Join("; ", targets.Select(t => $"{t.Label}: {results[t].Errors}{(results[t].Run.FirstError is { } e ? ", first client error: " + e : "")}.")));
+            + ServerChecks.PerTarget(targets, t => results[t].Errors + (results[t].Run.FirstError is { } e ? ", first client error: " + e : "")));
         report.Add(check, "server fds before → after", t => $"{results[t].FdsBefore} → {results[t].FdsAfter}{(results[t].FdsAfter <= results[t].FdsBefore ? "" : " (**leak**)")}", targets);
         report.Add(check, "server RSS before → after", t =>
         {
@@ -65,7 +65,6 @@ internal sealed class ChurnCheck : IReliabilityCheck
         {
             long ok = 0, failed = 0;
             string? firstError = null;
-            var reader = new HttpResponseReader(SocketType.Stream);
             while (true)
             {
                 var take = (int)Math.Min(RequestsPerConnection, Interlocked.Add(ref remaining, -RequestsPerConnection) + RequestsPerConnection);
@@ -78,7 +77,7 @@ internal sealed class ChurnCheck : IReliabilityCheck
                 {
                     using var socket = address.CreateClientSocket();
                     await socket.ConnectAsync(address.EndPoint, cancellationToken).ConfigureAwait(false);
-                    reader = new HttpResponseReader(SocketType.Stream);
+                    var reader = new HttpResponseReader(SocketType.Stream);
                     for (; done < take; done++)
                     {
                         await socket.SendAsync(Requests.Plaintext, SocketFlags.None, cancellationToken).ConfigureAwait(false);

@@ -62,10 +62,10 @@ internal sealed class EmfileStormCheck : IReliabilityCheck
                 }
                 // Starved once the server holds (nearly) all its descriptors.
                 var filled = await server.WaitForFdsAtLeastAsync(limit - 16, FillTimeout, ct).ConfigureAwait(false);
-                var cpuBefore = server.Sample().CpuSeconds;
+                var cpuBefore = server.TrySample()?.CpuSeconds;
                 var wall = Stopwatch.GetTimestamp();
                 await Task.Delay(Starved, ct).ConfigureAwait(false); // the measured window
-                var share = (server.Sample().CpuSeconds - cpuBefore) / Stopwatch.GetElapsedTime(wall).TotalSeconds;
+                var share = server.TrySample()?.CpuSeconds - cpuBefore is { } used ? used / Stopwatch.GetElapsedTime(wall).TotalSeconds : (double?)null;
                 var answeredWhileStarved = Volatile.Read(ref answered);
                 var refusedWhileStarved = Volatile.Read(ref refused);
 
@@ -86,19 +86,19 @@ internal sealed class EmfileStormCheck : IReliabilityCheck
                 }
             }
             results[target] = result;
-            context.Progress($"emfile: {target.Label}: CPU {result.CpuShare:F2} core while starved, {result.Answered} answered, recovered {Show.Seconds(result.RecoveredSeconds)}; {result.Errors}");
+            context.Progress($"emfile: {target.Label}: CPU {result.CpuShare?.ToString("F2", System.Globalization.CultureInfo.InvariantCulture) ?? "–"} core while starved, {result.Answered} answered, recovered {Show.Seconds(result.RecoveredSeconds)}; {result.Errors}");
         }
 
         var targets = context.Targets;
         var report = context.Report;
         var check = $"EMFILE storm: RLIMIT_NOFILE {limit}, {Show.Count(clients)} clients";
-        report.Add(check, $"server CPU while starved ({Starved.TotalSeconds:F0} s window; target < 0.05)", t => Show.Share(results[t].CpuShare) + (results[t].Filled ? "" : " (never starved)"), targets,
+        report.Add(check, $"server CPU while starved ({Starved.TotalSeconds:F0} s window; target < 0.05)", t => (results[t].CpuShare is { } share ? Show.Share(share) : "– (**the server exited**)") + (results[t].Filled ? "" : " (never starved)"), targets,
             "Starved: the server holds at least its limit less 16 descriptors; clients beyond that wait in the backlog or are refused.");
         report.Add(check, "clients answered while starved / refused at connect", t => $"{Show.Count(results[t].Answered)} / {Show.Count(results[t].Refused)}", targets);
         report.Add(check, "seconds until a new client is served after they leave", t => results[t].RecoveredSeconds is { } s ? Show.Seconds(s) : $"**never** (not in {RecoverTimeout.TotalSeconds:F0} s)", targets);
         report.Add(check, "still accepts afterwards", t => Show.YesNo(results[t].RecoveredSeconds is not null) + (results[t].Alive ? "" : " (process exited)"), targets,
-            string.Join("; ", targets.Select(t => $"{t.Label}: {results[t].Errors}.")));
+            ServerChecks.PerTarget(targets, t => results[t].Errors));
     }
 
-    private sealed record Result(bool Filled, double CpuShare, int Answered, int Refused, double? RecoveredSeconds, bool Alive, string Errors);
+    private sealed record Result(bool Filled, double? CpuShare, int Answered, int Refused, double? RecoveredSeconds, bool Alive, string Errors);
 }

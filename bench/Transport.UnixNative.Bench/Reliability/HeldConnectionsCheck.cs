@@ -58,13 +58,13 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
         var targets = context.Targets;
         var report = context.Report;
         report.Add("keep-alive connections held", $"answered, of {Show.Count(held)} held at once", t => Show.OutOf(results[t].Held.Answered, held), targets,
-            string.Join(" ", new[] { capNote, string.Join("; ", targets.Select(t => $"{t.Label}: {results[t].Errors}.")) }.Where(n => n is not null)));
+            string.Join(" ", new[] { capNote, ServerChecks.PerTarget(targets, t => results[t].Errors) }.Where(n => n is not null)));
         report.Add("keep-alive connections held", "connection descriptors in the server", t => Show.Count(results[t].Fds), targets);
         report.Add("keep-alive connections held", $"server RSS per connection at {Show.Count(held)}", t => Show.KiB(results[t].Held.KiBPerConnection), targets);
         report.Add("idle-connection memory", $"RSS per connection at {Show.Count(idle)} (KiB/connection)", t => Show.KiB(results[t].Idle.KiBPerConnection), targets);
         if (results.TryGetValue(Target.Native, out var ours) && results.TryGetValue(Target.Sockets, out var theirs) && theirs.Idle.KiBPerConnection > 0)
         {
-            report.Add("idle-connection memory", "ours ÷ Sockets (target ≤ 0.75)", t => t.IsOurs ? (ours.Idle.KiBPerConnection / theirs.Idle.KiBPerConnection).ToString("0.00", CultureInfo.InvariantCulture) : "1", targets);
+            report.Add("idle-connection memory", "ours ÷ Sockets (target ≤ 0.75)", t => t.IsOurs ? (ours.Idle.KiBPerConnection / theirs.Idle.KiBPerConnection).ToString("0.00", CultureInfo.InvariantCulture) : "(baseline)", targets);
         }
     }
 

@@ -36,7 +36,7 @@ internal sealed class KillRestartCheck : IReliabilityCheck
         const string check = "kill -9, restart on the same path";
         report.Add(check, "seconds from the kill until the new server answers", t => results[t].Seconds is { } s ? Show.Seconds(s) : "**never**", targets,
             $"{Clients} clients send GET /plaintext in a loop (a new connection after each failure, retried after 10 ms); the new server is started at once after SIGKILL. "
-            + string.Join("; ", targets.Select(t => $"{t.Label}: {results[t].Note}.")));
+            + ServerChecks.PerTarget(targets, t => results[t].Note));
         report.Add(check, "requests failed while it was down", t => Show.Count(results[t].FailedWhileDown), targets);
         report.Add(check, "requests failed after it answered again", t => Show.Count(results[t].FailedAfter), targets);
     }
@@ -113,7 +113,9 @@ internal sealed class KillRestartCheck : IReliabilityCheck
             }
             catch (Exception ex) when (ex is InvalidOperationException or TimeoutException)
             {
-                note = "the new server did not start: " + ServerChecks.Shorten(ex.Message, 200);
+                note = ex.Message.Contains("Address already in use", StringComparison.Ordinal)
+                    ? "the new server did not start: bind failed with EADDRINUSE (the killed server's socket file is still there)"
+                    : "the new server did not start: " + ServerChecks.Shorten(ex.Message, 200);
             }
             // Steady service by the new server, so that failures after it answered are counted too.
             if (second is not null)

@@ -54,7 +54,7 @@ internal sealed class SlowClientsCheck : IReliabilityCheck
         report.Add(check, "trickles its head, 1 byte/s (RequestHeadersTimeout 3 s)", t => Cell(results[t].Headers), targets);
         report.Add(check, "trickles its body, 1 byte/s (MinRequestBodyDataRate 240 B/s, grace 3 s)", t => Cell(results[t].Body), targets);
         report.Add(check, "idle after one response (KeepAliveTimeout 3 s)", t => Cell(results[t].Idle), targets,
-            string.Join("; ", targets.Select(t => $"{t.Label}: {results[t].Errors}.")));
+            ServerChecks.PerTarget(targets, t => results[t].Errors) + " (an error here is the handler's write failing once the connection is cut)");
     }
 
     /// <summary>When the server ended the connection (null: it did not), and the status it answered, if any.</summary>

@@ -38,7 +38,71 @@ internal static class ServerChecks
         }
     }
 
+    /// <summary>Open sockets of the server (the listeners and every connection): what a leaked connection holds.</summary>
+    public static int SocketCount(this ServerProcess server)
+    {
+        try
+        {
+            var count = 0;
+            foreach (var entry in Directory.EnumerateFileSystemEntries($"/proc/{server.Pid}/fd"))
+            {
+                try
+                {
+                    if (new FileInfo(entry).LinkTarget?.StartsWith("socket:", StringComparison.Ordinal) == true)
+                    {
+                        count++;
+                    }
+                }
+                catch (IOException)
+                {
+                    // Closed while we looked.
+                }
+            }
+            return count;
+        }
+        catch (Exception ex) when (ex is DirectoryNotFoundException or IOException or UnauthorizedAccessException)
+        {
+            return -1;
+        }
+    }
+
     public static bool IsAlive(this ServerProcess server) => Directory.Exists($"/proc/{server.Pid}");
+
+    /// <summary>CPU and memory now, or null once the server has gone.</summary>
+    public static ProcSample? TrySample(this ServerProcess server)
+    {
+        try
+        {
+            return server.Sample();
+        }
+        catch (Exception ex) when (ex is DirectoryNotFoundException or FileNotFoundException or IOException or FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>"UnixNative: …; Sockets: …." for a note.</summary>
+    public static string PerTarget(IReadOnlyList<Target> targets, Func<Target, string> text)
+        => string.Join("; ", targets.Select(t => $"{t.Label}: {text(t)}")) + ".";
+
+    /// <summary>Polls /proc until the server holds at most <paramref name="sockets"/> sockets; the seconds it took, or null.</summary>
+    public static async Task<double?> WaitForSocketsAtMostAsync(this ServerProcess server, int sockets, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var start = Stopwatch.GetTimestamp();
+        while (true)
+        {
+            var now = server.SocketCount();
+            if (now >= 0 && now <= sockets)
+            {
+                return Stopwatch.GetElapsedTime(start).TotalSeconds;
+            }
+            if (now < 0 || Stopwatch.GetElapsedTime(start) > timeout)
+            {
+                return null;
+            }
+            await Task.Delay(PollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>
     /// Polls /proc until the server holds at most <paramref name="fds"/> descriptors: closing a
