@@ -76,7 +76,7 @@ internal sealed class EmfileStormCheck : IReliabilityCheck
                 }
                 await Task.WhenAll(pending).ConfigureAwait(false);
                 var recovered = await ServerChecks.SecondsUntilServesAsync(address, RecoverTimeout, ct).ConfigureAwait(false);
-                result = new Result(filled, share, answeredWhileStarved, refusedWhileStarved, recovered, server.IsAlive(), server.ErrorSummary());
+                result = new Result(filled, share, answeredWhileStarved, refusedWhileStarved, recovered, server.IsAlive(), server.ErrorLogCount, server.ErrorSummary());
             }
             finally
             {
@@ -96,9 +96,10 @@ internal sealed class EmfileStormCheck : IReliabilityCheck
             "Starved: the server holds at least its limit less 16 descriptors; clients beyond that wait in the backlog or are refused.");
         report.Add(check, "clients answered while starved / refused at connect", t => $"{Show.Count(results[t].Answered)} / {Show.Count(results[t].Refused)}", targets);
         report.Add(check, "seconds until a new client is served after they leave", t => results[t].RecoveredSeconds is { } s ? Show.Seconds(s) : $"**never** (not in {RecoverTimeout.TotalSeconds:F0} s)", targets);
+        report.Add(check, "error entries logged in the episode (target: one)", t => Show.Count(results[t].ErrorLogs), targets);
         report.Add(check, "still accepts afterwards", t => Show.YesNo(results[t].RecoveredSeconds is not null) + (results[t].Alive ? "" : " (process exited)"), targets,
             ServerChecks.PerTarget(targets, t => results[t].Errors));
     }
 
-    private sealed record Result(bool Filled, double? CpuShare, int Answered, int Refused, double? RecoveredSeconds, bool Alive, string Errors);
+    private sealed record Result(bool Filled, double? CpuShare, int Answered, int Refused, double? RecoveredSeconds, bool Alive, int ErrorLogs, string Errors);
 }
