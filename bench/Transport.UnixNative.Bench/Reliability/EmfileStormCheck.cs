@@ -20,85 +20,99 @@ internal sealed class EmfileStormCheck : IReliabilityCheck
 
     public async Task RunAsync(CheckContext context, int index)
     {
-        var (clients, limit) = (context.Options.StormClients, context.Options.StormFileLimit);
-        var results = new Dictionary<Target, Result>();
+        var (clients, limit, episodes) = (context.Options.StormClients, context.Options.StormFileLimit, context.Options.StormEpisodes);
+        var runs = new Dictionary<Target, List<Result>>();
         foreach (var target in context.Order(index))
         {
-            context.Progress($"emfile: {target.Label} under RLIMIT_NOFILE {limit}, {clients} clients");
-            var address = Addresses.Stream();
-            await using var server = await ServerChecks.StartAsync(context.SampleDll, target, address, context.CancellationToken, fileLimit: limit).ConfigureAwait(false);
-            var ct = context.CancellationToken;
-            var sockets = new List<Socket>(clients);
-            Result result;
-            try
+            runs[target] = [];
+            for (var episode = 1; episode <= episodes; episode++)
             {
-                var answered = 0;
-                var refused = 0;
-                var pending = new List<Task>(clients);
-                for (var i = 0; i < clients; i++)
-                {
-                    var socket = address.CreateClientSocket();
-                    sockets.Add(socket);
-                    pending.Add(Task.Run(async () =>
-                    {
-                        try
-                        {
-                            await socket.ConnectAsync(address.EndPoint, ct).ConfigureAwait(false);
-                            await socket.SendAsync(Requests.Plaintext, SocketFlags.None, ct).ConfigureAwait(false);
-                            if (await new HttpResponseReader(SocketType.Stream).ReadAsync(socket, ct).ConfigureAwait(false) == 200)
-                            {
-                                Interlocked.Increment(ref answered);
-                            }
-                        }
-                        catch (Exception ex) when (ex is SocketException or IOException or InvalidDataException or ObjectDisposedException or OperationCanceledException)
-                        {
-                            // Refused by a full backlog, or closed by us when the clients leave.
-                            if (ex is SocketException)
-                            {
-                                Interlocked.Increment(ref refused);
-                            }
-                        }
-                    }, CancellationToken.None));
-                }
-                // Starved once the server holds (nearly) all its descriptors.
-                var filled = await server.WaitForFdsAtLeastAsync(limit - 16, FillTimeout, ct).ConfigureAwait(false);
-                var cpuBefore = server.TrySample()?.CpuSeconds;
-                var wall = Stopwatch.GetTimestamp();
-                await Task.Delay(Starved, ct).ConfigureAwait(false); // the measured window
-                var share = server.TrySample()?.CpuSeconds - cpuBefore is { } used ? used / Stopwatch.GetElapsedTime(wall).TotalSeconds : (double?)null;
-                var answeredWhileStarved = Volatile.Read(ref answered);
-                var refusedWhileStarved = Volatile.Read(ref refused);
-
-                // The clients leave.
-                foreach (var socket in sockets)
-                {
-                    socket.Dispose();
-                }
-                await Task.WhenAll(pending).ConfigureAwait(false);
-                var recovered = await ServerChecks.SecondsUntilServesAsync(address, RecoverTimeout, ct).ConfigureAwait(false);
-                result = new Result(filled, share, answeredWhileStarved, refusedWhileStarved, recovered, server.IsAlive(), server.ErrorLogCount, server.ErrorSummary());
+                context.Progress($"emfile: {target.Label} under RLIMIT_NOFILE {limit}, {clients} clients, episode {episode} of {episodes} (a fresh server each)");
+                var result = await EpisodeAsync(context, target, clients, limit).ConfigureAwait(false);
+                runs[target].Add(result);
+                context.Progress($"emfile: {target.Label}: CPU {result.CpuShare?.ToString("F2", System.Globalization.CultureInfo.InvariantCulture) ?? "–"} core while starved, {result.Answered} answered, recovered {Show.Seconds(result.RecoveredSeconds)}; {result.Errors}");
             }
-            finally
-            {
-                foreach (var socket in sockets)
-                {
-                    socket.Dispose();
-                }
-            }
-            results[target] = result;
-            context.Progress($"emfile: {target.Label}: CPU {result.CpuShare?.ToString("F2", System.Globalization.CultureInfo.InvariantCulture) ?? "–"} core while starved, {result.Answered} answered, recovered {Show.Seconds(result.RecoveredSeconds)}; {result.Errors}");
         }
 
         var targets = context.Targets;
         var report = context.Report;
-        var check = $"EMFILE storm: RLIMIT_NOFILE {limit}, {Show.Count(clients)} clients";
-        report.Add(check, $"server CPU while starved ({Starved.TotalSeconds:F0} s window; target < 0.05)", t => (results[t].CpuShare is { } share ? Show.Share(share) : "– (**the server exited**)") + (results[t].Filled ? "" : " (never starved)"), targets,
-            "Starved: the server holds at least its limit less 16 descriptors; clients beyond that wait in the backlog or are refused.");
-        report.Add(check, "clients answered while starved / refused at connect", t => $"{Show.Count(results[t].Answered)} / {Show.Count(results[t].Refused)}", targets);
-        report.Add(check, "seconds until a new client is served after they leave", t => results[t].RecoveredSeconds is { } s ? Show.Seconds(s) : $"**never** (not in {RecoverTimeout.TotalSeconds:F0} s)", targets);
-        report.Add(check, "error entries logged in the episode (target: one)", t => Show.Count(results[t].ErrorLogs), targets);
-        report.Add(check, "still accepts afterwards", t => Show.YesNo(results[t].RecoveredSeconds is not null) + (results[t].Alive ? "" : " (process exited)"), targets,
-            ServerChecks.PerTarget(targets, t => results[t].Errors));
+        var check = $"EMFILE storm: RLIMIT_NOFILE {limit}, {Show.Count(clients)} clients, {episodes} episode(s)";
+        string Each(Target t, Func<Result, string> cell) => string.Join(", ", runs[t].Select(cell));
+        report.Add(check, $"server CPU while starved ({Starved.TotalSeconds:F0} s window; target < 0.05)",
+            t => Each(t, r => (r.CpuShare is { } share ? Show.Share(share) : "– (**exited**)") + (r.Filled ? "" : " (never starved)")), targets,
+            "One value per episode, each on a fresh server. Starved: the server holds at least its limit less 16 descriptors; clients beyond that wait in the backlog or are refused.");
+        report.Add(check, "clients answered while starved / refused at connect", t => Each(t, r => $"{Show.Count(r.Answered)} / {Show.Count(r.Refused)}"), targets);
+        report.Add(check, "seconds until a new client is served after they leave", t => Each(t, r => r.RecoveredSeconds is { } s ? Show.Seconds(s) : "**never**"), targets,
+            $"\"never\": no answer within {RecoverTimeout.TotalSeconds:F0} s.");
+        report.Add(check, "error entries logged per episode (target: one)", t => Each(t, r => Show.Count(r.ErrorLogs)), targets);
+        report.Add(check, "episodes after which it still accepts", t => Show.OutOf(runs[t].Count(r => r.RecoveredSeconds is not null), runs[t].Count)
+            + (runs[t].Count(r => !r.Alive) is > 0 and var dead ? $" (process exited in {dead})" : ""), targets,
+            ServerChecks.PerTarget(targets, t => (runs[t].FirstOrDefault(r => !r.Alive) ?? runs[t].FirstOrDefault(r => r.ErrorLogs > 0) ?? runs[t][0]).Errors));
+    }
+
+    private static async Task<Result> EpisodeAsync(CheckContext context, Target target, int clients, int limit)
+    {
+        var address = Addresses.Stream();
+        await using var server = await ServerChecks.StartAsync(context.SampleDll, target, address, context.CancellationToken, fileLimit: limit).ConfigureAwait(false);
+        var ct = context.CancellationToken;
+        var sockets = new List<Socket>(clients);
+        Result result;
+        try
+        {
+            var answered = 0;
+            var refused = 0;
+            var pending = new List<Task>(clients);
+            for (var i = 0; i < clients; i++)
+            {
+                var socket = address.CreateClientSocket();
+                sockets.Add(socket);
+                pending.Add(Task.Run(async () =>
+                {
+                    try
+                    {
+                        await socket.ConnectAsync(address.EndPoint, ct).ConfigureAwait(false);
+                        await socket.SendAsync(Requests.Plaintext, SocketFlags.None, ct).ConfigureAwait(false);
+                        if (await new HttpResponseReader(SocketType.Stream).ReadAsync(socket, ct).ConfigureAwait(false) == 200)
+                        {
+                            Interlocked.Increment(ref answered);
+                        }
+                    }
+                    catch (Exception ex) when (ex is SocketException or IOException or InvalidDataException or ObjectDisposedException or OperationCanceledException)
+                    {
+                        // Refused by a full backlog, or closed by us when the clients leave.
+                        if (ex is SocketException)
+                        {
+                            Interlocked.Increment(ref refused);
+                        }
+                    }
+                }, CancellationToken.None));
+            }
+            // Starved once the server holds (nearly) all its descriptors.
+            var filled = await server.WaitForFdsAtLeastAsync(limit - 16, FillTimeout, ct).ConfigureAwait(false);
+            var cpuBefore = server.TrySample()?.CpuSeconds;
+            var wall = Stopwatch.GetTimestamp();
+            await Task.Delay(Starved, ct).ConfigureAwait(false); // the measured window
+            var share = server.TrySample()?.CpuSeconds - cpuBefore is { } used ? used / Stopwatch.GetElapsedTime(wall).TotalSeconds : (double?)null;
+            var answeredWhileStarved = Volatile.Read(ref answered);
+            var refusedWhileStarved = Volatile.Read(ref refused);
+
+            // The clients leave.
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+            await Task.WhenAll(pending).ConfigureAwait(false);
+            var recovered = await ServerChecks.SecondsUntilServesAsync(address, RecoverTimeout, ct).ConfigureAwait(false);
+            result = new Result(filled, share, answeredWhileStarved, refusedWhileStarved, recovered, server.IsAlive(), server.ErrorLogCount, server.ErrorSummary());
+        }
+        finally
+        {
+            foreach (var socket in sockets)
+            {
+                socket.Dispose();
+            }
+        }
+        return result;
     }
 
     private sealed record Result(bool Filled, double? CpuShare, int Answered, int Refused, double? RecoveredSeconds, bool Alive, int ErrorLogs, string Errors);

@@ -12,6 +12,7 @@ internal sealed record ReliabilityOptions
     public int Peers { get; init; } = 1_000;
     public int StormClients { get; init; } = 800;
     public int StormFileLimit { get; init; } = 512;
+    public int StormEpisodes { get; init; } = 3;
     public IReadOnlyList<string> Checks { get; init; } = All;
     public string? Root { get; init; }
     public string? OutputFile { get; init; }
@@ -35,6 +36,7 @@ internal sealed record ReliabilityOptions
           --peers N              peers per hostile case (default 1000; --quick: 100)
           --storm-clients N      clients of the EMFILE storm (default 800)
           --storm-nofile N       the server's RLIMIT_NOFILE in the storm (default 512)
+          --storm-episodes N     storms, each on a fresh server (default 3; --quick: 1)
           --checks a,b           only these: held churn hostile slow emfile restart (default: all)
           --out FILE             also write the report there (e.g. docs/reliability.md)
           --no-build             do not build the sample first
@@ -44,7 +46,7 @@ internal sealed record ReliabilityOptions
     public static ReliabilityOptions Parse(IReadOnlyList<string> args)
     {
         var options = args.Contains("--quick")
-            ? new ReliabilityOptions { Quick = true, HeldConnections = 2_000, IdleConnections = 1_000, ChurnRequests = 20_000, Peers = 100 }
+            ? new ReliabilityOptions { Quick = true, HeldConnections = 2_000, IdleConnections = 1_000, ChurnRequests = 20_000, Peers = 100, StormEpisodes = 1 }
             : new ReliabilityOptions();
         for (var i = 0; i < args.Count; i++)
         {
@@ -59,6 +61,7 @@ internal sealed record ReliabilityOptions
                 "--peers" => options with { Peers = PositiveInt(arg, Value()) },
                 "--storm-clients" => options with { StormClients = PositiveInt(arg, Value()) },
                 "--storm-nofile" => options with { StormFileLimit = PositiveInt(arg, Value()) },
+                "--storm-episodes" => options with { StormEpisodes = PositiveInt(arg, Value()) },
                 "--checks" or "--check" => options with { Checks = CheckNames(Value()) },
                 "--out" => options with { OutputFile = Path.GetFullPath(Value()) },
                 "--no-build" => options with { Build = false },

@@ -175,9 +175,19 @@ internal static class ServerChecks
         return null;
     }
 
-    /// <summary>"fail:"/"crit:" entries the server logged, with the first, for a note.</summary>
+    /// <summary>"fail:"/"crit:" entries the server logged, with the first, for a note; and why it died, if it did.</summary>
     public static string ErrorSummary(this ServerProcess server)
-        => server.ErrorLogCount == 0 ? "no errors logged" : $"{server.ErrorLogCount} error(s) logged, first: {Shorten(server.FirstErrorLog)}";
+    {
+        var summary = server.ErrorLogCount == 0 ? "no errors logged" : $"{server.ErrorLogCount} error(s) logged, first: {Shorten(server.FirstErrorLog)}";
+        if (!server.IsAlive())
+        {
+            var lines = server.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var crash = lines.FirstOrDefault(l => l.Contains("Unhandled exception", StringComparison.Ordinal) || l.StartsWith("Out of memory", StringComparison.Ordinal))
+                ?? lines.LastOrDefault();
+            summary += crash is null ? "; the server process exited (no output)" : $"; the server process exited, its output ending: \"{Shorten(crash)}\"";
+        }
+        return summary;
+    }
 
     public static string Shorten(string? text, int max = 160)
         => text is null ? "" : text.Length <= max ? text : text[..max] + "…";
