@@ -20,7 +20,8 @@ internal sealed class ChurnCheck : IReliabilityCheck
     public async Task RunAsync(CheckContext context, int index)
     {
         var requests = context.Options.ChurnRequests;
-        var warmup = Math.Max(requests / 10, 2_000);
+        // A quarter of the run first: the GC heap and the pools take that long to reach their working size.
+        var warmup = Math.Max(requests / 4, 2_000);
         var results = new Dictionary<Target, Result>();
         foreach (var target in context.Order(index))
         {
