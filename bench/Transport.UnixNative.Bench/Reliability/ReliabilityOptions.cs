@@ -8,6 +8,7 @@ internal sealed record ReliabilityOptions
     public bool Quick { get; init; }
     public int HeldConnections { get; init; } = 50_000;
     public int IdleConnections { get; init; } = 5_000;
+    public int IdleRounds { get; init; } = 3;
     public int ChurnRequests { get; init; } = 1_000_000;
     public int Peers { get; init; } = 1_000;
     public int StormClients { get; init; } = 800;
@@ -31,6 +32,7 @@ internal sealed record ReliabilityOptions
           --held N               keep-alive connections held at once (default 50000; --quick: 2000), capped
                                  by RLIMIT_NOFILE (the table says so)
           --idle N               connections for the idle-memory figure (default 5000; --quick: 1000)
+          --idle-rounds N        rounds of it, each on a fresh server; the median is reported (default 3; --quick: 1)
           --churn-requests N     requests over churned connections, 10 per connection (default 1000000;
                                  --quick: 20000)
           --peers N              peers per hostile case (default 1000; --quick: 100)
@@ -46,7 +48,7 @@ internal sealed record ReliabilityOptions
     public static ReliabilityOptions Parse(IReadOnlyList<string> args)
     {
         var options = args.Contains("--quick")
-            ? new ReliabilityOptions { Quick = true, HeldConnections = 2_000, IdleConnections = 1_000, ChurnRequests = 20_000, Peers = 100, StormEpisodes = 1 }
+            ? new ReliabilityOptions { Quick = true, HeldConnections = 2_000, IdleConnections = 1_000, IdleRounds = 1, ChurnRequests = 20_000, Peers = 100, StormEpisodes = 1 }
             : new ReliabilityOptions();
         for (var i = 0; i < args.Count; i++)
         {
@@ -57,6 +59,7 @@ internal sealed record ReliabilityOptions
                 "--reliability" or "--quick" => options,
                 "--held" => options with { HeldConnections = PositiveInt(arg, Value()) },
                 "--idle" => options with { IdleConnections = PositiveInt(arg, Value()) },
+                "--idle-rounds" => options with { IdleRounds = PositiveInt(arg, Value()) },
                 "--churn-requests" => options with { ChurnRequests = PositiveInt(arg, Value()) },
                 "--peers" => options with { Peers = PositiveInt(arg, Value()) },
                 "--storm-clients" => options with { StormClients = PositiveInt(arg, Value()) },
