@@ -65,6 +65,9 @@ else
 
 builder.AddPeerSecurity(options);
 
+// --Kestrel:Limits:KeepAliveTimeout=00:00:05 and the like (Kestrel itself does not bind its Limits).
+builder.WebHost.ConfigureKestrel(kestrel => KestrelLimitsConfiguration.Bind(builder.Configuration, kestrel.Limits));
+
 var app = builder.Build();
 var started = Process.GetCurrentProcess().StartTime.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture);
 
