@@ -171,6 +171,6 @@ public sealed class HttpDescriptorTests
             """, host.StreamPath);
 
         Assert.Equal("b''", output.Trim());
-        Assert.Contains(host.Logs.Entries, e => e.Id.Id == 61);
+        Assert.Contains(host.Logs.Entries, e => e.Id.Id == 101);
     }
 }

@@ -92,7 +92,7 @@ public sealed class MessageDescriptorTests
             """, host.MessagesAddress);
 
         Assert.Equal("ok:2\nb''\n", output);
-        Assert.Contains(host.Logs.Entries, e => e.Id.Id == 60 && e.Level == Microsoft.Extensions.Logging.LogLevel.Error && e.Message.Contains("MSG_CTRUNC", StringComparison.Ordinal));
+        Assert.Contains(host.Logs.Entries, e => e.Id.Id == 100 && e.Level == Microsoft.Extensions.Logging.LogLevel.Error && e.Message.Contains("MSG_CTRUNC", StringComparison.Ordinal));
     }
 
     [Fact]
