@@ -24,7 +24,11 @@ public sealed class FileDescriptorLeakTests
         var nobody = TestPaths.UnixUrl(TestPaths.NewAbstractAddress(), "/");
         await using var backlog = await FullBacklog.CreateAsync();
         var full = TestPaths.UnixUrl(backlog.Path, "/");
-        using var http = new HttpClient(new UnixSocketHttpHandler(new(), new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromMilliseconds(20) }));
+        // No ConnectTimeout where the connect fails at once: under load a short one can fire before the
+        // failure is seen, and SocketsHttpHandler then reports a timeout instead of the error.
+        using var http = new HttpClient(new UnixSocketHttpHandler());
+        // A connect to a full backlog never completes: only the timeout or the token ends it.
+        using var timingOut = new HttpClient(new UnixSocketHttpHandler(new(), new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromMilliseconds(20) }));
 
         async Task FailAllAsync()
         {
@@ -32,9 +36,9 @@ public sealed class FileDescriptorLeakTests
             {
                 await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(url)).DefaultTimeout();
             }
-            await Assert.ThrowsAsync<TaskCanceledException>(() => http.GetAsync(full)).DefaultTimeout();
+            await Assert.ThrowsAsync<TaskCanceledException>(() => timingOut.GetAsync(full)).DefaultTimeout();
             using var cancel = new CancellationTokenSource(5);
-            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.GetAsync(full, cancel.Token)).DefaultTimeout();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => timingOut.GetAsync(full, cancel.Token)).DefaultTimeout();
         }
 
         try
