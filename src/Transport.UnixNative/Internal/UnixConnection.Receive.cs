@@ -196,8 +196,6 @@ internal sealed partial class UnixConnection
     private void ReceiveFailed(int errno)
     {
         _receiveEnded = true;
-        // Reset or failed: the peer's side is gone, whether or not the application reads.
-        SignalConnectionClosed();
         Exception error = errno switch
         {
             DescriptorFailure => _descriptorFailure!,
@@ -213,6 +211,9 @@ internal sealed partial class UnixConnection
         {
             TransportLog.ConnectionReset(_logger, ConnectionId);
         }
+        // Reset or failed: the peer's side is gone, whether or not the application reads. Signalled
+        // after logging: ConnectionClosed can end the connection on another thread at once.
+        SignalConnectionClosed();
         _input.Writer.Complete(error);
     }
 }

@@ -162,11 +162,14 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
             // This edge carried the end (or an error): from now on every receive reads until the
             // syscall says EOF, EAGAIN or the error, never stopping at a short read.
             _peerEnding = true;
-            if ((events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+            if ((events & Epoll.EPOLLERR) != 0 && _receivePaused && !_receiveEnded)
             {
-                // Both directions are gone (the peer closed, or reset): nobody is left to answer.
-                // A handler waiting on RequestAborted learns it now, even if nothing reads the input.
-                SignalConnectionClosed();
+                // A paused receive would read the error (ECONNRESET) only after ConnectionClosed has let
+                // the application abort the connection, that is never: take it now, as recvmsg would.
+                if (Interop.Socket.GetIntOption(_fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_ERROR, out var pending) == 0 && pending != 0)
+                {
+                    ReceiveFailed(pending);
+                }
             }
         }
         // HUP and ERR count as both readable and writable: the syscalls tell what really happened.
@@ -177,6 +180,13 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         if ((events & (Epoll.EPOLLOUT | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
             OnWritable(canSend: true);
+        }
+        if ((events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        {
+            // Both directions are gone (the peer closed, or reset): nobody is left to answer. A handler
+            // waiting on RequestAborted learns it now, even if nothing reads the input; signalled after
+            // the receive and the send had their say, since the application may abort at once.
+            SignalConnectionClosed();
         }
     }
 
