@@ -18,11 +18,13 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     private const int ReserveSize = 16;
 
     /// <summary>
-    /// Descriptors that must stay free beyond the reserve for accept4 to go on: it stops below this and
-    /// resumes at it, and a listener starts only with it, so a process that could start can always resume.
-    /// Small: the reserve is the runtime's headroom, this only covers the moment before it is given back.
+    /// Descriptors that must stay free beyond the reserve: accept4 stops below <see cref="StopHeadroom"/> and
+    /// resumes at <see cref="Headroom"/>, and a listener starts only with <see cref="Headroom"/>, so a process
+    /// that could start can always resume. The gap keeps a few descriptors the runtime opens and closes by
+    /// itself from turning one episode into many. Small: the reserve is the runtime's headroom, these only
+    /// cover the moment before it is given back.
     /// </summary>
-    private const int Headroom = 4;
+    private const int Headroom = 8, StopHeadroom = 4;
 
     private readonly EventLoop _loop;
     private readonly SafeFdHandle _fd;
@@ -63,10 +65,10 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     }
 
     /// <summary>
-    /// Whether an accepted descriptor numbered <paramref name="fd"/> leaves fewer than <see cref="Headroom"/> free: numbers
+    /// Whether an accepted descriptor numbered <paramref name="fd"/> leaves fewer than <see cref="StopHeadroom"/> free: numbers
     /// are handed out lowest first, so every number below it is taken and at most <c>limit - 1 - fd</c> remain.
     /// </summary>
-    public bool IsNearLimit(int fd) => fd >= _openFilesLimit - Headroom;
+    public bool IsNearLimit(int fd) => fd >= _openFilesLimit - StopHeadroom;
 
     /// <summary>
     /// Takes the spare descriptors again and checks that <see cref="Headroom"/> more are still free; false if the
