@@ -5,19 +5,26 @@ using Transport.UnixNative.Bench.Native;
 
 namespace Transport.UnixNative.Bench.Macro;
 
-/// <summary>How to start the sample for one measurement.</summary>
-/// <param name="Transport">The sample's <c>--transport</c>: native or sockets.</param>
+/// <summary>How to start the server for one measurement.</summary>
+/// <param name="Transport">The app's <c>--transport</c>: native or sockets; or nginx (then no app runs).</param>
 /// <param name="Listen">The stream endpoint (--urls); the readiness probe goes there.</param>
 /// <param name="Seqpacket">An extra SOCK_SEQPACKET endpoint (--seqpacket), or null.</param>
 /// <param name="Http2Only">Start Kestrel with Protocols=Http2 (needed for h2c with prior knowledge).</param>
-internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only);
+internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only)
+{
+    /// <summary>Extra arguments for the app.</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>The path the load asks for (nginx needs a file for a /bytes/N path).</summary>
+    public string BodyPath { get; init; } = "/plaintext";
+}
 
 /// <summary>The server could not do what the measurement needs; the scenario is skipped with this note.</summary>
 internal sealed class ScenarioSkippedException(string message) : Exception(message);
 
 /// <summary>
-/// The sample running in its own process: started through bash so its descriptor limit can be
-/// raised, probed until it answers, stopped with SIGTERM (SIGKILL if it lingers).
+/// The server (an app, or nginx) running in its own process: started through bash so its
+/// descriptor limit can be raised, probed until it answers, stopped with SIGTERM (SIGKILL if it lingers).
 /// </summary>
 internal sealed class ServerProcess : IAsyncDisposable
 {
@@ -32,10 +39,13 @@ internal sealed class ServerProcess : IAsyncDisposable
     private string? _firstErrorLog;
     private int _errorDetailLines;
 
-    private ServerProcess(Process process, ServerSpec spec)
+    private readonly NginxConfig? _nginx;
+
+    private ServerProcess(Process process, ServerSpec spec, NginxConfig? nginx)
     {
         _process = process;
         _spec = spec;
+        _nginx = nginx;
     }
 
     /// <summary>The server's own pid: bash execs dotnet, so it is the process we started.</summary>
@@ -55,8 +65,13 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string sampleDll, ServerSpec spec, CancellationToken cancellationToken)
+    public static async Task<ServerProcess> StartAsync(string appDll, ServerSpec spec, CancellationToken cancellationToken)
     {
+        NginxConfig? nginx = null;
+        if (spec.Transport == "nginx")
+        {
+            nginx = NginxConfig.Create(spec) ?? throw new ScenarioSkippedException("nginx is not installed (Debian: apt-get install nginx)");
+        }
         var info = new ProcessStartInfo("bash")
         {
             RedirectStandardOutput = true,
@@ -66,20 +81,16 @@ internal sealed class ServerProcess : IAsyncDisposable
         // 10k idle connections need more descriptors than the usual soft limit; go as high as the hard limit allows.
         info.ArgumentList.Add("-c");
         info.ArgumentList.Add("ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"");
-        info.ArgumentList.Add("dotnet");
-        info.ArgumentList.Add(sampleDll);
-        info.ArgumentList.Add("--transport");
-        info.ArgumentList.Add(spec.Transport);
-        info.ArgumentList.Add("--urls");
-        info.ArgumentList.Add(spec.Listen.KestrelUrl);
-        if (spec.Seqpacket is { } seqpacket)
+        if (nginx is not null)
         {
-            info.ArgumentList.Add("--seqpacket");
-            info.ArgumentList.Add(seqpacket.Path);
+            foreach (var arg in nginx.CommandLine)
+            {
+                info.ArgumentList.Add(arg);
+            }
         }
-        if (spec.Http2Only)
+        else
         {
-            info.ArgumentList.Add("--Kestrel:EndpointDefaults:Protocols=Http2");
+            AddAppArguments(info, appDll, spec);
         }
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
@@ -88,10 +99,19 @@ internal sealed class ServerProcess : IAsyncDisposable
         info.Environment.Remove("DOTNET_URLS");
 
         var process = new Process { StartInfo = info };
-        var server = new ServerProcess(process, spec);
+        var server = new ServerProcess(process, spec, nginx);
         process.OutputDataReceived += (_, e) => server.Append(e.Data);
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
-        process.Start();
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            nginx?.Dispose();
+            process.Dispose();
+            throw;
+        }
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
         try
@@ -103,6 +123,29 @@ internal sealed class ServerProcess : IAsyncDisposable
         {
             await server.DisposeAsync().ConfigureAwait(false);
             throw;
+        }
+    }
+
+    private static void AddAppArguments(ProcessStartInfo info, string appDll, ServerSpec spec)
+    {
+        info.ArgumentList.Add("dotnet");
+        info.ArgumentList.Add(appDll);
+        info.ArgumentList.Add("--transport");
+        info.ArgumentList.Add(spec.Transport);
+        info.ArgumentList.Add("--urls");
+        info.ArgumentList.Add(spec.Listen.KestrelUrl);
+        foreach (var arg in spec.Arguments)
+        {
+            info.ArgumentList.Add(arg);
+        }
+        if (spec.Seqpacket is { } seqpacket)
+        {
+            info.ArgumentList.Add("--seqpacket");
+            info.ArgumentList.Add(seqpacket.Path);
+        }
+        if (spec.Http2Only)
+        {
+            info.ArgumentList.Add("--Kestrel:EndpointDefaults:Protocols=Http2");
         }
     }
 
@@ -243,6 +286,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         finally
         {
             _process.Dispose();
+            _nginx?.Dispose();
             _spec.Listen.DeleteSocketFile();
             _spec.Seqpacket?.DeleteSocketFile();
         }
