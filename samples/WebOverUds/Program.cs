@@ -84,6 +84,24 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         }
     }
 });
+// Holds the request open without writing: until the time is up or the client leaves (RequestAborted).
+app.MapGet("/wait/{seconds}", async (string seconds, HttpContext context) =>
+{
+    if (!double.TryParse(seconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+        || !double.IsFinite(value) || value < 0 || value > MaxWaitSeconds)
+    {
+        return Results.BadRequest($"seconds must be a number from 0 to {MaxWaitSeconds}\n");
+    }
+    try
+    {
+        await Task.Delay(TimeSpan.FromSeconds(value), context.RequestAborted);
+    }
+    catch (OperationCanceledException)
+    {
+        // The client left; the answer goes nowhere, but the handler ends now.
+    }
+    return Results.Text("done", "text/plain");
+});
 app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
 
 app.Lifetime.ApplicationStarted.Register(() =>
@@ -99,4 +117,8 @@ app.Run();
 return 0;
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
-public partial class Program;
+public partial class Program
+{
+    /// <summary>The longest <c>GET /wait/{seconds}</c> accepts: a day.</summary>
+    private const double MaxWaitSeconds = 86_400;
+}
