@@ -11,7 +11,7 @@ internal sealed record BenchOptions
     /// <summary>Rounds of the scenarios outside the headline table (the sample, churn, idle, seqpacket).</summary>
     public int OtherRounds { get; init; } = 3;
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(2);
-    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1.5);
+    public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan LatencyDuration { get; init; } = TimeSpan.FromSeconds(1);
     public IReadOnlyList<string> AppIds { get; init; } = BenchApp.All.Select(a => a.Id).ToArray();
     public IReadOnlyList<string>? ScenarioNames { get; init; }
@@ -46,7 +46,8 @@ internal sealed record BenchOptions
           --other-rounds N      rounds of the other scenarios (sample, churn, idle, seqpacket) (default 3, at most --rounds)
           --duration S          seconds per measured throughput run (default 2; --quick: 1)
           --latency-duration S  seconds of the separate h2load latency run (default 1; --quick: 0.5)
-          --warmup S            seconds of load before each measurement, not measured (default 1.5; --quick: 0.5)
+          --warmup S            seconds of load at least before each measurement, not measured; h2load loads go on
+                                until the rate is steady, at most twice as long (default 1; --quick: 0.5)
           --scenario a,b        only these scenarios: h1-c32 h1-c256 h1-pipelined h2c-c32 get-1mib h1-inline churn idle
                                 seqpacket seqpacket-1mib
           --apps a,b            only these apps: minimal (bench/MinimalApp), sample (samples/WebOverUds). Default: both.
