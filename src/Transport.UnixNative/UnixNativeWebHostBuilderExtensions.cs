@@ -1,7 +1,10 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Transport.UnixNative;
+using Transport.UnixNative.Handover;
 using Transport.UnixNative.Internal;
 
 namespace Microsoft.AspNetCore.Hosting;
@@ -14,6 +17,13 @@ public static class UnixNativeWebHostBuilderExtensions
     /// <c>ListenUnixSeqpacket</c>, <c>--urls http://unix:/path</c> and <c>http://unix:@name</c>) on native
     /// epoll threads. TCP endpoints keep using Kestrel's Sockets transport.
     /// </summary>
+    /// <remarks>
+    /// Under systemd socket activation (<c>LISTEN_PID</c> is this process) the activated unix sockets
+    /// replace the <c>urls</c> setting, and endpoints naming the same address use them; with
+    /// <see cref="UnixNativeTransportOptions.HandoverSocketPath"/> a predecessor's sockets do the same.
+    /// When <c>NOTIFY_SOCKET</c> is set, systemd is told <c>READY=1</c> once the application has
+    /// started and <c>STOPPING=1</c> when it stops.
+    /// </remarks>
     public static IWebHostBuilder UseUnixNativeTransport(this IWebHostBuilder hostBuilder)
         => hostBuilder.UseUnixNativeTransport(static _ => { });
 
@@ -29,7 +39,15 @@ public static class UnixNativeWebHostBuilderExtensions
             // Kestrel asks the most recently registered factory first; ours claims only unix endpoints.
             services.AddSingleton<IConnectionListenerFactory, UnixNativeTransportFactory>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, UnixUrlRewriter>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());
             services.Configure(configureOptions);
+            if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET")))
+            {
+                // UseSystemd() enables this only when the parent process is systemd; a notify socket
+                // is what matters (systemd-socket-activate, a supervisor, a container's init).
+                services.TryAddSingleton<ISystemdNotifier, SystemdNotifier>();
+                services.AddSingleton<IHostLifetime, SystemdLifetime>();
+            }
         });
     }
 }

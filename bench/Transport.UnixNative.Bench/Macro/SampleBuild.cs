@@ -35,6 +35,9 @@ internal sealed class SampleBuild(string root)
         throw new DirectoryNotFoundException($"no Transport.sln above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --root");
     }
 
+    /// <summary>Builds the sample only.</summary>
+    public Task BuildAsync(TextWriter log, CancellationToken cancellationToken) => BuildAsync([BenchApp.Sample], log, cancellationToken);
+
     public async Task BuildAsync(IEnumerable<BenchApp> apps, TextWriter log, CancellationToken cancellationToken)
     {
         foreach (var app in apps)
