@@ -57,6 +57,8 @@ internal static class MacroBenchmark
             }
 
             log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s (latency runs {Format.Seconds(options.LatencyDuration)} s), warm-up {Format.Seconds(options.Warmup)} s");
+            var planned = scenarios.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s));
+            log.WriteLine($"{planned} measurements (on a quiet 2-core machine about 6 s each with the default durations)");
             var run = await new BenchRunner(options, layout, h2load, log).RunAsync(scenarios, cancel.Token).ConfigureAwait(false);
             var rows = Summary.Build(scenarios, run);
 
