@@ -10,9 +10,11 @@ namespace Transport.UnixNative.Bench.Macro;
 /// <param name="Listen">The stream endpoint (--urls); the readiness probe goes there.</param>
 /// <param name="Seqpacket">An extra SOCK_SEQPACKET endpoint (--seqpacket), or null.</param>
 /// <param name="Http2Only">Start Kestrel with Protocols=Http2 (needed for h2c with prior knowledge).</param>
-internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only)
+/// <param name="ExtraArgs">More arguments for the sample, e.g. <c>--Kestrel:Limits:KeepAliveTimeout=00:00:03</c>.</param>
+/// <param name="FileLimit">RLIMIT_NOFILE of the server, or null for as many as allowed.</param>
+internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only, IReadOnlyList<string>? ExtraArgs = null, int? FileLimit = null)
 {
-    /// <summary>Extra arguments for the app.</summary>
+    /// <summary>Extra arguments for the app (the scenario's, e.g. <c>--inline</c>).</summary>
     public IReadOnlyList<string> Arguments { get; init; } = [];
 
     /// <summary>The path the load asks for (nginx needs a file for a /bytes/N path).</summary>
@@ -80,7 +82,9 @@ internal sealed class ServerProcess : IAsyncDisposable
         };
         // 10k idle connections need more descriptors than the usual soft limit; go as high as the hard limit allows.
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add("ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"");
+        info.ArgumentList.Add(spec.FileLimit is { } fileLimit
+            ? $"ulimit -n {fileLimit} || exit 111; exec \"$0\" \"$@\""
+            : "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"");
         if (nginx is not null)
         {
             foreach (var arg in nginx.CommandLine)
@@ -146,6 +150,10 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (spec.Http2Only)
         {
             info.ArgumentList.Add("--Kestrel:EndpointDefaults:Protocols=Http2");
+        }
+        foreach (var arg in spec.ExtraArgs ?? [])
+        {
+            info.ArgumentList.Add(arg);
         }
     }
 

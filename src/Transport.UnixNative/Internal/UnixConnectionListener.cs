@@ -339,6 +339,10 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             {
                 connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
             }
+            if (_loops.UseSendFile)
+            {
+                connection.EnableSendFile();
+            }
             connection.Start();
             return connection;
         }
