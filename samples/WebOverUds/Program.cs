@@ -158,7 +158,18 @@ app.Lifetime.ApplicationStarted.Register(() =>
     }
 });
 
-app.Run();
+try
+{
+    app.Run();
+}
+catch (Exception ex) when (ex is IOException or ArgumentException)
+{
+    // A bind failure (path in use, missing directory, name too long): one readable line and a non-zero
+    // exit, not an unhandled exception (SIGABRT, exit 134) that looks like a crash to a supervisor.
+    var cause = ex.InnerException is { } inner && inner.Message != ex.Message ? $" {inner.Message}" : "";
+    Console.Error.WriteLine($"WebOverUds: {ex.Message}{cause}");
+    return 1;
+}
 return 0;
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
