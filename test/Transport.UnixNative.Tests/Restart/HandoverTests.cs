@@ -112,6 +112,30 @@ public sealed class HandoverTests(ITestOutputHelper output)
         Assert.DoesNotContain(load.Results, r => r.Pid == broken.Pid);
     }
 
+    /// <summary>
+    /// The new version drops an endpoint: the socket it took but serves with no endpoint must not
+    /// linger as a listener nobody accepts on (clients would hang in its backlog forever).
+    /// </summary>
+    [Fact]
+    public async Task SuccessorWithoutAnEndpointForAHandedOverSocket_ClosesIt_AndRemovesItsFile()
+    {
+        using var home = new TempSocketDirectory();
+        var kept = home.PathOf("k.sock");
+        var dropped = home.PathOf("d.sock");
+        var control = home.PathOf("h.ctl");
+        await using var predecessor = await StartListeningForSuccessorAsync(home.Path, control, "--urls", $"http://unix:{kept};http://unix:{dropped}", "--handover", control);
+
+        await using var successor = await StartListeningForSuccessorAsync(home.Path, control, "--urls", $"http://unix:{kept}", "--handover", control);
+        Assert.Equal(0, await predecessor.WaitForExitAsync());
+
+        Assert.Equal(successor.Pid, await ProcessProbe.PidAsync(new ServerAddress(kept)));
+        Assert.Contains($"'{dropped}'", successor.Lines.Single(l => l.Contains("no endpoint serves it", StringComparison.Ordinal)));
+        Assert.False(File.Exists(dropped), "the file of a socket nobody serves any more goes with it");
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        var refused = Assert.Throws<System.Net.Sockets.SocketException>(() => client.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(dropped)));
+        output.WriteLine($"connect to the dropped socket: {refused.SocketErrorCode}");
+    }
+
     [Fact]
     public async Task NoPredecessor_BindsNormally_ControlSocketIsPrivate()
     {
