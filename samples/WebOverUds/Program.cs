@@ -138,7 +138,18 @@ app.Lifetime.ApplicationStarted.Register(() =>
     }
 });
 
-app.Run();
+var running = false;
+app.Lifetime.ApplicationStarted.Register(() => running = true);
+try
+{
+    app.Run();
+}
+catch (Exception exception) when (!running) // the host is disposed by now: read nothing from it
+{
+    // The host has logged it in full; a status and one line say why it did not start (not SIGABRT).
+    Console.Error.WriteLine($"WebOverUds: startup failed: {exception.Message}");
+    return 1;
+}
 return 0;
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
