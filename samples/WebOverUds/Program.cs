@@ -158,16 +158,18 @@ app.Lifetime.ApplicationStarted.Register(() =>
     }
 });
 
+var running = false;
+app.Lifetime.ApplicationStarted.Register(() => running = true);
 try
 {
     app.Run();
 }
-catch (Exception ex) when (ex is IOException or ArgumentException)
+catch (Exception exception) when (!running) // the host is disposed by now: read nothing from it
 {
-    // A bind failure (path in use, missing directory, name too long): one readable line and a non-zero
-    // exit, not an unhandled exception (SIGABRT, exit 134) that looks like a crash to a supervisor.
-    var cause = ex.InnerException is { } inner && inner.Message != ex.Message ? $" {inner.Message}" : "";
-    Console.Error.WriteLine($"WebOverUds: {ex.Message}{cause}");
+    // A startup failure (path in use, missing directory, refused peer policy...): the host has logged it in
+    // full; one readable line and a non-zero exit, not an unhandled exception (SIGABRT, exit 134).
+    var cause = exception.InnerException is { } inner && inner.Message != exception.Message ? $" {inner.Message}" : "";
+    Console.Error.WriteLine($"WebOverUds: startup failed: {exception.Message}{cause}");
     return 1;
 }
 return 0;

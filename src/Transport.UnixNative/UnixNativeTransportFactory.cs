@@ -69,6 +69,34 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
+    /// <summary>
+    /// Inherited sockets no endpoint took (the new configuration dropped one): a predecessor's is
+    /// closed, and its file removed once it is ours, so clients are refused instead of queueing
+    /// forever; systemd's stays (systemd holds it anyway) with a warning.
+    /// </summary>
+    internal void ReleaseUnservedInherited(bool ownsPredecessorFiles)
+    {
+        var served = Listeners.Select(l => l.Address).OfType<UnixSocketAddress>().ToArray();
+        foreach (var socket in Inherited.All)
+        {
+            if (served.Any(a => a.Name == socket.Address.Name && a.IsAbstract == socket.Address.IsAbstract && a.IsSeqpacket == socket.Address.IsSeqpacket))
+            {
+                continue;
+            }
+            if (socket.Source == InheritedFrom.Systemd)
+            {
+                TransportLog.ActivatedSocketUnserved(_logger, socket.Address.DisplayName, socket.FdName);
+                continue;
+            }
+            TransportLog.HandoverSocketUnserved(_logger, socket.Address.DisplayName);
+            socket.Fd.Dispose();
+            if (ownsPredecessorFiles && socket.OwnedFile is { } file && !socket.Address.IsAbstract)
+            {
+                SocketFile.DeleteIfOwned(socket.Address.Name, file);
+            }
+        }
+    }
+
     /// <summary>Stops accepting on every listener (new clients queue for the successor); connections carry on.</summary>
     internal async Task StopAcceptingAsync()
     {
