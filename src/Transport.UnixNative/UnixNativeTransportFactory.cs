@@ -2,6 +2,8 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Transport.UnixNative.Metrics;
+using System.Diagnostics.Metrics;
 using Transport.UnixNative.Internal;
 
 namespace Transport.UnixNative;
@@ -15,12 +17,23 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     private readonly UnixNativeTransportOptions _options;
     private readonly IMemoryPoolFactory<byte> _memoryPoolFactory;
     private readonly ILogger _logger;
+    private readonly UnixNativeMetrics _metrics;
     private readonly object _gate = new();
     private EventLoopGroup? _loops;
     private int _listeners;
 
     /// <summary>Creates the factory; Kestrel resolves it from dependency injection.</summary>
     public UnixNativeTransportFactory(IOptions<UnixNativeTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> memoryPoolFactory)
+        : this(options, loggerFactory, memoryPoolFactory, meterFactory: null)
+    {
+    }
+
+    /// <summary>
+    /// Creates the factory with the host's meter factory, which owns the <c>Transport.UnixNative</c>
+    /// meter; Kestrel resolves it from dependency injection.
+    /// </summary>
+    public UnixNativeTransportFactory(IOptions<UnixNativeTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> memoryPoolFactory,
+        IMeterFactory? meterFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
@@ -28,6 +41,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         _options = options.Value;
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger(TransportLog.CategoryName);
+        _metrics = new UnixNativeMetrics(meterFactory);
     }
 
     /// <summary>Whether <paramref name="endpoint"/> is a unix socket this transport serves.</summary>
@@ -65,9 +79,13 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 {
                     throw new NotSupportedException($"File handle {handle.FileHandle} is not a listening unix socket.");
                 }
-                return await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, _options, loops, Release, _logger).ConfigureAwait(false);
+                var adopted = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, _options, loops, Release, _logger).ConfigureAwait(false);
+                adopted.Metrics = new ListenerMetrics(_metrics, $"fd {handle.FileHandle}", isPacket);
+                return adopted;
             }
-            return await UnixConnectionListener.BindAsync(address!, _options, loops, Release, _logger).ConfigureAwait(false);
+            var listener = await UnixConnectionListener.BindAsync(address!, _options, loops, Release, _logger).ConfigureAwait(false);
+            listener.Metrics = new ListenerMetrics(_metrics, address!.DisplayName, address.IsSeqpacket);
+            return listener;
         }
         catch
         {
@@ -81,7 +99,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         lock (_gate)
         {
-            _loops ??= new EventLoopGroup(_options, _memoryPoolFactory, _logger);
+            _loops ??= new EventLoopGroup(_options, _memoryPoolFactory, _logger, _metrics);
             _listeners++;
             return _loops;
         }

@@ -31,6 +31,7 @@ internal sealed partial class UnixConnection
             var n = _isPacket ? ReceivePacket(writer, out var errno) : ReceiveStream(writer, out errno, out drained);
             if (n > 0)
             {
+                Metrics?.Received(n);
                 received += (int)n;
                 if (drained)
                 {

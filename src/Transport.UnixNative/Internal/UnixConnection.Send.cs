@@ -48,6 +48,7 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                 }
                 var buffer = result.Buffer;
                 var status = Send(ref buffer, out var errno);
+                Metrics?.SendStarted(onLoop: _loop.IsCurrentThread);
                 if (status == SendStatus.Failed)
                 {
                     reader.AdvanceTo(buffer.Start, result.Buffer.End);
@@ -243,6 +244,10 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                 n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
             }
             while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+            if (n > 0)
+            {
+                Metrics?.Sent(n);
+            }
             return n;
         }
         finally
@@ -292,6 +297,7 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         }
         _writable.Reset();
         _waitingForWritable = true;
+        Metrics?.SendWaitingForWritable();
         return new ValueTask<bool>(this, _writable.Version);
     }
 

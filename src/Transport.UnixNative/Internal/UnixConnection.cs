@@ -37,6 +37,9 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private ConnectionAbortedException? _abortReason;
     private ulong _token;
 
+    /// <summary>Set by the listener before <see cref="Start"/>.</summary>
+    public Metrics.ListenerMetrics? Metrics;
+
     // Loop-thread state.
     private bool _socketClosed;
 
@@ -182,6 +185,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
             return;
         }
         _socketClosed = true;
+        Metrics?.ConnectionClosed();
         _loop.Unregister(_token);
         // Forget the registration first, then close: the number may be reused at once.
         _fd.Dispose();

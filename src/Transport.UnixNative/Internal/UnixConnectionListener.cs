@@ -48,6 +48,9 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
 
     public EndPoint EndPoint { get; }
 
+    /// <summary>Set by the factory right after binding, before Kestrel accepts.</summary>
+    public Metrics.ListenerMetrics? Metrics { get; set; }
+
     /// <summary>Creates, binds and listens on a socket for <paramref name="address"/>, applying the socket file rules.</summary>
     public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options,
         EventLoopGroup loops, Action releaseLoops, ILogger logger)
@@ -155,7 +158,9 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 case Libc.EAGAIN:
                     break;
                 case Libc.EINTR:
+                    continue;
                 case Libc.ECONNABORTED:
+                    Metrics?.RefusedByError(); // the peer gave up before accept4 took it
                     continue;
                 case Libc.EMFILE:
                 case Libc.ENFILE:
@@ -163,6 +168,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 case Libc.ENOMEM:
                     // Out of descriptors or memory: the connection waits in the backlog. Log and retry
                     // shortly rather than spin or stop accepting for good.
+                    Metrics?.AcceptError(errno);
                     TransportLog.AcceptError(_logger, EndPoint.ToString() ?? "", NativeError.Exception("accept4", errno));
                     await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
                     continue;
@@ -230,7 +236,8 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         if (!PeerCredentials.Admit(fd, _peerAccess, _logger, EndPoint, out var peer, out var peerGroups))
         {
             handle.Dispose(); // refused before a byte is read; AcceptAsync moves on to the next connection
-            errno = Libc.ECONNABORTED;
+            Metrics?.RefusedByAllowlist();
+            errno = Libc.EINTR; // try the next one at once
             return null;
         }
         var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)]);
@@ -239,6 +246,8 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         {
             connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
         }
+        connection.Metrics = Metrics;
+        Metrics?.ConnectionAccepted();
         connection.Start();
         return connection;
     }
