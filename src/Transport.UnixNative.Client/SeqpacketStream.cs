@@ -118,7 +118,9 @@ public sealed class SeqpacketStream : Stream
     }
 
     /// <inheritdoc/>
+#pragma warning disable RS0027 // Stream's own signature: an override cannot choose its overloads
     public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+#pragma warning restore RS0027
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         if (_packetCount > 0)
@@ -211,7 +213,9 @@ public sealed class SeqpacketStream : Stream
     }
 
     /// <inheritdoc/>
+#pragma warning disable RS0027 // Stream's own signature: an override cannot choose its overloads
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+#pragma warning restore RS0027
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         try
