@@ -36,6 +36,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, PeerAccess? peerAccess)
     {
         EndPoint = endPoint;
+        _connectionLocalEndPoint = ConnectionLocalEndPoint(endPoint);
         _fd = fd;
         _address = address;
         _fileIdentity = fileIdentity;
@@ -47,6 +48,15 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     }
 
     public EndPoint EndPoint { get; }
+
+    // Kestrel's meter tags network.transport=unix and the path only for a UnixDomainSocketEndPoint
+    // (anything else gets its AddressFamily, "Unix"), so a seqpacket connection's local end is one;
+    // its remote end stays a UnixSeqpacketEndPoint, which tells the socket type.
+    private readonly EndPoint _connectionLocalEndPoint;
+
+    private static EndPoint ConnectionLocalEndPoint(EndPoint listener) => listener is UnixSeqpacketEndPoint seqpacket
+        ? new UnixDomainSocketEndPoint(seqpacket.IsAbstract ? "\0" + seqpacket.Address[1..] : seqpacket.Address)
+        : listener;
 
     /// <summary>Set by the factory right after binding, before Kestrel accepts.</summary>
     public Metrics.ListenerMetrics? Metrics { get; set; }
@@ -241,7 +251,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             return null;
         }
         var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)]);
-        var connection = new UnixConnection(handle, _loops.Next(), EndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
+        var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
         if (peer is { } credentials)
         {
             connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
