@@ -45,6 +45,10 @@ internal static class StartupErrors
 
     private static string? Hint(Exception e)
     {
+        if (e is DirectoryNotFoundException)
+        {
+            return "Create the directory first, or choose a path in an existing one.";
+        }
         if (e is AddressInUseException)
         {
             return "Another server is listening there: stop it or choose another address.";

@@ -14,7 +14,7 @@ namespace Transport.UnixNative;
 /// </summary>
 public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
-    private readonly UnixNativeTransportOptions _options;
+    private readonly IOptions<UnixNativeTransportOptions> _optionsAccessor;
     private readonly IMemoryPoolFactory<byte> _memoryPoolFactory;
     private readonly ILogger _logger;
     private readonly UnixNativeMetrics _metrics;
@@ -38,11 +38,15 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(memoryPoolFactory);
-        _options = options.Value;
+        _optionsAccessor = options;
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger(TransportLog.CategoryName);
         _metrics = new UnixNativeMetrics(meterFactory);
     }
+
+    // Read when binding, not when Kestrel is constructed: a bad setting then fails the host's start
+    // with ValidateOnStart's message instead of WebApplicationBuilder.Build().
+    private UnixNativeTransportOptions CurrentOptions => _optionsAccessor.Value;
 
     /// <summary>Whether <paramref name="endpoint"/> is a unix socket this transport serves.</summary>
     public bool CanBind(EndPoint endpoint) => endpoint switch
@@ -79,11 +83,11 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 {
                     throw new NotSupportedException($"File handle {handle.FileHandle} is not a listening unix socket.");
                 }
-                var adopted = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, _options, loops, Release, _logger).ConfigureAwait(false);
+                var adopted = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
                 adopted.Metrics = new ListenerMetrics(_metrics, $"fd {handle.FileHandle}", isPacket);
                 return adopted;
             }
-            var listener = await UnixConnectionListener.BindAsync(address!, _options, loops, Release, _logger).ConfigureAwait(false);
+            var listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
             listener.Metrics = new ListenerMetrics(_metrics, address!.DisplayName, address.IsSeqpacket);
             return listener;
         }
@@ -99,7 +103,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         lock (_gate)
         {
-            _loops ??= new EventLoopGroup(_options, _memoryPoolFactory, _logger, _metrics);
+            _loops ??= new EventLoopGroup(CurrentOptions, _memoryPoolFactory, _logger, _metrics);
             _listeners++;
             return _loops;
         }
