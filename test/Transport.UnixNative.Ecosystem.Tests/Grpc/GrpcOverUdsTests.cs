@@ -96,6 +96,18 @@ public sealed class GrpcOverUdsTests(GrpcServerFixture server) : IClassFixture<G
     }
 
     [Fact]
+    public async Task ConnectivityApi_IsUnavailableOverAConnectCallback()
+    {
+        // The caveat of AspNetCore.Docs #35871: a handler with a ConnectCallback gets no connectivity
+        // state (and no client-side load balancing); calls themselves work, as the tests above show.
+        using var channel = GrpcUnixChannel.Create(server.Path);
+
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => channel.ConnectAsync().DefaultTimeout());
+
+        Assert.Contains("load balancing or connectivity state", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task HundredConcurrentCalls_AllAnswerCorrectly()
     {
         using var channel = GrpcUnixChannel.Create(server.Path);
