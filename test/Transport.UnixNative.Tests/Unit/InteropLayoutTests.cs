@@ -60,6 +60,18 @@ public class InteropLayoutTests
             P("SO_ACCEPTCONN", SO_ACCEPTCONN);
             P("EPOLLRDHUP", EPOLLRDHUP);
             P("EPOLLET", EPOLLET);
+            P("cmsghdr.size", sizeof(struct cmsghdr));
+            P("cmsghdr.cmsg_len", offsetof(struct cmsghdr, cmsg_len));
+            P("cmsghdr.cmsg_level", offsetof(struct cmsghdr, cmsg_level));
+            P("cmsghdr.cmsg_type", offsetof(struct cmsghdr, cmsg_type));
+            P("CMSG_LEN(4)", CMSG_LEN(4));
+            P("CMSG_SPACE(4)", CMSG_SPACE(4));
+            P("CMSG_SPACE(12)", CMSG_SPACE(12));
+            P("CMSG_SPACE(1012)", CMSG_SPACE(1012));
+            P("SCM_RIGHTS", SCM_RIGHTS);
+            P("SCM_CREDENTIALS", SCM_CREDENTIALS);
+            P("MSG_CTRUNC", MSG_CTRUNC);
+            P("MSG_CMSG_CLOEXEC", MSG_CMSG_CLOEXEC);
             return 0;
         }
         """;
@@ -204,5 +216,23 @@ public class InteropLayoutTests
     {
         Assert.Equal(12, sizeof(UCred));
         Assert.Equal(12, Marshal.SizeOf<UCred>());
+    }
+
+    [ToolFact("gcc")]
+    public async Task ControlMessage_MatchesC()
+    {
+        var c = await C();
+        Same(c, "cmsghdr.size", Marshal.SizeOf<ControlMessageHeader>());
+        Same(c, "cmsghdr.cmsg_len", Offset<ControlMessageHeader>(nameof(ControlMessageHeader.Length)));
+        Same(c, "cmsghdr.cmsg_level", Offset<ControlMessageHeader>(nameof(ControlMessageHeader.Level)));
+        Same(c, "cmsghdr.cmsg_type", Offset<ControlMessageHeader>(nameof(ControlMessageHeader.Type)));
+        Same(c, "CMSG_LEN(4)", ControlMessages.Length(4));
+        Same(c, "CMSG_SPACE(4)", ControlMessages.RightsSpace(1));
+        Same(c, "CMSG_SPACE(12)", ControlMessages.RightsSpace(3));
+        Same(c, "CMSG_SPACE(1012)", ControlMessages.RightsSpace(ControlMessages.MaxDescriptorsPerMessage));
+        Same(c, "SCM_RIGHTS", ControlMessages.SCM_RIGHTS);
+        Same(c, "SCM_CREDENTIALS", ControlMessages.SCM_CREDENTIALS);
+        Same(c, "MSG_CTRUNC", ControlMessages.MSG_CTRUNC);
+        Same(c, "MSG_CMSG_CLOEXEC", Message.MSG_CMSG_CLOEXEC);
     }
 }
