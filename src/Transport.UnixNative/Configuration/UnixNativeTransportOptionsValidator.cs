@@ -9,7 +9,6 @@ namespace Transport.UnixNative.Configuration;
 /// </summary>
 internal sealed class UnixNativeTransportOptionsValidator : IValidateOptions<UnixNativeTransportOptions>
 {
-    private const int PermissionBits = 0x1FF; // 0777
     private const string Prefix = UnixNativeTransportConfiguration.SectionName;
 
     public ValidateOptionsResult Validate(string? name, UnixNativeTransportOptions options)
@@ -31,23 +30,15 @@ internal sealed class UnixNativeTransportOptionsValidator : IValidateOptions<Uni
         {
             errors.Add($"MaxWriteBufferSize ({Prefix}:MaxWriteBufferSize) must be 0 or more (0 or empty: unlimited); it is {options.MaxWriteBufferSize}.");
         }
-        CheckMode(options.SocketFileMode, $"SocketFileMode ({Prefix}:SocketFileMode)", errors);
-        foreach (var (path, file) in options.SocketFiles)
+        // A mode with more than permission bits is refused when the file is bound, with an
+        // ArgumentException naming the path (applications already handle that type).
+        foreach (var path in options.SocketFiles.Keys)
         {
             if (!path.StartsWith('/'))
             {
                 errors.Add($"SocketFiles['{path}']: the key must be the socket file's absolute path.");
             }
-            CheckMode(file?.Mode, $"SocketFiles['{path}'].Mode", errors);
         }
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
-    }
-
-    private static void CheckMode(UnixFileMode? mode, string what, List<string> errors)
-    {
-        if (mode is { } m && ((int)m & ~PermissionBits) != 0)
-        {
-            errors.Add($"{what} is 0{Convert.ToString((int)m, 8)}: only permission bits (0777) are allowed; a socket needs read/write, e.g. 0660.");
-        }
     }
 }

@@ -61,7 +61,6 @@ public sealed class ConfigurationTests
     [InlineData("Kestrel:UnixNative:Backlog", "-1", "Backlog (Kestrel:UnixNative:Backlog) must be at least 1; it is -1.")]
     [InlineData("Kestrel:UnixNative:Backlog", "many", "Kestrel:UnixNative:Backlog: 'many' is not a whole number.")]
     [InlineData("Kestrel:UnixNative:SocketFileMode", "rw-rw----", "Kestrel:UnixNative:SocketFileMode: 'rw-rw----' is not a file mode")]
-    [InlineData("Kestrel:UnixNative:SocketFileMode", "4777", "SocketFileMode (Kestrel:UnixNative:SocketFileMode) is 04777: only permission bits (0777) are allowed")]
     [InlineData("Kestrel:UnixNative:Backlogg", "5", "Kestrel:UnixNative:Backlogg: unknown setting.")]
     [InlineData("Kestrel:UnixNative:AllowedUserIds", "0,bob", "Kestrel:UnixNative:AllowedUserIds: 'bob' is not a numeric id.")]
     public async Task BadSetting_FailsStartupWithItsName(string key, string value, string expected)
@@ -71,6 +70,18 @@ public sealed class ConfigurationTests
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync().DefaultTimeout());
 
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task ModeWithSpecialBits_FromConfiguration_RefusedAtBindNamingThePath()
+    {
+        var path = TestPaths.SocketPath();
+        await using var app = Build(new() { ["Kestrel:UnixNative:SocketFileMode"] = "4777", ["Kestrel:Endpoints:A:Url"] = "http://unix:" + path });
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => app.StartAsync().DefaultTimeout());
+
+        Assert.Contains($"'{path}': SocketFileMode 04777 has bits other than permissions (0777)", error.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(path));
     }
 
     [Fact]
