@@ -4,7 +4,8 @@ using GrpcOverUds;
 namespace Transport.UnixNative.Ecosystem.Tests.Grpc;
 
 /// <summary>Grpc.Net.Client over our client handler against samples/GrpcOverUds on our transport.</summary>
-public sealed class GrpcOverUdsTests(GrpcServerFixture server) : IClassFixture<GrpcServerFixture>
+[Collection(GrpcServerCollection.Name)]
+public sealed class GrpcOverUdsTests(GrpcServerFixture server)
 {
     private static DateTime Deadline => DateTime.UtcNow.AddSeconds(30);
 

@@ -3,7 +3,8 @@ using Transport.UnixNative.Tests.Infrastructure;
 namespace Transport.UnixNative.Ecosystem.Tests.Grpc;
 
 /// <summary>The sample's <c>client ADDRESS NAME</c> mode, run as a process.</summary>
-public sealed class GrpcSampleClientModeTests(GrpcServerFixture server) : IClassFixture<GrpcServerFixture>
+[Collection(GrpcServerCollection.Name)]
+public sealed class GrpcSampleClientModeTests(GrpcServerFixture server)
 {
     [Theory]
     [InlineData("path")]

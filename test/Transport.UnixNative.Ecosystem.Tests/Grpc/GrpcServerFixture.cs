@@ -2,6 +2,13 @@ using Transport.UnixNative.Tests.Infrastructure;
 
 namespace Transport.UnixNative.Ecosystem.Tests.Grpc;
 
+/// <summary>One samples/GrpcOverUds process for every gRPC test class.</summary>
+[CollectionDefinition(Name)]
+public sealed class GrpcServerCollection : ICollectionFixture<GrpcServerFixture>
+{
+    public const string Name = "GrpcOverUds server";
+}
+
 /// <summary>samples/GrpcOverUds as a process, serving a socket path and an abstract name at once.</summary>
 public sealed class GrpcServerFixture : IAsyncLifetime
 {

@@ -6,7 +6,8 @@ namespace Transport.UnixNative.Ecosystem.Tests.Grpc;
 /// Debian's python3-grpcio (Google's C-core client: its own HTTP/2 and unix: / unix-abstract: targets)
 /// against samples/GrpcOverUds: a peer nobody here wrote. Generic calls with hand-encoded protobuf.
 /// </summary>
-public sealed class PythonGrpcTests(GrpcServerFixture server) : IClassFixture<GrpcServerFixture>
+[Collection(GrpcServerCollection.Name)]
+public sealed class PythonGrpcTests(GrpcServerFixture server)
 {
     // Field 1 (name, length-delimited) and for streams field 2 (count, varint), encoded by hand.
     private const string Script = """
