@@ -94,6 +94,19 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         }
     }
 });
+app.MapGet("/wait/{seconds:double}", async (double seconds, HttpContext context) =>
+{
+    // Holds the request open without writing: long-poll and watch endpoints look like this.
+    try
+    {
+        await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 86400)), context.RequestAborted);
+    }
+    catch (OperationCanceledException)
+    {
+        // The client went away: nobody reads the answer, but the handler ends now instead of later.
+    }
+    return Results.Text("done");
+});
 app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
 
 app.Lifetime.ApplicationStarted.Register(() =>

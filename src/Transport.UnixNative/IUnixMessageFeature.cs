@@ -12,7 +12,10 @@ public interface IUnixMessageFeature
     /// <summary>The largest message <see cref="SendAsync"/> accepts: the socket's send buffer less the kernel's overhead.</summary>
     int MaxMessageSize { get; }
 
-    /// <summary>The next message from the peer, or <see langword="null"/> once the peer has closed the connection.</summary>
+    /// <summary>
+    /// The next message from the peer (an empty packet is an empty message), or <see langword="null"/>
+    /// once the peer has shut down or closed the connection.
+    /// </summary>
     ValueTask<ReadOnlyMemory<byte>?> ReceiveAsync(CancellationToken cancellationToken = default);
 
     /// <summary>Sends <paramref name="message"/> as one packet.</summary>

@@ -49,6 +49,16 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     private int _state;
     private volatile bool _stopping;
 
+    // Set (with a full fence) once the loop thread has released its handlers and run its last work.
+    // After that, scheduled work runs on thread-pool threads, one item at a time under this gate,
+    // so loop-only state is never touched by two threads at once.
+    private int _stopped;
+    private readonly object _afterStopGate = new();
+
+    // The loop's own reference plus one per running send loop: the pool is disposed when the last
+    // send loop has stopped touching its memory, never while a sendmsg may still read a block.
+    private int _poolUsers = 1;
+
     public EventLoop(int index, UnixNativeTransportOptions options, System.Buffers.MemoryPool<byte> memoryPool)
     {
         Index = index;
@@ -103,9 +113,15 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     private readonly int _packetBufferSize;
 
+    /// <summary>Scratch for stream receives that may find nothing (loop thread only); what arrives is copied into the pipe.</summary>
+    public Memory<byte> StreamBuffer => _streamBuffer ??= GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
+
+    private byte[]? _streamBuffer;
+
     private byte[]? _packetBuffer;
 
-    public bool IsCurrentThread => Thread.CurrentThread == _thread;
+    /// <summary>On the loop thread, or (after the loop stopped) inside the serialized after-stop work.</summary>
+    public bool IsCurrentThread => Thread.CurrentThread == _thread || (IsStopped && Monitor.IsEntered(_afterStopGate));
 
     public void Start() => _thread.Start();
 
@@ -113,6 +129,11 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     public ulong Register(SafeFdHandle fd, IEventHandler handler, uint events)
     {
         System.Diagnostics.Debug.Assert(IsCurrentThread);
+        if (IsStopped)
+        {
+            // Nobody would ever dispatch its events or stop it.
+            throw new ObjectDisposedException($"UnixNative I/O {Index}", "The event loop has stopped.");
+        }
         int slot;
         if (!_freeSlots.TryPop(out slot))
         {
@@ -161,7 +182,32 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         public void UnsafeOnCompleted(Action continuation) => loop.Schedule(static c => ((Action)c!)(), continuation);
     }
 
-    public bool IsStopped => _stopping && !_thread.IsAlive;
+    public bool IsStopped => Volatile.Read(ref _stopped) != 0;
+
+    /// <summary>A send loop starts using the pool; false once the pool is gone.</summary>
+    public bool RetainPool()
+    {
+        var users = Volatile.Read(ref _poolUsers);
+        while (users > 0)
+        {
+            var seen = Interlocked.CompareExchange(ref _poolUsers, users + 1, users);
+            if (seen == users)
+            {
+                return true;
+            }
+            users = seen;
+        }
+        return false;
+    }
+
+    /// <summary>A send loop (or the loop itself, at dispose) is done with the pool; the last one disposes it.</summary>
+    public void ReleasePool()
+    {
+        if (Interlocked.Decrement(ref _poolUsers) == 0)
+        {
+            MemoryPool.Dispose();
+        }
+    }
 
     /// <summary>
     /// Forgets a registration; loop thread only, and always before its descriptor is closed:
@@ -180,12 +226,6 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     public override void Schedule(Action<object?> action, object? state)
     {
-        if (_stopping && !_thread.IsAlive)
-        {
-            // Late completions after shutdown still run, so nothing waits forever.
-            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(action, state, preferLocal: false);
-            return;
-        }
         _work.Enqueue(new WorkItem(action, state));
         // Write the eventfd only when the loop is (about to be) blocked; an awake loop
         // drains the queue before it blocks again.
@@ -193,6 +233,20 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         {
             Metrics?.WokenUp();
             Wake();
+        }
+        // The exchange above is a full fence: either the stopped loop's last drain sees our item,
+        // or we see that it stopped and drain it ourselves (late completions still run).
+        if (IsStopped)
+        {
+            System.Threading.ThreadPool.UnsafeQueueUserWorkItem(static loop => loop.RunWorkAfterStop(), this, preferLocal: false);
+        }
+    }
+
+    private void RunWorkAfterStop()
+    {
+        lock (_afterStopGate)
+        {
+            RunAllScheduledWork();
         }
     }
 
@@ -273,7 +327,18 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         finally
         {
             NativeMemory.Free(events);
+            Stop();
+        }
+    }
+
+    private void Stop()
+    {
+        lock (_afterStopGate)
+        {
             StopHandlers();
+            Interlocked.Exchange(ref _stopped, 1);
+            // Work scheduled before the flag was visible would otherwise wait forever.
+            RunAllScheduledWork();
         }
     }
 
@@ -334,6 +399,11 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
                 }
             }
         }
+        RunAllScheduledWork();
+    }
+
+    private void RunAllScheduledWork()
+    {
         while (_work.TryDequeue(out var item))
         {
             try
@@ -364,11 +434,11 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         }
         else if (!_thread.IsAlive)
         {
-            StopHandlers();
+            Stop();
         }
         _wakeFd.Dispose();
         _epoll.Dispose();
-        MemoryPool.Dispose();
+        ReleasePool();
     }
 
     private readonly record struct WorkItem(Action<object?> Action, object? State);

@@ -11,13 +11,22 @@ internal sealed partial class UnixConnection
     // Read at most this much per readiness event before flushing and yielding to other connections.
     private const int ReceiveBudget = 256 * 1024;
 
-    private readonly Action _onFlushCompleted;
+    private Action? _onFlushCompleted; // made at the first pause: most connections never pause
     private ConfiguredValueTaskAwaitable<FlushResult>.ConfiguredValueTaskAwaiter _flushAwaiter;
     private bool _receivePaused;
     private bool _receiveEnded;
 
-    /// <summary>Reads until the socket is drained, straight into pipe memory, then flushes. Loop thread.</summary>
-    private void Receive()
+    // An event said the peer shut down, hung up or failed: a short read no longer proves the
+    // socket empty (the edge that carried the end is spent), so receives go on to EOF or EAGAIN.
+    private bool _peerEnding;
+
+    /// <summary>
+    /// Reads until the socket is drained, then flushes. Loop thread. The first read of an input
+    /// event goes straight into pipe memory; any read that may find nothing (after a full read, at
+    /// the end, after a pause) goes into the loop's scratch buffer and is copied, so an idle
+    /// connection never keeps a pool block taken for a receive that found nothing.
+    /// </summary>
+    private void Receive(bool dataReady = false)
     {
         if (_receivePaused || _receiveEnded || _socketClosed)
         {
@@ -25,14 +34,22 @@ internal sealed partial class UnixConnection
         }
         var writer = _input.Writer;
         var received = 0;
+        var wrote = false;
         var drained = false;
         while (received < ReceiveBudget)
         {
-            var n = _isPacket ? ReceivePacket(writer, out var errno) : ReceiveStream(writer, out errno, out drained);
-            if (n > 0)
+            var n = _isPacket
+                ? ReceivePacket(writer, out var errno, out var emptyPacket)
+                : ReceiveStream(writer, intoPipe: dataReady && received == 0, out errno, out drained, out emptyPacket);
+            if (n > 0 || emptyPacket)
             {
-                Metrics?.Received(n);
-                received += (int)n;
+                if (n > 0)
+                {
+                    Metrics?.Received(n);
+                }
+                // Empty packets count too: a flood of them must not hold the loop.
+                received += n > 0 ? (int)n : 64;
+                wrote |= n > 0 || _messages is not null;
                 if (drained)
                 {
                     break;
@@ -41,7 +58,7 @@ internal sealed partial class UnixConnection
             }
             if (n == 0)
             {
-                // End of stream (a FIN, or for seqpacket the peer's close). Complete also publishes what was read.
+                // End of stream (a FIN, or for seqpacket the peer's shutdown or close). Complete also publishes what was read.
                 _receiveEnded = true;
                 writer.Complete();
                 return;
@@ -59,7 +76,7 @@ internal sealed partial class UnixConnection
             return;
         }
 
-        if (received == 0)
+        if (!wrote)
         {
             return;
         }
@@ -69,7 +86,7 @@ internal sealed partial class UnixConnection
             // The application has not caught up (MaxReadBufferSize): stop reading until it does.
             _receivePaused = true;
             _flushAwaiter = flush;
-            flush.UnsafeOnCompleted(_onFlushCompleted);
+            flush.UnsafeOnCompleted(_onFlushCompleted ??= OnFlushCompleted);
             return;
         }
         if (!ContinueAfterFlush(flush.GetResult()))
@@ -83,28 +100,53 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private unsafe nint ReceiveStream(PipeWriter writer, out int errno, out bool drained)
+    private unsafe nint ReceiveStream(PipeWriter writer, bool intoPipe, out int errno, out bool drained, out bool emptyPacket)
     {
-        var memory = writer.GetMemory();
+        emptyPacket = false;
+        var memory = intoPipe ? writer.GetMemory() : _loop.StreamBuffer;
         nint n;
+        int flags;
         fixed (byte* buffer = memory.Span)
         {
             var iov = new IOVector { Base = buffer, Count = (nuint)memory.Length };
             var message = new MessageHeader { IOVectors = &iov, IOVectorCount = 1 };
-            n = Message.recvmsg(_fdNumber, &message, 0);
+            n = Message.recvmsg(_fd.Fd, &message, 0);
+            flags = message.Flags;
         }
         errno = n < 0 ? Libc.LastErrno : 0;
         if (n > 0)
         {
-            writer.Advance((int)n);
+            if (intoPipe)
+            {
+                writer.Advance((int)n);
+            }
+            else
+            {
+                writer.Write(memory.Span[..(int)n]);
+            }
         }
-        // A stream receive that does not fill the buffer has emptied the socket: any later data
-        // raises a new edge, so the EAGAIN round trip can be skipped.
-        drained = n > 0 && n < memory.Length;
+        // A short read has emptied the socket only if the event that led here did not carry the
+        // end (data arriving later raises a new edge; an end already signalled does not), and the
+        // kernel did not stop early at a message carrying descriptors (MSG_CTRUNC: they were
+        // dropped, there is no room for them). Otherwise read on, to EAGAIN or EOF.
+        drained = n > 0 && n < memory.Length && !_peerEnding && (flags & ControlMessages.MSG_CTRUNC) == 0;
         return n;
     }
 
-    private unsafe nint ReceivePacket(PipeWriter writer, out int errno)
+    /// <summary>
+    /// Turns on SO_PASSCRED for a packet socket: then every packet, even an empty one, comes with
+    /// MSG_CTRUNC (no room for its credentials), and a read of 0 without it is the peer's real end.
+    /// Without it an empty packet (legal) and the end of the connection read the same.
+    /// </summary>
+    private void EnablePacketCredentials()
+    {
+        if (Interop.Socket.SetIntOption(_fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_PASSCRED, 1) != 0)
+        {
+            throw NativeError.Exception("setsockopt(SO_PASSCRED)", Libc.LastErrno);
+        }
+    }
+
+    private unsafe nint ReceivePacket(PipeWriter writer, out int errno, out bool emptyPacket)
     {
         // A packet is read whole or not at all: receive into a buffer as large as any packet a peer
         // can send, then copy into the pipe (idle connections hold no buffer of their own).
@@ -115,10 +157,16 @@ internal sealed partial class UnixConnection
         {
             var iov = new IOVector { Base = p, Count = (nuint)buffer.Length };
             var message = new MessageHeader { IOVectors = &iov, IOVectorCount = 1 };
-            n = Message.recvmsg(_fdNumber, &message, 0);
+            n = Message.recvmsg(_fd.Fd, &message, 0);
             flags = message.Flags;
         }
         errno = n < 0 ? Libc.LastErrno : 0;
+        // An empty packet carries no bytes (HTTP skips it) but is a message of its own.
+        emptyPacket = n == 0 && (flags & ControlMessages.MSG_CTRUNC) != 0;
+        if (emptyPacket && _messages is not null)
+        {
+            UnixMessageFeature.WriteFrame(writer, []);
+        }
         if (n > 0)
         {
             if ((flags & Message.MSG_TRUNC) != 0)
@@ -149,7 +197,7 @@ internal sealed partial class UnixConnection
             return;
         }
         // Edges that arrived while paused were consumed without reading: try now.
-        Receive();
+        Receive(dataReady: false);
     }
 
     private bool ContinueAfterFlush(FlushResult result)
@@ -170,6 +218,8 @@ internal sealed partial class UnixConnection
     private void ReceiveFailed(int errno)
     {
         _receiveEnded = true;
+        // Reset or failed: the peer's side is gone, whether or not the application reads.
+        SignalConnectionClosed();
         Exception error = errno switch
         {
             Libc.ECONNRESET => new ConnectionResetException($"The peer reset the connection ({Libc.Describe(errno)}).", NativeError.Exception("recvmsg", errno)),

@@ -14,6 +14,12 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     [ThreadStatic]
     private static MemoryHandle[]? t_pins;
 
+    // Below this a send buffer is not a real configuration; EMSGSIZE then is an error.
+    private const int MinPacketSendLimit = 1024;
+
+    // Seqpacket: the largest packet we send, from SO_SNDBUF at the start (see MaxMessageSize).
+    private int _packetSendLimit;
+
     private ManualResetValueTaskSourceCore<bool> _writable = new() { RunContinuationsAsynchronously = false };
     private bool _waitingForWritable;
     private bool _outputEventsRegistered;
@@ -94,8 +100,13 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         }
         finally
         {
+            // Only the send loop completes its reader, and only here: no sendmsg can be reading the
+            // pipe's memory any more. Then the pool may go (the loop's dispose waits for this).
+            reader.Complete(error);
+            _loop.ReleasePool();
+            MarkClosed(SendEnded);
             // Closing belongs to the loop: it owns the registration and the descriptor's number.
-            if (_loop.IsCurrentThread || _loop.IsStopped)
+            if (_loop.IsCurrentThread)
             {
                 CloseSocket(error);
             }
@@ -118,13 +129,20 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
             return SendMessages(ref buffer, out errno);
         }
         // A stream takes any amount; seqpacket output is cut into packets a peer can read whole.
-        var limit = _isPacket ? SeqpacketLimits.SendPacketSize : long.MaxValue;
         while (!buffer.IsEmpty)
         {
+            var limit = _isPacket ? _packetSendLimit : long.MaxValue;
             var chunk = buffer.Length > limit ? buffer.Slice(0, limit) : buffer;
             var n = GatherAndSend(chunk, out var total, out errno);
             if (n < 0)
             {
+                if (errno == Libc.EMSGSIZE && _isPacket && chunk.Length > MinPacketSendLimit)
+                {
+                    // The send buffer shrank below our packet size (SO_SNDBUF set after the start):
+                    // smaller packets carry the same bytes.
+                    _packetSendLimit = (int)(chunk.Length / 2);
+                    continue;
+                }
                 return errno == Libc.EAGAIN ? SendStatus.WouldBlock : SendStatus.Failed;
             }
             buffer = buffer.Slice(n);
@@ -241,7 +259,7 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
             do
             {
                 // MSG_NOSIGNAL: a closed peer is an EPIPE error here, never a process-killing SIGPIPE.
-                n = Message.sendmsg(_fdNumber, &message, Message.MSG_NOSIGNAL);
+                n = Message.sendmsg((int)_fd.DangerousGetHandle(), &message, Message.MSG_NOSIGNAL);
             }
             while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
             if (n > 0)

@@ -13,14 +13,18 @@ namespace Transport.UnixNative.Internal;
 /// One accepted unix socket as a Kestrel connection. Every socket call and every state change
 /// happens on the owning <see cref="EventLoop"/>'s thread; other threads only schedule work on it.
 /// </summary>
-internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
+internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IMemoryPoolFeature
 {
     private static long s_lastConnectionId;
 
+    // ConnectionClosed fires once the peer's side ended or the socket closed, whichever is first;
+    // DisposeAsync returns once the socket is closed and the send loop has let go of its memory.
+    private const int ClosedQueued = 1, ClosedFired = 2, SocketClosed = 4, SendEnded = 8;
+    private const int FullyClosed = ClosedFired | SocketClosed | SendEnded;
+
     private readonly SafeFdHandle _fd;
-    private readonly int _fdNumber;
     private readonly EventLoop _loop;
     private readonly ILogger _logger;
     private readonly bool _isPacket;
@@ -28,7 +32,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly Pipe _output;  // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     private readonly CancellationToken _connectionClosed;
-    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Made only when DisposeAsync has to wait: most connections are fully closed by then.
+    private TaskCompletionSource? _closed;
     private readonly FeatureStore _features = new();
     private readonly UnixMessageFeature? _messages;
 
@@ -36,18 +41,18 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private IDictionary<object, object?>? _items;
     private ConnectionAbortedException? _abortReason;
     private ulong _token;
+    private int _closeState;
 
     /// <summary>Set by the listener before <see cref="Start"/>.</summary>
     public Metrics.ListenerMetrics? Metrics;
 
-    // Loop-thread state.
-    private bool _socketClosed;
+    // Loop-thread state (read by the send loop too, hence volatile).
+    private volatile bool _socketClosed;
 
     public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket, ILogger logger,
         bool preserveMessages = false)
     {
         _fd = fd;
-        _fdNumber = fd.Fd;
         _loop = loop;
         _logger = logger;
         _isPacket = isPacket;
@@ -57,8 +62,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _connectionClosed = _connectionClosedTokenSource.Token;
         _input = new Pipe(loop.InputOptions);
         _output = new Pipe(loop.OutputOptions);
-        Transport = new DuplexPipe(_input.Reader, _output.Writer);
-        _onFlushCompleted = OnFlushCompleted;
+        Transport = this;
 
         _features.Set<IConnectionIdFeature>(this);
         _features.Set<IConnectionTransportFeature>(this);
@@ -66,12 +70,20 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _features.Set<IConnectionLifetimeFeature>(this);
         _features.Set<IConnectionEndPointFeature>(this);
         _features.Set<IMemoryPoolFeature>(this);
-        if (isPacket && preserveMessages)
+        if (isPacket)
         {
-            _messages = new UnixMessageFeature(Transport, MaxMessageSize(fd));
-            _features.Set<IUnixMessageFeature>(_messages);
+            var maxMessageSize = MaxMessageSize(fd);
+            _packetSendLimit = Math.Min(SeqpacketLimits.SendPacketSize, maxMessageSize);
+            if (preserveMessages)
+            {
+                _messages = new UnixMessageFeature(Transport, maxMessageSize);
+                _features.Set<IUnixMessageFeature>(_messages);
+            }
         }
     }
+
+    /// <summary>The socket, for tests that change its options.</summary>
+    internal SafeFdHandle Socket => _fd;
 
     // The kernel refuses a packet larger than the send buffer less its own bookkeeping (32 bytes).
     private static int MaxMessageSize(SafeFdHandle fd)
@@ -115,6 +127,10 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     {
         try
         {
+            if (_isPacket)
+            {
+                EnablePacketCredentials();
+            }
             // Output readiness is asked for only after a send would block (see WaitForWritable).
             _token = _loop.Register(_fd, this, Epoll.EPOLLIN | Epoll.EPOLLRDHUP);
         }
@@ -124,8 +140,12 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
             _receiveEnded = true;
             _input.Writer.Complete(ex);
             CloseSocket(ex);
+            _output.Reader.Complete(ex); // no send loop owns it
+            MarkClosed(SendEnded);
             return;
         }
+        // Registered on a live loop, so its pool is alive: this reference keeps it so until the send loop ends.
+        _loop.RetainPool();
         _ = SendLoopAsync();
     }
 
@@ -135,10 +155,22 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         {
             return;
         }
+        if ((events & (Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        {
+            // This edge carried the end (or an error): from now on every receive reads until the
+            // syscall says EOF, EAGAIN or the error, never stopping at a short read.
+            _peerEnding = true;
+            if ((events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+            {
+                // Both directions are gone (the peer closed, or reset): nobody is left to answer.
+                // A handler waiting on RequestAborted learns it now, even if nothing reads the input.
+                SignalConnectionClosed();
+            }
+        }
         // HUP and ERR count as both readable and writable: the syscalls tell what really happened.
         if ((events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
-            Receive();
+            Receive(dataReady: (events & Epoll.EPOLLIN) != 0 && !_peerEnding);
         }
         if ((events & (Epoll.EPOLLOUT | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
@@ -169,11 +201,18 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         }
         TransportLog.ConnectionAborted(_logger, ConnectionId, _abortReason?.Message);
         // The peer sees the end at once; a send that waits for buffer space fails instead of waiting.
-        Interop.Socket.shutdown(_fdNumber, Interop.Socket.SHUT_RDWR);
+        Interop.Socket.shutdown(_fd.Fd, Interop.Socket.SHUT_RDWR);
         OnWritable(canSend: false);
         if (_receivePaused)
         {
+            // The paused receive completes the input with the abort reason (see ContinueAfterFlush).
             _input.Writer.CancelPendingFlush();
+        }
+        else if (!_receiveEnded)
+        {
+            // As Kestrel's Sockets transport: the reader sees the abort, not buffered data and a clean end.
+            _receiveEnded = true;
+            _input.Writer.Complete(_abortReason);
         }
     }
 
@@ -187,20 +226,33 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _socketClosed = true;
         Metrics?.ConnectionClosed();
         _loop.Unregister(_token);
-        // Forget the registration first, then close: the number may be reused at once.
+        // Forget the registration first, then close: the number may be reused at once. A send in
+        // progress on another thread holds a reference, so the descriptor closes when it returns.
         _fd.Dispose();
 
-        // Complete the pipes after the descriptor is closed, with the reason the application should see.
+        // Complete the input after the descriptor is closed, with the reason the application should see.
+        // The output's reader belongs to the send loop (it may be inside sendmsg with the pipe's
+        // memory right now): wake it, and it completes the reader when it is done.
         Exception? reason = _abortReason ?? sendError;
-        _output.Reader.Complete(sendError);
+        _output.Reader.CancelPendingRead();
         if (!_receiveEnded)
         {
             _receiveEnded = true;
             _input.Writer.Complete(reason);
         }
         TransportLog.ConnectionClosed(_logger, ConnectionId);
-        // ConnectionClosed callbacks run application code: never on the I/O thread.
-        ThreadPool.UnsafeQueueUserWorkItem(static connection => connection.FireConnectionClosed(), this, preferLocal: false);
+        SignalConnectionClosed();
+        MarkClosed(SocketClosed);
+    }
+
+    /// <summary>Fires ConnectionClosed once. Any thread.</summary>
+    private void SignalConnectionClosed()
+    {
+        if ((Interlocked.Or(ref _closeState, ClosedQueued) & ClosedQueued) == 0)
+        {
+            // ConnectionClosed callbacks run application code: never on the I/O thread.
+            ThreadPool.UnsafeQueueUserWorkItem(static connection => connection.FireConnectionClosed(), this, preferLocal: false);
+        }
     }
 
     private void FireConnectionClosed()
@@ -213,21 +265,38 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         {
             TransportLog.ConnectionError(_logger, ConnectionId, ex);
         }
-        _closed.TrySetResult();
+        MarkClosed(ClosedFired);
     }
+
+    private void MarkClosed(int step)
+    {
+        if (((Interlocked.Or(ref _closeState, step) | step) & FullyClosed) == FullyClosed)
+        {
+            Volatile.Read(ref _closed)?.TrySetResult();
+        }
+    }
+
+    private bool IsFullyClosed => (Volatile.Read(ref _closeState) & FullyClosed) == FullyClosed;
 
     public override async ValueTask DisposeAsync()
     {
         // The application is done with both directions: the send loop drains what is left and closes.
         Transport.Input.Complete();
         Transport.Output.Complete();
-        await _closed.Task.ConfigureAwait(false);
+        if (!IsFullyClosed)
+        {
+            var closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            closed = Interlocked.CompareExchange(ref _closed, closed, null) ?? closed;
+            // The last step may have completed between the check and the exchange, seeing no waiter.
+            if (!IsFullyClosed)
+            {
+                await closed.Task.ConfigureAwait(false);
+            }
+        }
         _connectionClosedTokenSource.Dispose();
     }
 
-    private sealed class DuplexPipe(PipeReader input, PipeWriter output) : IDuplexPipe
-    {
-        public PipeReader Input { get; } = input;
-        public PipeWriter Output { get; } = output;
-    }
+    PipeReader IDuplexPipe.Input => _input.Reader;
+
+    PipeWriter IDuplexPipe.Output => _output.Writer;
 }

@@ -80,7 +80,7 @@ internal sealed class UnixMessageFeature(IDuplexPipe transport, int maxMessageSi
         Span<byte> header = stackalloc byte[HeaderSize];
         buffer.Slice(0, HeaderSize).CopyTo(header);
         length = BinaryPrimitives.ReadInt32LittleEndian(header);
-        if (length <= 0)
+        if (length < 0)
         {
             throw new InvalidDataException($"Corrupt message frame: length {length}. Write to a message connection only through IUnixMessageFeature.");
         }

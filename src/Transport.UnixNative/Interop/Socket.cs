@@ -20,6 +20,7 @@ internal static unsafe partial class Socket
     internal const int SO_ERROR = 4;
     internal const int SO_SNDBUF = 7;
     internal const int SO_RCVBUF = 8;
+    internal const int SO_PASSCRED = 16;
     internal const int SO_PEERCRED = 17;
     internal const int SO_ACCEPTCONN = 30;
     internal const int SO_DOMAIN = 39;
@@ -58,6 +59,9 @@ internal static unsafe partial class Socket
 
     [LibraryImport(Libc.Name, SetLastError = true)]
     internal static partial int getsockname(SafeFdHandle fd, byte* address, int* addressLength);
+
+    /// <summary>Sets an <c>int</c> socket option: 0, or -1 with errno set.</summary>
+    internal static int SetIntOption(int fd, int level, int name, int value) => setsockopt(fd, level, name, &value, sizeof(int));
 
     /// <summary>An <c>int</c> socket option, or -1 with errno set.</summary>
     internal static int GetIntOption(int fd, int level, int name, out int value)

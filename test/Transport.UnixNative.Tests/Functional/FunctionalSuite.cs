@@ -293,6 +293,139 @@ public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixtur
         await Host.Connections.Get(connectionId).ClosedFired.Task.DefaultTimeout();
     }
 
+    // Far below the test host's keep-alive timeout (30 min): only the transport's own close can meet it.
+    private static readonly TimeSpan PromptClose = TimeSpan.FromSeconds(10);
+
+    [Fact]
+    public async Task HalfClose_RightAfterRequest_AnsweredThenClosedPromptly()
+    {
+        // Ten times: data, FIN and RDHUP arrive in one edge or several, whichever the scheduler makes of it.
+        for (var i = 0; i < 10; i++)
+        {
+            using var socket = await UnixClient.ConnectSocketAsync(Address);
+            await using var stream = Address.IsSeqpacket ? (Stream)new SeqpacketStream(socket) : new NetworkStream(socket, ownsSocket: false);
+            await stream.WriteAsync(RawHttpReader.Get("/plaintext")).DefaultTimeout();
+            socket.Shutdown(SocketShutdown.Send);
+            var reader = new RawHttpReader(stream);
+            var response = await reader.ReadResponseAsync().Timeout(PromptClose);
+            if (fixture.Native)
+            {
+                // We answer and then close (Kestrel's Sockets transport gives such a client an empty reply).
+                Assert.NotNull(response);
+                Assert.Equal("Hello, World!", response.BodyText);
+            }
+            Assert.Equal(0, await reader.ReadToEndAsync().Timeout(PromptClose));
+        }
+    }
+
+    [ToolFact("python3", "socat", "nc")]
+    public async Task HalfClose_OutsideClients_AnsweredThenClosedPromptly()
+    {
+        // Python: sendall + shutdown(SHUT_WR), then read to EOF (a hang is a socket timeout).
+        const string script = """
+            import socket, sys
+            kind = socket.SOCK_SEQPACKET if sys.argv[2] == 'seqpacket' else socket.SOCK_STREAM
+            s = socket.socket(socket.AF_UNIX, kind)
+            s.settimeout(10)
+            a = sys.argv[1]
+            s.connect('\0' + a[1:] if a.startswith('@') else a)
+            s.sendall(b'GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            s.shutdown(socket.SHUT_WR)
+            data = b''
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            sys.stdout.write(data.decode())
+            """;
+        var python = await ProcessRunner.RunAsync("python3", ["-c", script, Address.Address, Address.IsSeqpacket ? "seqpacket" : "stream"], PromptClose * 2);
+        Assert.True(python.ExitCode == 0, python.StandardError);
+        AssertAnswered(python.StandardOutput);
+
+        // socat ends once both directions ended (-t 60: it would wait a minute for a server that never closes).
+        var socatAddress = (Address.IsAbstract ? "ABSTRACT-CONNECT:" + Address.Address[1..] : "UNIX-CONNECT:" + Address.Address)
+            + (Address.IsSeqpacket ? ",type=5" : "");
+        var socat = await ProcessRunner.RunAsync("sh", ["-c", "printf 'GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n' | socat -t 60 - \"$1\"", "sh", socatAddress], PromptClose);
+        Assert.True(socat.ExitCode == 0, socat.StandardError);
+        AssertAnswered(socat.StandardOutput);
+
+        if (!Address.IsAbstract && !Address.IsSeqpacket)
+        {
+            // OpenBSD nc: -N shuts the socket down at the end of its input.
+            var nc = await ProcessRunner.RunAsync("sh", ["-c", "printf 'GET /plaintext HTTP/1.1\r\nHost: x\r\n\r\n' | nc -N -U \"$1\"", "sh", Address.Address], PromptClose);
+            Assert.True(nc.ExitCode == 0, nc.StandardError);
+            AssertAnswered(nc.StandardOutput);
+        }
+    }
+
+    [ToolFact("python3")]
+    public async Task Request_FirstPartCarriesADescriptor_RestIsStillRead()
+    {
+        // The kernel ends a stream read after a message with SCM_RIGHTS: that short read is not "drained".
+        // Twenty times, so the two parts are queued together before the server reads in some of them.
+        const string script = """
+            import socket, sys, os
+            kind = socket.SOCK_SEQPACKET if sys.argv[2] == 'seqpacket' else socket.SOCK_STREAM
+            a = sys.argv[1]
+            for i in range(20):
+                s = socket.socket(socket.AF_UNIX, kind)
+                s.settimeout(10)
+                s.connect('\0' + a[1:] if a.startswith('@') else a)
+                fd = os.open('/dev/null', os.O_RDONLY)
+                socket.send_fds(s, [b'GET /plaintext HTTP/1.1\r\n'], [fd])
+                s.sendall(b'Host: localhost\r\nConnection: close\r\n\r\n')
+                os.close(fd)
+                data = b''
+                while not data.endswith(b'Hello, World!'):
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                assert data.startswith(b'HTTP/1.1 200 OK'), data
+                s.close()
+            print('ok')
+            """;
+        var python = await ProcessRunner.RunAsync("python3", ["-c", script, Address.Address, Address.IsSeqpacket ? "seqpacket" : "stream"], PromptClose * 3);
+        Assert.True(python.ExitCode == 0, python.StandardError);
+        Assert.Equal("ok", python.StandardOutput.Trim());
+    }
+
+    private void AssertAnswered(string output)
+    {
+        if (fixture.Native)
+        {
+            Assert.StartsWith("HTTP/1.1 200 OK\r\n", output, StringComparison.Ordinal);
+            Assert.EndsWith("\r\n\r\nHello, World!", output, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task PeerCloses_WhileHandlerWaits_RequestAbortedAndConnectionEnds()
+    {
+        const int clients = 20;
+        var key = TestPaths.Hex8();
+        var waits = Host.Hooks.WaitsFor(key);
+        var before = Host.Connections.All.Select(c => c.Id).ToHashSet();
+        var sockets = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => UnixClient.ConnectSocketAsync(Address))).DefaultTimeout();
+        foreach (var socket in sockets)
+        {
+            await socket.SendAsync(RawHttpReader.Get($"/wait/600?key={key}")).DefaultTimeout();
+        }
+        Assert.True(await Poll.UntilAsync(() => waits.Started == clients), $"{waits.Started} of {clients} handlers started");
+        foreach (var socket in sockets)
+        {
+            socket.Dispose();
+        }
+        // Every handler learns that its client left (the handler would otherwise wait ten minutes).
+        Assert.True(await Poll.UntilAsync(() => waits.Aborted == clients), $"{waits.Aborted} of {clients} handlers saw RequestAborted");
+        var ours = Host.Connections.All.Where(c => !before.Contains(c.Id)).ToArray();
+        Assert.Equal(clients, ours.Length);
+        await Task.WhenAll(ours.Select(c => c.Ended.Task)).DefaultTimeout();
+        await Task.WhenAll(ours.Select(c => c.ClosedFired.Task)).DefaultTimeout();
+        await AssertServesAsync();
+    }
+
     [Fact]
     public async Task Garbage_RandomBytes_Returns400OrCloses_ServerKeepsServing()
     {

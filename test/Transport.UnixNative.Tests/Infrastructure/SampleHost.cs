@@ -162,6 +162,9 @@ public sealed class SampleHost : IAsyncDisposable
             options.ConfigureEndpointDefaults(listen => listen.Use(Tracker.Middleware));
             // Kestrel refuses bodies over 30 MB by default (413); the suite echoes 64 MiB.
             options.Limits.MaxRequestBodySize = 256L * 1024 * 1024;
+            // Far beyond every test's timeout: a connection that only ends by Kestrel's keep-alive
+            // timer (a lost FIN) fails its test instead of passing slowly.
+            options.Limits.KeepAliveTimeout = TimeSpan.FromMinutes(30);
             Spec.Listen?.Invoke(options);
         }
 
@@ -225,6 +228,25 @@ public sealed class TestHooks
     public TaskCompletionSource SlowStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private readonly ConcurrentDictionary<string, AbortGate> _abortGates = new();
+
+    private readonly ConcurrentDictionary<string, WaitCounts> _waits = new();
+
+    /// <summary>How many GET /wait/{s}?key=K requests started, and how many ended with RequestAborted cancelled.</summary>
+    public WaitCounts WaitsFor(string key) => _waits.GetOrAdd(key, _ => new WaitCounts());
+
+    public sealed class WaitCounts
+    {
+        private int _started;
+        private int _aborted;
+
+        public int Started => Volatile.Read(ref _started);
+
+        public int Aborted => Volatile.Read(ref _aborted);
+
+        internal void OnStarted() => Interlocked.Increment(ref _started);
+
+        internal void OnAborted() => Interlocked.Increment(ref _aborted);
+    }
 
     /// <summary>The gate of one /test/abort-blocked?key=K request.</summary>
     public AbortGate AbortGateFor(string key) => _abortGates.GetOrAdd(key, _ => new AbortGate());
@@ -300,6 +322,24 @@ internal sealed class TestEndpointsFilter(ConnectionTracker tracker, TestHooks h
             var id = context.Connection.Id;
             context.Response.Headers["X-Connection-Id"] = id;
             context.Response.Headers["X-Remote-Ip"] = remote;
+            if (context.Request.Path.StartsWithSegments("/wait") && context.Request.Query["key"].ToString() is { Length: > 0 } waitKey)
+            {
+                // Counts around the sample's own /wait route: did RequestAborted end the handler?
+                var counts = hooks.WaitsFor(waitKey);
+                counts.OnStarted();
+                try
+                {
+                    await nextMiddleware(context);
+                }
+                finally
+                {
+                    if (context.RequestAborted.IsCancellationRequested)
+                    {
+                        counts.OnAborted();
+                    }
+                }
+                return;
+            }
             switch (context.Request.Path.Value)
             {
                 case "/test/conn":

@@ -52,6 +52,79 @@ public class ShutdownTests
     }
 
     /// <summary>
+    /// Shutdown while 32 connections send at full speed (half of the clients read, half do not): the
+    /// loops stop while send loops may be inside sendmsg on other threads. Nothing may fail on an I/O
+    /// thread, every connection ends, and what the readers got is the response's bytes and nothing else
+    /// (pipe memory handed back while the kernel still read it would show up as foreign bytes).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(SocketKinds))]
+    public async Task Stop_WhileManyConnectionsSend_NoLoopErrors_EveryConnectionEnds_BytesIntact(bool seqpacket)
+    {
+        const int connections = 32;
+        using var paths = new TempPaths();
+        var address = new ServerAddress(paths.SocketPath(), seqpacket);
+        var host = await SampleHost.StartAsync(HostSpec.For(address) with
+        {
+            ShutdownTimeout = TimeSpan.FromSeconds(1),
+            TransportOptions = o => o.IOThreadCount = 2,
+        });
+        var streams = new List<Stream>();
+        try
+        {
+            var readers = new List<Task>();
+            var started = new List<Task>();
+            for (var i = 0; i < connections; i++)
+            {
+                var stream = await UnixClient.ConnectAsync(address);
+                streams.Add(stream);
+                await stream.WriteAsync(RawHttpReader.Get("/bytes/1000000000")).DefaultTimeout();
+                var reader = new RawHttpReader(stream);
+                var head = reader.ReadHeadAsync();
+                started.Add(head);
+                if (i % 2 == 0)
+                {
+                    readers.Add(ReadXsUntilEndAsync(reader, head));
+                }
+            }
+            await Task.WhenAll(started).DefaultTimeout();
+            Assert.Equal(connections, host.Connections.Count);
+
+            await host.StopAsync();
+
+            await Task.WhenAll(host.Connections.All.Select(c => c.Ended.Task)).DefaultTimeout();
+            await Task.WhenAll(host.Connections.All.Select(c => c.ClosedFired.Task)).DefaultTimeout();
+            await Task.WhenAll(readers).DefaultTimeout();
+            Assert.DoesNotContain(host.Logs.Entries, e => e.EventId.Name is "LoopError" or "ConnectionError" || e.Exception is ObjectDisposedException);
+        }
+        finally
+        {
+            foreach (var stream in streams)
+            {
+                await stream.DisposeAsync();
+            }
+            await host.StopAsync();
+        }
+    }
+
+    private static async Task ReadXsUntilEndAsync(RawHttpReader reader, Task<(int Status, Dictionary<string, string> Headers)?> head)
+    {
+        Assert.Equal(200, (await head)?.Status);
+        try
+        {
+            await reader.ReadBodyAsync(1_000_000_000, chunk =>
+            {
+                var foreign = chunk.Span.IndexOfAnyExcept((byte)'x');
+                Assert.True(foreign < 0, $"a byte {(foreign < 0 ? 0 : chunk.Span[foreign])} that is not the response's");
+            });
+        }
+        catch (IOException)
+        {
+            // The connection ended (shutdown) before the body did: expected.
+        }
+    }
+
+    /// <summary>
     /// Idle keep-alive connections must not hold up shutdown: Kestrel ends them when asked to stop, and
     /// the transport closes them. (Were they left open, StopAsync would wait the whole 60 s shutdown timeout.)
     /// </summary>

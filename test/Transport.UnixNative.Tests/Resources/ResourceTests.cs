@@ -47,6 +47,46 @@ public class ResourceTests(Xunit.Abstractions.ITestOutputHelper output)
             $"sockets/epolls/eventfds {ProcessResources.TransportKinds()} did not return to {baselineKinds}");
     }
 
+    public static TheoryData<bool, bool> SocketKindsAndTransports => new()
+    {
+        { false, true }, { true, true },
+        { false, false }, // Kestrel's Sockets transport: the behaviour to match
+    };
+
+    [Theory]
+    [MemberData(nameof(SocketKindsAndTransports))]
+    public async Task Clients200Vanish_WhileHandlersWait_AllCancelled_FdsReturnToBaseline(bool seqpacket, bool native)
+    {
+        const int clients = 200;
+        using var paths = new TempPaths();
+        var address = new ServerAddress(paths.SocketPath(), seqpacket);
+        await using var host = await SampleHost.StartAsync(address, native);
+        await RunConnectionsAsync(address, 20, parallel: 4);
+        Assert.True(await Poll.UntilAsync(() => host.Connections.Active == 0), "warm-up connections did not end");
+        await Task.WhenAll(host.Connections.All.Select(c => c.ClosedFired.Task)).DefaultTimeout();
+        var baselineKinds = ProcessResources.TransportKinds();
+
+        var key = TestPaths.Hex8();
+        var waits = host.Hooks.WaitsFor(key);
+        var sockets = await Task.WhenAll(Enumerable.Range(0, clients).Select(_ => UnixClient.ConnectSocketAsync(address))).DefaultTimeout();
+        foreach (var socket in sockets)
+        {
+            // The handler would wait ten minutes: only the client's leaving can end it within the test.
+            await socket.SendAsync(RawHttpReader.Get($"/wait/600?key={key}")).DefaultTimeout();
+        }
+        Assert.True(await Poll.UntilAsync(() => waits.Started == clients), $"{waits.Started} of {clients} handlers started");
+        foreach (var socket in sockets)
+        {
+            socket.Dispose();
+        }
+
+        Assert.True(await Poll.UntilAsync(() => waits.Aborted == clients), $"{waits.Aborted} of {clients} handlers saw RequestAborted");
+        Assert.True(await Poll.UntilAsync(() => host.Connections.Active == 0), $"{host.Connections.Active} connections still open");
+        // The server's 200 sockets are closed, not just forgotten (the clients' own are closed above).
+        Assert.True(await Poll.UntilAsync(() => ProcessResources.TransportKindsAtMost(baselineKinds)),
+            $"sockets/epolls/eventfds {ProcessResources.TransportKinds()} did not return to {baselineKinds}");
+    }
+
     [Fact]
     public async Task GracefulShutdown_InFlightRequestCompletes_SocketFileRemoved_FdsAndThreadsReleased()
     {

@@ -29,7 +29,9 @@ internal sealed class SeqpacketHost : IAsyncDisposable
 
     public LogCollector Logs { get; }
 
-    public static async Task<SeqpacketHost> StartAsync(Action<UnixNativeTransportOptions>? configure = null)
+    /// <param name="configure">Transport options.</param>
+    /// <param name="onHttpConnection">Runs for every accepted HTTP connection before Kestrel serves it.</param>
+    public static async Task<SeqpacketHost> StartAsync(Action<UnixNativeTransportOptions>? configure = null, Action<ConnectionContext>? onHttpConnection = null)
     {
         var id = Guid.NewGuid().ToString("N")[..8];
         var httpPath = $"/tmp/sq-{id}.sock";
@@ -41,7 +43,11 @@ internal sealed class SeqpacketHost : IAsyncDisposable
         builder.WebHost.UseUnixNativeTransport(configure ?? (_ => { }));
         builder.WebHost.ConfigureKestrel(k =>
         {
-            k.ListenUnixSeqpacket(httpPath);
+            k.ListenUnixSeqpacket(httpPath, l => l.Use(next => connection =>
+            {
+                onHttpConnection?.Invoke(connection);
+                return next(connection);
+            }));
             k.ListenUnixSeqpacketMessages(messages, l => l.UseConnectionHandler<MessageEchoHandler>());
         });
         var app = builder.Build();
@@ -71,6 +77,11 @@ internal sealed class MessageEchoHandler : ConnectionHandler
         var messages = connection.Features.Get<IUnixMessageFeature>()!;
         while (await messages.ReceiveAsync(connection.ConnectionClosed) is { } message)
         {
+            if (message.Length == 0)
+            {
+                await messages.SendAsync("0:"u8.ToArray(), connection.ConnectionClosed);
+                continue;
+            }
             var text = message.Length < 64 ? Encoding.ASCII.GetString(message.Span) : "";
             if (text.StartsWith("big:", StringComparison.Ordinal))
             {

@@ -85,6 +85,64 @@ public sealed class SeqpacketTests
     }
 
     [ToolFact("python3")]
+    public async Task Http_EmptyPacketsBetweenRequestParts_AreSkipped()
+    {
+        await using var host = await SeqpacketHost.StartAsync();
+        var output = await PythonPeer.RunAsync(Connect + """
+
+            s = connect(sys.argv[1])
+            head = b'GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n'
+            s.send(b''); s.send(head[:10]); s.send(b''); s.send(b''); s.send(head[10:])   # empty packets are legal
+            status, text = read_response(s)
+            s.send(b''); s.send(head)
+            print(status.split(b'\r\n')[0].decode(), text.decode(), read_response(s)[1].decode())
+            """, host.HttpPath);
+
+        Assert.Equal("HTTP/1.1 200 OK Hello, World! Hello, World!", output.Trim());
+    }
+
+    [ToolFact("python3")]
+    public async Task Messages_EmptyPacket_IsAnEmptyMessage_EndIsOnlyTheRealShutdown()
+    {
+        await using var host = await SeqpacketHost.StartAsync();
+        var output = await PythonPeer.RunAsync(Connect + """
+
+            s = connect(sys.argv[1])
+            for m in (b'a', b'', b'b'):
+                s.send(m)
+            replies = [s.recv(65536).decode() for _ in range(3)]
+            s.send(b'')
+            s.shutdown(socket.SHUT_WR)   # an empty message, then the end: the server answers the one and closes
+            replies.append(s.recv(65536).decode())
+            replies.append('eof' if s.recv(65536) == b'' else 'more')
+            print(' '.join(replies))
+            """, host.MessagesAddress);
+
+        Assert.Equal("1:a 0: 1:b 0: eof", output.Trim());
+    }
+
+    [ToolFact("python3")]
+    public async Task Http_SmallSendBuffer_LargeResponseArrivesWhole()
+    {
+        // A small net.core.wmem_default in effect: 64 KiB packets no longer fit the send buffer (EMSGSIZE).
+        await using var host = await SeqpacketHost.StartAsync(onHttpConnection: connection =>
+        {
+            var socket = ((Transport.UnixNative.Internal.UnixConnection)connection).Socket;
+            Assert.Equal(0, Interop.Socket.SetIntOption(socket.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_SNDBUF, 4096));
+        });
+        var output = await PythonPeer.RunAsync(Connect + """
+
+            s = connect(sys.argv[1])
+            s.send(b'GET /bytes/1000000 HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            _, body = read_response(s, 65536)
+            s.send(b'GET /plaintext HTTP/1.1\r\nHost: localhost\r\n\r\n')
+            print(len(body), read_response(s)[1].decode())
+            """, host.HttpPath);
+
+        Assert.Equal("1000000 Hello, World!", output.Trim());
+    }
+
+    [ToolFact("python3")]
     public async Task Messages_200KiB_ArriveWholeOrAreRefusedClearly()
     {
         await using var host = await SeqpacketHost.StartAsync();
