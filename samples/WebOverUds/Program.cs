@@ -94,18 +94,23 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         }
     }
 });
-app.MapGet("/wait/{seconds:double}", async (double seconds, HttpContext context) =>
+// Holds the request open without writing: until the time is up or the client leaves (RequestAborted).
+app.MapGet("/wait/{seconds}", async (string seconds, HttpContext context) =>
 {
-    // Holds the request open without writing: long-poll and watch endpoints look like this.
+    if (!double.TryParse(seconds, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value)
+        || !double.IsFinite(value) || value < 0 || value > MaxWaitSeconds)
+    {
+        return Results.BadRequest($"seconds must be a number from 0 to {MaxWaitSeconds}\n");
+    }
     try
     {
-        await Task.Delay(TimeSpan.FromSeconds(Math.Clamp(seconds, 0, 86400)), context.RequestAborted);
+        await Task.Delay(TimeSpan.FromSeconds(value), context.RequestAborted);
     }
     catch (OperationCanceledException)
     {
-        // The client went away: nobody reads the answer, but the handler ends now instead of later.
+        // The client left; the answer goes nowhere, but the handler ends now.
     }
-    return Results.Text("done");
+    return Results.Text("done", "text/plain");
 });
 app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
 
@@ -122,4 +127,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
 return await StartupErrors.RunAsync(() => app.RunAsync());
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
-public partial class Program;
+public partial class Program
+{
+    /// <summary>The longest <c>GET /wait/{seconds}</c> accepts: a day.</summary>
+    private const double MaxWaitSeconds = 86_400;
+}

@@ -73,4 +73,42 @@ internal static partial class Libc
         ECONNREFUSED => "ECONNREFUSED",
         _ => $"errno {errno}",
     };
+
+    /// <summary>
+    /// A <see cref="System.Net.Sockets.SocketException"/> whose <c>SocketErrorCode</c> is a real
+    /// <see cref="System.Net.Sockets.SocketError"/> (the constructor takes one, not an errno). The errno itself
+    /// stays in the message and in <c>Data["errno"]</c>; <c>NativeErrorCode</c> is the platform's code for the
+    /// SocketError, which is the errno wherever the two correspond one to one.
+    /// </summary>
+    internal static System.Net.Sockets.SocketException SocketException(int errno)
+    {
+        var exception = new System.Net.Sockets.SocketException((int)ToSocketError(errno), Describe(errno));
+        exception.Data["errno"] = errno;
+        return exception;
+    }
+
+    /// <summary>The SocketError for an errno, as the runtime maps them; <c>SocketError.SocketError</c> where none fits.</summary>
+    internal static System.Net.Sockets.SocketError ToSocketError(int errno) => errno switch
+    {
+        EPERM or EACCES => System.Net.Sockets.SocketError.AccessDenied,
+        ENOENT => System.Net.Sockets.SocketError.AddressNotAvailable,
+        EINTR => System.Net.Sockets.SocketError.Interrupted,
+        EBADF => System.Net.Sockets.SocketError.OperationAborted,
+        EAGAIN => System.Net.Sockets.SocketError.WouldBlock,
+        ENOMEM or ENOBUFS => System.Net.Sockets.SocketError.NoBufferSpaceAvailable,
+        EINVAL or ENAMETOOLONG or ENOTDIR or ELOOP or EEXIST => System.Net.Sockets.SocketError.InvalidArgument,
+        ENFILE or EMFILE => System.Net.Sockets.SocketError.TooManyOpenSockets,
+        EPIPE => System.Net.Sockets.SocketError.Shutdown,
+        ENOTSOCK => System.Net.Sockets.SocketError.NotSocket,
+        EMSGSIZE => System.Net.Sockets.SocketError.MessageSize,
+        EPROTOTYPE => System.Net.Sockets.SocketError.ProtocolType,
+        EOPNOTSUPP => System.Net.Sockets.SocketError.OperationNotSupported,
+        EADDRINUSE => System.Net.Sockets.SocketError.AddressAlreadyInUse,
+        ECONNABORTED => System.Net.Sockets.SocketError.ConnectionAborted,
+        ECONNRESET => System.Net.Sockets.SocketError.ConnectionReset,
+        ENOTCONN => System.Net.Sockets.SocketError.NotConnected,
+        ETIMEDOUT => System.Net.Sockets.SocketError.TimedOut,
+        ECONNREFUSED => System.Net.Sockets.SocketError.ConnectionRefused,
+        _ => System.Net.Sockets.SocketError.SocketError,
+    };
 }

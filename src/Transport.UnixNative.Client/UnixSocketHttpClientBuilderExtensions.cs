@@ -1,4 +1,5 @@
 using Transport.UnixNative.Client;
+using Transport.UnixNative.Client.Internal;
 
 namespace Microsoft.Extensions.DependencyInjection;
 
@@ -46,8 +47,10 @@ public static class UnixSocketHttpClientBuilderExtensions
         var snapshot = options.Clone();
         // Validate now so a bad address fails at startup rather than at the first request.
         _ = UnixSocketConnectCallback.Create(snapshot);
-        builder.UseSocketsHttpHandler((handler, _) => UnixSocketHttpHandler.ConfigureSocketsHandler(handler, snapshot));
-        builder.AddHttpMessageHandler(() => new UnixSocketHttpHandler(snapshot.Http2PriorKnowledge));
+        // One key for this client's synthetic hosts, shared by the rotated primary handlers and the delegating ones.
+        var hosts = new UnixSocketPoolHosts();
+        builder.UseSocketsHttpHandler((handler, _) => UnixSocketHttpHandler.ConfigureSocketsHandler(handler, snapshot, hosts));
+        builder.AddHttpMessageHandler(() => new UnixSocketHttpHandler(snapshot, hosts));
         return builder;
     }
 }

@@ -16,10 +16,13 @@ namespace Transport.UnixNative.Client;
 /// </para>
 /// <para>
 /// SocketsHttpHandler accepts only http and https, and keys its connection pools by scheme, host and port.
-/// So this handler rewrites an <c>http+unix</c> request to <c>http://</c> with a synthetic host that spells
-/// out the socket (for example <c>2f72756e2f6170702e736f636b.stream.unix.invalid</c>): each socket gets its
-/// own pool, the ConnectCallback reads the socket back from the host it is asked to connect, and the
-/// Host header still says <c>localhost</c>. After the response arrives the request's URI is put back.
+/// So this handler sends an <c>http+unix</c> request as a copy addressed to <c>http://</c> with a synthetic
+/// host that spells out the socket and is signed with a key only this handler knows (for example
+/// <c>f5zhk3tof5qxa4bofzzw6y3l.&lt;mac&gt;.stream.unix.invalid</c>): each socket gets its own pool, the
+/// ConnectCallback reads the socket back from the host, and the Host header still says <c>localhost</c>.
+/// The caller's request message is never changed; the response's <see cref="HttpResponseMessage.RequestMessage"/>
+/// is the copy, showing the <c>http+unix</c> URL. A <c>.unix.invalid</c> host the handler did not make itself
+/// (a redirect from a TCP server, a URL from user input) is refused and never reaches a local socket.
 /// </para>
 /// <para>Plain <c>http://</c> URLs go to <see cref="UnixSocketClientOptions.Address"/> when it is set, else over TCP.</para>
 /// </remarks>
@@ -37,6 +40,8 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     private static volatile bool s_registered;
 
     private readonly bool _http2PriorKnowledge;
+    private readonly bool _allRequestsToSocket;
+    private readonly UnixSocketPoolHosts _hosts;
 
     /// <summary>A handler for <c>http+unix://</c> URLs; plain <c>http://</c> URLs connect over TCP.</summary>
     public UnixSocketHttpHandler()
@@ -65,16 +70,20 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(socketsHandler);
         RegisterUriSchemes();
-        ConfigureSocketsHandler(socketsHandler, options);
+        _hosts = new UnixSocketPoolHosts();
+        ConfigureSocketsHandler(socketsHandler, options, _hosts);
         _http2PriorKnowledge = options.Http2PriorKnowledge;
+        _allRequestsToSocket = options.Address is not null;
         InnerHandler = socketsHandler;
     }
 
-    /// <summary>For IHttpClientFactory, which supplies the (already configured) inner handler itself.</summary>
-    internal UnixSocketHttpHandler(bool http2PriorKnowledge)
+    /// <summary>For IHttpClientFactory, which supplies the inner handler itself (configured with the same <paramref name="hosts"/>).</summary>
+    internal UnixSocketHttpHandler(UnixSocketClientOptions options, UnixSocketPoolHosts hosts)
     {
         RegisterUriSchemes();
-        _http2PriorKnowledge = http2PriorKnowledge;
+        _hosts = hosts;
+        _http2PriorKnowledge = options.Http2PriorKnowledge;
+        _allRequestsToSocket = options.Address is not null;
     }
 
     /// <summary>A handler whose requests all go to <paramref name="address"/> (and <c>http+unix://</c> URLs to theirs).</summary>
@@ -126,9 +135,9 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     }
 
     /// <summary>Points <paramref name="handler"/>'s connections at unix sockets; shared with the IHttpClientFactory extension.</summary>
-    internal static void ConfigureSocketsHandler(SocketsHttpHandler handler, UnixSocketClientOptions options)
+    internal static void ConfigureSocketsHandler(SocketsHttpHandler handler, UnixSocketClientOptions options, UnixSocketPoolHosts hosts)
     {
-        var connector = new UnixSocketConnector(options, fallback: handler.ConnectCallback);
+        var connector = new UnixSocketConnector(options, fallback: handler.ConnectCallback, hosts);
         handler.ConnectCallback = connector.ConnectAsync;
         if (connector.DefaultTarget is not null)
         {
@@ -145,21 +154,14 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     protected override HttpResponseMessage Send(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var rewritten = Prepare(request);
+        var outgoing = Prepare(request);
         try
         {
-            return base.Send(request, cancellationToken);
+            return Restore(base.Send(outgoing, cancellationToken));
         }
         catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
         {
             throw connect.ToPublic();
-        }
-        finally
-        {
-            if (rewritten)
-            {
-                RestoreUri(request);
-            }
         }
     }
 
@@ -167,58 +169,83 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var rewritten = Prepare(request);
+        var outgoing = Prepare(request);
         try
         {
-            return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+            return Restore(await base.SendAsync(outgoing, cancellationToken).ConfigureAwait(false));
         }
         catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
         {
             // SocketsHttpHandler appended "(synthetic-host:80)" and nested our exception; give back ours.
             throw connect.ToPublic();
         }
-        finally
+    }
+
+    /// <summary>
+    /// The message to send: <paramref name="request"/> itself when it goes over TCP untouched, otherwise a
+    /// copy (the caller's message is never changed) addressed to the socket's synthetic host, or upgraded
+    /// to HTTP/2 for a socket with <see cref="UnixSocketClientOptions.Http2PriorKnowledge"/>.
+    /// </summary>
+    private HttpRequestMessage Prepare(HttpRequestMessage request)
+    {
+        var uri = request.RequestUri;
+        var isUnixUrl = uri is { IsAbsoluteUri: true } && TryGetSocketType(uri.Scheme, out _);
+        var toSocket = isUnixUrl || _allRequestsToSocket;
+        var upgrade = toSocket && _http2PriorKnowledge && request.Version == HttpVersion.Version11
+            && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower;
+        if (!isUnixUrl && !upgrade)
         {
-            if (rewritten)
+            return request;
+        }
+        var target = uri!;
+        string? poolHost = null;
+        if (isUnixUrl)
+        {
+            TryGetSocketType(uri!.Scheme, out var isSeqpacket);
+            UnixSocketTarget socket;
+            try
             {
-                RestoreUri(request);
+                socket = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
             }
+            catch (UnixSocketAddressException e)
+            {
+                throw ConnectErrors.InvalidAddress(e).ToPublic();
+            }
+            poolHost = _hosts.HostFor(socket);
+            target = new Uri("http://" + poolHost + uri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
         }
+        var copy = new HttpRequestMessage(request.Method, target)
+        {
+            Content = request.Content,
+            Version = upgrade ? HttpVersion.Version20 : request.Version,
+            VersionPolicy = upgrade ? HttpVersionPolicy.RequestVersionExact : request.VersionPolicy,
+        };
+        foreach (var header in request.Headers)
+        {
+            copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+        foreach (var option in request.Options)
+        {
+            ((IDictionary<string, object?>)copy.Options)[option.Key] = option.Value;
+        }
+        if (poolHost is not null)
+        {
+            copy.Headers.Host ??= DefaultHostHeader;
+            copy.Options.Set(UnixSocketConnector.PoolHostOption, poolHost);
+        }
+        return copy;
     }
 
-    private bool Prepare(HttpRequestMessage request)
+    /// <summary>Shows the caller the URL it asked for (or, after a redirect, the same socket's new path) on the response's request.</summary>
+    private HttpResponseMessage Restore(HttpResponseMessage response)
     {
-        if (_http2PriorKnowledge && request.Version == HttpVersion.Version11 && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower)
-        {
-            request.Version = HttpVersion.Version20;
-            request.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
-        }
-        if (request.RequestUri is not { IsAbsoluteUri: true } uri || !TryGetSocketType(uri.Scheme, out var isSeqpacket))
-        {
-            return false;
-        }
-        UnixSocketTarget target;
-        try
-        {
-            target = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
-        }
-        catch (UnixSocketAddressException e)
-        {
-            throw ConnectErrors.InvalidAddress(e).ToPublic();
-        }
-        request.RequestUri = new Uri("http://" + target.PoolHost + uri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
-        request.Headers.Host ??= DefaultHostHeader;
-        return true;
-    }
-
-    /// <summary>Shows the caller the URL it asked for (or, after a redirect, the same socket's new path).</summary>
-    private static void RestoreUri(HttpRequestMessage request)
-    {
-        if (request.RequestUri is { IsAbsoluteUri: true } now && UnixSocketTarget.TryParsePoolHost(now.Host, out var target))
+        if (response.RequestMessage is { RequestUri: { IsAbsoluteUri: true } now } sent
+            && UnixSocketPoolHosts.LooksSynthetic(now.Host) && _hosts.TryParse(now.Host, out var target))
         {
             var scheme = target!.IsSeqpacket ? UnixSeqpacketScheme : UnixScheme;
-            request.RequestUri = new Uri(scheme + "://" + Uri.EscapeDataString(target.Display) + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+            sent.RequestUri = new Uri(scheme + "://" + Uri.EscapeDataString(target.Display) + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
         }
+        return response;
     }
 
     private static bool TryGetSocketType(string scheme, out bool isSeqpacket)
@@ -243,5 +270,5 @@ internal sealed class UnixSocketProxyBypass(IWebProxy? inner) : IWebProxy
 
     public bool IsBypassed(Uri host) => IsUnix(host) || Inner.IsBypassed(host);
 
-    private static bool IsUnix(Uri uri) => uri.Host.EndsWith(UnixSocketTarget.PoolHostSuffix, StringComparison.OrdinalIgnoreCase);
+    private static bool IsUnix(Uri uri) => UnixSocketPoolHosts.LooksSynthetic(uri.Host);
 }

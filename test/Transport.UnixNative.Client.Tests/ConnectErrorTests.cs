@@ -105,7 +105,10 @@ public sealed class ConnectErrorTests
 
         AssertNames(error, path, "ENAMETOOLONG");
         Assert.Contains("113 bytes", error.Message);
-        Assert.Equal(36, ((SocketException)error.InnerException!).NativeErrorCode);
+        // A real SocketError (not the errno cast to one); the errno itself travels in Data.
+        var socketError = (SocketException)error.InnerException!;
+        Assert.Equal(SocketError.InvalidArgument, socketError.SocketErrorCode);
+        Assert.Equal(36, socketError.Data["errno"]);
     }
 
     [Fact]

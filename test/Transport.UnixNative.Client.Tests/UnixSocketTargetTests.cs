@@ -75,12 +75,13 @@ public sealed class UnixSocketTargetTests
     {
         var target = UnixSocketTarget.Parse(address, isSeqpacket);
 
-        var host = target.PoolHost;
+        var hosts = new UnixSocketPoolHosts();
+        var host = hosts.HostFor(target);
         var uri = new Uri($"http://{host}/x");
 
         Assert.Equal(UriHostNameType.Dns, uri.HostNameType);
         Assert.Equal(host, uri.Host);
-        Assert.True(UnixSocketTarget.TryParsePoolHost(uri.Host, out var back));
+        Assert.True(hosts.TryParse(uri.Host, out var back));
         Assert.Equal(target, back);
     }
 
@@ -90,13 +91,14 @@ public sealed class UnixSocketTargetTests
         var longestAbstract = UnixSocketTarget.Parse("@" + new string('a', 107), isSeqpacket: true);
         var longestPath = UnixSocketTarget.Parse("/" + new string('p', 106), isSeqpacket: false);
 
+        var hosts = new UnixSocketPoolHosts();
         foreach (var target in new[] { longestAbstract, longestPath })
         {
-            var host = target.PoolHost;
+            var host = hosts.HostFor(target);
             Assert.True(host.Length <= 253, $"{host.Length} characters");
             Assert.All(host.Split('.'), label => Assert.InRange(label.Length, 1, 63));
             Assert.Equal(UriHostNameType.Dns, new Uri($"http://{host}/").HostNameType);
-            Assert.True(UnixSocketTarget.TryParsePoolHost(host, out var back));
+            Assert.True(hosts.TryParse(host, out var back));
             Assert.Equal(target, back);
         }
     }
@@ -104,12 +106,13 @@ public sealed class UnixSocketTargetTests
     [Fact]
     public void PoolHosts_DifferPerSocketAndPerType()
     {
+        var pool = new UnixSocketPoolHosts();
         var hosts = new[]
         {
-            UnixSocketTarget.Parse("/a.sock", false).PoolHost,
-            UnixSocketTarget.Parse("/b.sock", false).PoolHost,
-            UnixSocketTarget.Parse("/a.sock", true).PoolHost,
-            UnixSocketTarget.Parse("@a.sock", false).PoolHost,
+            pool.HostFor(UnixSocketTarget.Parse("/a.sock", false)),
+            pool.HostFor(UnixSocketTarget.Parse("/b.sock", false)),
+            pool.HostFor(UnixSocketTarget.Parse("/a.sock", true)),
+            pool.HostFor(UnixSocketTarget.Parse("@a.sock", false)),
         };
 
         Assert.Equal(hosts.Length, hosts.Distinct(StringComparer.OrdinalIgnoreCase).Count());
@@ -123,6 +126,25 @@ public sealed class UnixSocketTargetTests
     [InlineData("616263.stream.unix.invalid")] // "abc": a relative path
     public void TryParsePoolHost_RejectsOtherHosts(string host)
     {
-        Assert.False(UnixSocketTarget.TryParsePoolHost(host, out _));
+        Assert.False(new UnixSocketPoolHosts().TryParse(host, out _));
+    }
+
+    [Fact]
+    public void PoolHost_OfAnotherHandler_OrAltered_IsRefused()
+    {
+        var target = UnixSocketTarget.Parse("/var/run/docker.sock", isSeqpacket: false);
+        var mine = new UnixSocketPoolHosts();
+        var host = mine.HostFor(target);
+
+        // Another handler's key, the same address with the MAC label of another socket, or a flipped character.
+        Assert.False(new UnixSocketPoolHosts().TryParse(host, out _));
+        var labels = host.Split('.');
+        var other = mine.HostFor(UnixSocketTarget.Parse("/tmp/x.sock", isSeqpacket: false)).Split('.');
+        var spliced = string.Join('.', labels[..^4].Append(other[^4]).Concat(labels[^3..]));
+        Assert.False(mine.TryParse(spliced, out _));
+        var flipped = (host[0] == 'a' ? 'b' : 'a') + host[1..];
+        Assert.False(mine.TryParse(flipped, out _));
+        Assert.True(mine.TryParse(host.ToUpperInvariant(), out var back));
+        Assert.Equal(target, back);
     }
 }

@@ -27,7 +27,7 @@ internal static class ConnectErrors
     public static UnixSocketConnectException InvalidAddress(UnixSocketAddressException exception)
     {
         // A too-long path is a connect error in every C program (ENAMETOOLONG); report it as one.
-        var inner = exception.Errno is int errno ? new SocketException(errno) : null;
+        var inner = exception.Errno is int errno ? Libc.SocketException(errno) : null;
         return new UnixSocketConnectException(exception.Message, inner);
     }
 

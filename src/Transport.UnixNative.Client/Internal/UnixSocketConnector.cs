@@ -20,12 +20,19 @@ internal sealed class UnixSocketConnector
     private readonly uint? _expectedUid;
     private readonly uint? _expectedGid;
     private readonly ConcurrentDictionary<string, UnixSocketTarget> _poolHosts = new(StringComparer.OrdinalIgnoreCase);
+    private readonly UnixSocketPoolHosts _hosts;
+
+    /// <summary>Set by <see cref="UnixSocketHttpHandler"/> on the requests it rewrote: the synthetic host it gave them.</summary>
+    internal static readonly HttpRequestOptionsKey<string> PoolHostOption = new("Transport.UnixNative.Client.PoolHost");
 
     /// <param name="options">Read once; later changes to it have no effect.</param>
     /// <param name="fallback">Connects requests that are not for a unix socket; null means plain TCP.</param>
+    /// <param name="hosts">The synthetic hosts this connector trusts: those its handler made (null: none).</param>
     /// <exception cref="ArgumentException">The options name an invalid address or socket type.</exception>
-    public UnixSocketConnector(UnixSocketClientOptions options, Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? fallback)
+    public UnixSocketConnector(UnixSocketClientOptions options, Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? fallback,
+        UnixSocketPoolHosts? hosts = null)
     {
+        _hosts = hosts ?? new UnixSocketPoolHosts();
         ArgumentNullException.ThrowIfNull(options);
         if (options.SocketType is not (SocketType.Stream or SocketType.Seqpacket))
         {
@@ -52,9 +59,16 @@ internal sealed class UnixSocketConnector
     public ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
     {
         var host = context.DnsEndPoint.Host;
-        if (host.EndsWith(UnixSocketTarget.PoolHostSuffix, StringComparison.OrdinalIgnoreCase))
+        if (UnixSocketPoolHosts.LooksSynthetic(host))
         {
-            return ConnectAsync(PoolTarget(host), cancellationToken);
+            // Only a request the handler rewrote itself may open a unix socket: a redirect from a TCP server
+            // reuses the same request message, which then carries no (or another) rewritten host.
+            if (context.InitialRequestMessage.Options.TryGetValue(PoolHostOption, out var rewritten)
+                && string.Equals(rewritten, host, StringComparison.OrdinalIgnoreCase))
+            {
+                return ConnectAsync(PoolTarget(host), cancellationToken);
+            }
+            return ValueTask.FromException<Stream>(Refused(host));
         }
         if (DefaultTarget is not null)
         {
@@ -109,9 +123,9 @@ internal sealed class UnixSocketConnector
         {
             return target;
         }
-        if (!UnixSocketTarget.TryParsePoolHost(host, out target))
+        if (!_hosts.TryParse(host, out target))
         {
-            throw new UnixSocketConnectException($"'{host}' is not a unix socket host made by UnixSocketHttpHandler.", innerException: null);
+            throw Refused(host);
         }
         if (_poolHosts.Count >= MaxCachedPoolHosts)
         {
@@ -120,6 +134,10 @@ internal sealed class UnixSocketConnector
         _poolHosts.TryAdd(host, target!);
         return target!;
     }
+
+    private static UnixSocketConnectException Refused(string host) => new(
+        $"Refusing to connect to '{host}': a host ending in '{UnixSocketPoolHosts.Suffix}' that this handler did not make for an http+unix URL " +
+        "(a redirect from a TCP server, or a URL from elsewhere) never reaches a local socket.", innerException: null);
 
     private void VerifyPeer(Socket socket, UnixSocketTarget target)
     {

@@ -13,16 +13,6 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
     /// <summary>sun_path is 108 bytes: a path needs its terminating NUL, an abstract name its leading NUL.</summary>
     internal const int MaxAddressBytes = 107;
 
-    /// <summary>Synthetic host names end here. <c>.invalid</c> (RFC 2606) can never resolve, so a request that
-    /// somehow bypasses our ConnectCallback fails instead of reaching a real host.</summary>
-    internal const string PoolHostSuffix = ".unix.invalid";
-
-    private const string StreamLabel = "stream";
-    private const string SeqpacketLabel = "seqpacket";
-    private const int HexLabelLength = 60; // DNS labels hold at most 63 characters
-
-    private string? _poolHost;
-
     private UnixSocketTarget(string name, bool isAbstract, bool isSeqpacket)
     {
         Name = name;
@@ -84,80 +74,6 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
                 "Paths are never truncated: use a shorter path or an abstract '@name'.", Libc.ENAMETOOLONG);
         }
         return new UnixSocketTarget(address, isAbstract: false, isSeqpacket);
-    }
-
-    /// <summary>
-    /// A host name that stands for this socket in SocketsHttpHandler's connection pool key.
-    /// The pool is keyed by scheme, host and port, so one synthetic host per socket keeps one pool per
-    /// socket. The address is spelled out (hex of its UTF-8 bytes, in DNS-sized labels) rather than
-    /// looked up in a table: any handler can decode it, and no table grows with every socket ever used.
-    /// The longest address (108 bytes with '@') gives 242 characters, under DNS's 253.
-    /// </summary>
-    public string PoolHost => _poolHost ??= BuildPoolHost();
-
-    private string BuildPoolHost()
-    {
-        var hex = Convert.ToHexStringLower(Encoding.UTF8.GetBytes(Display));
-        var builder = new StringBuilder(hex.Length + hex.Length / HexLabelLength + 32);
-        for (var i = 0; i < hex.Length; i += HexLabelLength)
-        {
-            builder.Append(hex, i, Math.Min(HexLabelLength, hex.Length - i)).Append('.');
-        }
-        builder.Append(IsSeqpacket ? SeqpacketLabel : StreamLabel).Append(PoolHostSuffix);
-        return builder.ToString();
-    }
-
-    /// <summary>Decodes a host made by <see cref="PoolHost"/>; false for any other host.</summary>
-    public static bool TryParsePoolHost(string host, out UnixSocketTarget? target)
-    {
-        target = null;
-        if (!host.EndsWith(PoolHostSuffix, StringComparison.OrdinalIgnoreCase))
-        {
-            return false;
-        }
-        var body = host.AsSpan(0, host.Length - PoolHostSuffix.Length);
-        var lastDot = body.LastIndexOf('.');
-        if (lastDot <= 0)
-        {
-            return false;
-        }
-        var kind = body[(lastDot + 1)..];
-        bool isSeqpacket;
-        if (kind.Equals(StreamLabel, StringComparison.OrdinalIgnoreCase))
-        {
-            isSeqpacket = false;
-        }
-        else if (kind.Equals(SeqpacketLabel, StringComparison.OrdinalIgnoreCase))
-        {
-            isSeqpacket = true;
-        }
-        else
-        {
-            return false;
-        }
-        var hex = body[..lastDot].ToString().Replace(".", string.Empty, StringComparison.Ordinal);
-        if (hex.Length == 0 || hex.Length % 2 != 0 || hex.Length > 2 * (MaxAddressBytes + 1))
-        {
-            return false;
-        }
-        byte[] bytes;
-        try
-        {
-            bytes = Convert.FromHexString(hex);
-        }
-        catch (FormatException)
-        {
-            return false;
-        }
-        try
-        {
-            target = Parse(Encoding.UTF8.GetString(bytes), isSeqpacket);
-            return true;
-        }
-        catch (UnixSocketAddressException)
-        {
-            return false;
-        }
     }
 
     public bool Equals(UnixSocketTarget? other)

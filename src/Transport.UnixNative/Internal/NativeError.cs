@@ -7,8 +7,8 @@ namespace Transport.UnixNative.Internal;
 internal static class NativeError
 {
     public static IOException Exception(string call, int errno)
-        => new($"{call} failed: {Libc.Describe(errno)}", new SocketException(errno));
+        => new($"{call} failed: {Libc.Describe(errno)}", Libc.SocketException(errno));
 
     public static IOException Exception(string what, string subject, int errno)
-        => new($"{what} '{subject}': {Libc.Describe(errno)}.", new SocketException(errno));
+        => new($"{what} '{subject}': {Libc.Describe(errno)}.", Libc.SocketException(errno));
 }

@@ -15,10 +15,34 @@ internal static class SocketFile
         RemovedStaleSocket,
     }
 
-    /// <summary>Makes <paramref name="address"/>'s path ready for bind, or throws an error naming the path and the reason.</summary>
-    public static unsafe Preparation PrepareForBind(UnixSocketAddress address)
+    /// <summary>
+    /// Makes <paramref name="address"/>'s path ready for bind, or throws an error naming the path and the reason.
+    /// On success the caller holds <paramref name="fileLock"/> (see <see cref="SocketFileLock"/>) until the listener is gone.
+    /// </summary>
+    public static Preparation PrepareForBind(UnixSocketAddress address, out SocketFileLock fileLock)
     {
-        var path = address.Name;
+        CheckDirectory(address.Name);
+        try
+        {
+            fileLock = SocketFileLock.Acquire(address.Name);
+        }
+        catch (AddressInUseException) when (Probe(address) == Libc.EPROTOTYPE)
+        {
+            throw OtherSocketType(address.Name);
+        }
+        try
+        {
+            return PreparePath(address);
+        }
+        catch
+        {
+            fileLock.Dispose();
+            throw;
+        }
+    }
+
+    private static void CheckDirectory(string path)
+    {
         var directory = Path.GetDirectoryName(path) ?? "/";
         var errno = FileSystem.TryGetStatus(directory, out var dirStatus);
         if (errno != 0)
@@ -31,8 +55,12 @@ internal static class SocketFile
         {
             throw new IOException($"Cannot listen on unix socket '{path}': '{directory}' is not a directory ({Libc.Describe(Libc.ENOTDIR)}).");
         }
+    }
 
-        errno = FileSystem.TryGetStatus(path, out var status);
+    private static Preparation PreparePath(UnixSocketAddress address)
+    {
+        var path = address.Name;
+        var errno = FileSystem.TryGetStatus(path, out var status);
         if (errno == Libc.ENOENT)
         {
             return Preparation.PathWasFree;
@@ -48,19 +76,7 @@ internal static class SocketFile
         }
 
         // A socket file: is anybody accepting on it? Connecting is the only reliable question.
-        using var probe = Interop.Socket.Create(Interop.Socket.AF_UNIX, address.SocketType);
-        if (probe.IsInvalid)
-        {
-            throw NativeError.Exception("socket", Libc.LastErrno);
-        }
-        Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
-        var length = SockAddrUn.Encode(false, path, sockaddr);
-        int rc;
-        fixed (byte* p = sockaddr)
-        {
-            rc = Interop.Socket.connect(probe, p, length);
-        }
-        errno = rc == 0 ? 0 : Libc.LastErrno;
+        errno = Probe(address);
         switch (errno)
         {
             case Libc.ECONNREFUSED:
@@ -75,10 +91,31 @@ internal static class SocketFile
             case Libc.EINTR:
                 throw new AddressInUseException($"Unix socket '{path}' is in use: a server is accepting connections on it.");
             case Libc.EPROTOTYPE:   // a live listener of the other socket type
-                throw new AddressInUseException($"Unix socket '{path}' is in use by a server of another socket type ({Libc.Describe(errno)}).");
+                throw OtherSocketType(path);
             default:
                 throw NativeError.Exception("Cannot tell whether unix socket is in use", path, errno);
         }
+    }
+
+    private static AddressInUseException OtherSocketType(string path)
+        => new($"Unix socket '{path}' is in use by a server of another socket type ({Libc.Describe(Libc.EPROTOTYPE)}).");
+
+    /// <summary>Connects to the path with the address's socket type: 0 when something accepts, else the errno.</summary>
+    private static unsafe int Probe(UnixSocketAddress address)
+    {
+        using var probe = Interop.Socket.Create(Interop.Socket.AF_UNIX, address.SocketType);
+        if (probe.IsInvalid)
+        {
+            throw NativeError.Exception("socket", Libc.LastErrno);
+        }
+        Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+        var length = SockAddrUn.Encode(false, address.Name, sockaddr);
+        int rc;
+        fixed (byte* p = sockaddr)
+        {
+            rc = Interop.Socket.connect(probe, p, length);
+        }
+        return rc == 0 ? 0 : Libc.LastErrno;
     }
 
     /// <summary>The identity of the socket file just bound, so shutdown removes only our own file.</summary>

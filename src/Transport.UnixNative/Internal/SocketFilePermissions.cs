@@ -73,7 +73,7 @@ internal static class SocketFilePermissions
                         ? " Changing the owner needs root (CAP_CHOWN)."
                         : " A process that is not root (CAP_CHOWN) may only choose a group it is a member of."
                     : "";
-                throw new IOException($"Cannot give unix socket '{path}' {what}: {Libc.Describe(errno)}.{hint}", new SocketException(errno));
+                throw new IOException($"Cannot give unix socket '{path}' {what}: {Libc.Describe(errno)}.{hint}", Libc.SocketException(errno));
             }
         }
         if (mode is { } newMode)
@@ -82,7 +82,7 @@ internal static class SocketFilePermissions
             if (FileSystem.chmod($"/proc/self/fd/{file.Fd}", (uint)newMode) != 0)
             {
                 errno = Libc.LastErrno;
-                throw new IOException($"Cannot set the mode of unix socket '{path}' to {Octal(newMode)}: {Libc.Describe(errno)} (through /proc/self/fd; is /proc mounted?).", new SocketException(errno));
+                throw new IOException($"Cannot set the mode of unix socket '{path}' to {Octal(newMode)}: {Libc.Describe(errno)} (through /proc/self/fd; is /proc mounted?).", Libc.SocketException(errno));
             }
         }
         if (FileSystem.TryGetStatus(file, out status) == 0)
@@ -103,7 +103,7 @@ internal static class SocketFilePermissions
             return numeric;
         }
         throw errno != 0
-            ? new IOException($"Cannot set the owner of unix socket '{path}' to '{owner}': looking up the user failed: {Libc.Describe(errno)}.", new SocketException(errno))
+            ? new IOException($"Cannot set the owner of unix socket '{path}' to '{owner}': looking up the user failed: {Libc.Describe(errno)}.", Libc.SocketException(errno))
             : new IOException($"Cannot set the owner of unix socket '{path}' to '{owner}': no such user (give a user name or a numeric uid).");
     }
 
@@ -119,7 +119,7 @@ internal static class SocketFilePermissions
             return numeric;
         }
         throw errno != 0
-            ? new IOException($"Cannot set the group of unix socket '{path}' to '{group}': looking up the group failed: {Libc.Describe(errno)}.", new SocketException(errno))
+            ? new IOException($"Cannot set the group of unix socket '{path}' to '{group}': looking up the group failed: {Libc.Describe(errno)}.", Libc.SocketException(errno))
             : new IOException($"Cannot set the group of unix socket '{path}' to '{group}': no such group (give a group name or a numeric gid).");
     }
 

@@ -39,4 +39,13 @@ internal static partial class TransportLog
 
     [LoggerMessage(11, LogLevel.Debug, "Started {Count} I/O thread(s).", EventName = "LoopsStarted")]
     public static partial void LoopsStarted(ILogger logger, int count);
+
+    [LoggerMessage(60, LogLevel.Warning, "Connection on '{Address}' closed while being set up; the listener carries on.", EventName = "ConnectionSetupFailed")]
+    public static partial void ConnectionSetupFailed(ILogger logger, string address, Exception exception);
+
+    [LoggerMessage(61, LogLevel.Warning, "Out of descriptors accepting on '{Address}' ({Reason}): new clients wait in the kernel backlog; retrying every {RetryMilliseconds} ms.", EventName = "AcceptStarved")]
+    public static partial void AcceptStarved(ILogger logger, string address, string reason, int retryMilliseconds);
+
+    [LoggerMessage(62, LogLevel.Information, "Accepting on '{Address}' again after {Seconds:F1} s out of descriptors ({Retries} retries).", EventName = "AcceptResumed")]
+    public static partial void AcceptResumed(ILogger logger, string address, double seconds, long retries);
 }

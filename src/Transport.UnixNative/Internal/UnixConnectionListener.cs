@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
@@ -25,7 +27,12 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private readonly object _gate = new();
     private readonly bool _isPacket;
     private readonly PeerAccess? _peerAccess;
+    private readonly SocketFileLock? _fileLock;
+    private readonly AcceptRetryTimer _retryTimer;
     private ulong _token;
+    private long _starvedSince;
+    private bool _nearLimit;
+    private long _starvedRetries;
     private int _readySequence;
     private TaskCompletionSource<bool>? _readyWaiter;
     private bool _unbound;
@@ -33,8 +40,10 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private int _unbindStarted;
 
     private UnixConnectionListener(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address, SocketFile.FileIdentity? fileIdentity,
-        bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, PeerAccess? peerAccess)
+        SocketFileLock? fileLock, bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, PeerAccess? peerAccess)
     {
+        _retryTimer = new AcceptRetryTimer(loops.AcceptLoop);
+        _fileLock = fileLock;
         EndPoint = endPoint;
         _connectionLocalEndPoint = ConnectionLocalEndPoint(endPoint);
         _fd = fd;
@@ -70,9 +79,11 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         {
             throw NativeError.Exception("Cannot create a socket for", address.DisplayName, Libc.LastErrno);
         }
+        SocketFileLock? fileLock = null;
+        UnixConnectionListener? listener = null;
         try
         {
-            if (!address.IsAbstract && SocketFile.PrepareForBind(address) == SocketFile.Preparation.RemovedStaleSocket)
+            if (!address.IsAbstract && SocketFile.PrepareForBind(address, out fileLock) == SocketFile.Preparation.RemovedStaleSocket)
             {
                 TransportLog.StaleSocketRemoved(logger, address.Name);
             }
@@ -85,7 +96,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 {
                     throw NativeError.Exception("Cannot listen on unix socket", address.DisplayName, Libc.LastErrno);
                 }
-                var listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options));
+                listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options));
                 await listener.RegisterAsync().ConfigureAwait(false);
                 return listener;
             }
@@ -100,7 +111,9 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         }
         catch
         {
+            listener?._retryTimer.Dispose();
             fd.Dispose();
+            fileLock?.Dispose();
             throw;
         }
     }
@@ -114,8 +127,16 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         {
             throw NativeError.Exception("Cannot make inherited socket non-blocking:", $"fd {endPoint.FileHandle}", Libc.LastErrno);
         }
-        var listener = new UnixConnectionListener(endPoint, fd, null, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options));
-        await listener.RegisterAsync().ConfigureAwait(false);
+        var listener = new UnixConnectionListener(endPoint, fd, null, null, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options));
+        try
+        {
+            await listener.RegisterAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            listener._retryTimer.Dispose();
+            throw;
+        }
         return listener;
     }
 
@@ -142,7 +163,11 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         throw NativeError.Exception("Cannot bind unix socket", address.DisplayName, errno);
     }
 
-    private Task RegisterAsync() => _loops.AcceptLoop.RunAsync(() => _token = _loops.AcceptLoop.Register(_fd, this, Epoll.EPOLLIN));
+    private Task RegisterAsync() => _loops.AcceptLoop.RunAsync(() =>
+    {
+        _token = _loops.AcceptLoop.Register(_fd, this, Epoll.EPOLLIN);
+        _retryTimer.Register();
+    });
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
     {
@@ -158,9 +183,25 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 sequence = _readySequence;
             }
 
+            if (_nearLimit)
+            {
+                // The last connection took one of the last free descriptors: wait for some to come back
+                // before accept4 takes the very last (see AcceptRetryTimer for why the runtime needs them).
+                _nearLimit = false;
+                if (!await WaitForDescriptorsAsync(Libc.EMFILE, cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+            }
+
             var connection = TryAccept(out var errno);
             if (connection is not null)
             {
+                if (_starvedSince != 0 && !_nearLimit)
+                {
+                    TransportLog.AcceptResumed(_logger, EndPoint.ToString() ?? "", Stopwatch.GetElapsedTime(_starvedSince).TotalSeconds, _starvedRetries);
+                    _starvedSince = 0;
+                }
                 return connection;
             }
             switch (errno)
@@ -170,17 +211,25 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 case Libc.EINTR:
                     continue;
                 case Libc.ECONNABORTED:
-                    Metrics?.RefusedByError(); // the peer gave up before accept4 took it
+                    Metrics?.RefusedByError(); // the peer gave up before accept4 took it, or setting it up failed
                     continue;
                 case Libc.EMFILE:
                 case Libc.ENFILE:
                 case Libc.ENOBUFS:
                 case Libc.ENOMEM:
-                    // Out of descriptors or memory: the connection waits in the backlog. Log and retry
-                    // shortly rather than spin or stop accepting for good.
+                    // Out of descriptors (or kernel memory). Clients stay in the kernel backlog, as nginx
+                    // keeps them, rather than being accepted and closed with a reserved descriptor as libuv
+                    // does: a shortage usually lasts until some connections close, and shedding would turn
+                    // it into failed requests for everyone who arrives meanwhile. Nothing is lost silently:
+                    // the listener stays open, the backlog is served as soon as accept4 succeeds again, a
+                    // client beyond the backlog gets EAGAIN from connect, and the episode is logged.
+                    // The retry waits on a timerfd made at bind time, on the event loop that already runs:
+                    // Task.Delay could need the runtime's timer thread, which cannot start without a descriptor.
                     Metrics?.AcceptError(errno);
-                    TransportLog.AcceptError(_logger, EndPoint.ToString() ?? "", NativeError.Exception("accept4", errno));
-                    await Task.Delay(TimeSpan.FromMilliseconds(100), cancellationToken).ConfigureAwait(false);
+                    if (!await WaitForDescriptorsAsync(errno, cancellationToken).ConfigureAwait(false))
+                    {
+                        return null;
+                    }
                     continue;
                 case Libc.EBADF:
                 case Libc.EINVAL:
@@ -242,35 +291,105 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             return null;
         }
         errno = 0;
+        _nearLimit = _retryTimer.IsNearLimit(fd);
         var handle = new SafeFdHandle(fd);
-        if (!PeerCredentials.Admit(fd, _peerAccess, _logger, EndPoint, out var peer, out var peerGroups))
+        try
         {
-            handle.Dispose(); // refused before a byte is read; AcceptAsync moves on to the next connection
-            Metrics?.RefusedByAllowlist();
-            errno = Libc.EINTR; // try the next one at once
+            if (!PeerCredentials.Admit(fd, _peerAccess, _logger, EndPoint, out var peer, out var peerGroups))
+            {
+                handle.Dispose(); // refused before a byte is read; AcceptAsync moves on to the next connection
+                Metrics?.RefusedByAllowlist();
+                errno = Libc.EINTR; // try the next one at once (ECONNABORTED would count it as an error too)
+                return null;
+            }
+            var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)], _isPacket);
+            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
+            if (peer is { } credentials)
+            {
+                connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
+            }
+            connection.Metrics = Metrics;
+            Metrics?.ConnectionAccepted();
+            connection.Start();
+            return connection;
+        }
+        catch (Exception ex)
+        {
+            // Whatever one peer brings (an odd address, a failed getsockopt) ends that connection only:
+            // an exception escaping AcceptAsync would stop Kestrel accepting on this endpoint for good.
+            TransportLog.ConnectionSetupFailed(_logger, EndPoint.ToString() ?? "", ex);
+            handle.Dispose();
+            errno = Libc.ECONNABORTED;
             return null;
         }
-        var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)]);
-        var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
-        if (peer is { } credentials)
-        {
-            connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
-        }
-        connection.Metrics = Metrics;
-        Metrics?.ConnectionAccepted();
-        connection.Start();
-        return connection;
     }
 
-    private EndPoint RemoteEndPointOf(ReadOnlySpan<byte> sockaddr)
+    /// <summary>
+    /// The peer's own address, exactly. The runtime's types show it when their text is exact and safe to
+    /// log (UTF-8 without control characters, and short enough for UnixDomainSocketEndPoint); any other
+    /// address the kernel allows becomes a <see cref="UnixPeerEndPoint"/> of its raw bytes.
+    /// </summary>
+    internal static EndPoint RemoteEndPointOf(ReadOnlySpan<byte> sockaddr, bool isPacket)
     {
-        var (isAbstract, name) = SockAddrUn.Decode(sockaddr);
-        if (name.Length == 0)
+        var name = SockAddrUn.DecodeBytes(sockaddr, out var isAbstract);
+        if (name.IsEmpty && !isAbstract)
         {
-            return _isPacket ? UnixSeqpacketEndPoint.Unnamed : s_unnamedPeer;
+            return isPacket ? UnixSeqpacketEndPoint.Unnamed : s_unnamedPeer;
         }
-        var address = isAbstract ? "@" + name : name;
-        return _isPacket ? new UnixSeqpacketEndPoint(address) : new UnixDomainSocketEndPoint(isAbstract ? "\0" + name : name);
+        if (!name.IsEmpty && name.Length <= SockAddrUn.MaxPathBytes && UnixPeerEndPoint.IsPrintableUtf8(name))
+        {
+            var text = Encoding.UTF8.GetString(name);
+            if (isPacket)
+            {
+                return new UnixSeqpacketEndPoint(isAbstract ? "@" + text : text);
+            }
+            try
+            {
+                return new UnixDomainSocketEndPoint(isAbstract ? "\0" + text : text);
+            }
+            catch (ArgumentException)
+            {
+                // A limit of the runtime's type, not of the kernel: keep the bytes instead.
+            }
+        }
+        return new UnixPeerEndPoint(name, isAbstract);
+    }
+
+    /// <summary>
+    /// Waits on the event loop until accept4 may run again: the interval has passed and the spare
+    /// descriptors could be taken back (so connections never use the last of them). False when the
+    /// listener stops meanwhile.
+    /// </summary>
+    private async Task<bool> WaitForDescriptorsAsync(int errno, CancellationToken cancellationToken)
+    {
+        _retryTimer.ReleaseReserve(); // first: the process may have no descriptor left at all
+        if (_starvedSince == 0)
+        {
+            _starvedSince = Stopwatch.GetTimestamp();
+            _starvedRetries = 0;
+            TransportLog.AcceptStarved(_logger, EndPoint.ToString() ?? "", Libc.Describe(errno), (int)AcceptRetryTimer.Interval.TotalMilliseconds);
+        }
+        do
+        {
+            _starvedRetries++;
+            Task<bool> expired;
+            lock (_gate)
+            {
+                if (_unbound)
+                {
+                    return false;
+                }
+                expired = _retryTimer.Arm();
+            }
+            // Resumes on the accept loop's thread (see AcceptRetryTimer): while starved, retries run there,
+            // and Kestrel's accept loop runs there until accept4 next says EAGAIN.
+            if (!await (cancellationToken.CanBeCanceled ? expired.WaitAsync(cancellationToken) : expired).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+        while (!_retryTimer.TryFillReserve());
+        return true;
     }
 
     public void OnEvents(uint events)
@@ -301,6 +420,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             _readyWaiter = null;
         }
         waiter?.TrySetResult(false);
+        _retryTimer.Cancel();
     }
 
     public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
@@ -312,11 +432,18 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         StopAccepting();
         if (!_loops.AcceptLoop.IsStopped)
         {
-            await _loops.AcceptLoop.RunAsync(() => _loops.AcceptLoop.Unregister(_token)).ConfigureAwait(false);
+            await _loops.AcceptLoop.RunAsync(() =>
+            {
+                _loops.AcceptLoop.Unregister(_token);
+                _retryTimer.Unregister();
+            }).ConfigureAwait(false);
         }
         // New clients now get ECONNREFUSED/ENOENT; established connections carry on.
         _fd.Dispose();
+        _retryTimer.Dispose();
         RemoveSocketFile();
+        // Last: until the socket file is gone, a starting instance must not treat it as stale.
+        _fileLock?.Dispose();
     }
 
     private void RemoveSocketFile()

@@ -19,34 +19,60 @@ internal static class SockAddrUn
     /// <summary>The longest abstract name in bytes: one byte of sun_path is the leading NUL.</summary>
     internal const int MaxAbstractNameBytes = PathCapacity - 1;
 
+    /// <summary>The longest path the kernel reports for a peer: Linux accepts a full sun_path without a terminating NUL.</summary>
+    internal const int MaxPeerPathBytes = PathCapacity;
+
     /// <summary>Writes the address into <paramref name="buffer"/> (at least <see cref="Size"/> bytes) and returns its length.</summary>
     internal static int Encode(bool isAbstract, string name, Span<byte> buffer)
+    {
+        Span<byte> bytes = stackalloc byte[PathCapacity];
+        var written = Encoding.UTF8.GetBytes(name, bytes);
+        return Encode(isAbstract, bytes[..written], buffer);
+    }
+
+    /// <summary>
+    /// Writes an address of raw name bytes: a path gets its terminating NUL when there is room
+    /// (a 108-byte path fills sun_path, as Linux allows), an abstract name its leading NUL.
+    /// </summary>
+    internal static int Encode(bool isAbstract, ReadOnlySpan<byte> name, Span<byte> buffer)
     {
         buffer[..Size].Clear();
         buffer[0] = Socket.AF_UNIX; // sa_family_t, little-endian on every supported architecture
         var path = buffer.Slice(PathOffset, PathCapacity);
         if (isAbstract)
         {
-            var written = Encoding.UTF8.GetBytes(name, path[1..]);
-            return PathOffset + 1 + written;
+            name.CopyTo(path[1..]);
+            return PathOffset + 1 + name.Length;
         }
-        var length = Encoding.UTF8.GetBytes(name, path);
-        return PathOffset + length + 1;
+        name.CopyTo(path);
+        return Math.Min(Size, PathOffset + name.Length + 1);
     }
 
     /// <summary>Reads an address the kernel returned; an unnamed socket yields an empty name.</summary>
     internal static (bool IsAbstract, string Name) Decode(ReadOnlySpan<byte> address)
     {
+        var name = DecodeBytes(address, out var isAbstract);
+        return (isAbstract, Encoding.UTF8.GetString(name));
+    }
+
+    /// <summary>
+    /// The exact name bytes of an address the kernel returned: an abstract name is every byte after
+    /// the leading NUL (NULs included), a path ends at its NUL or at the end of sun_path.
+    /// </summary>
+    internal static ReadOnlySpan<byte> DecodeBytes(ReadOnlySpan<byte> address, out bool isAbstract)
+    {
+        isAbstract = false;
         if (address.Length <= PathOffset)
         {
-            return (false, string.Empty);
+            return default;
         }
-        var path = address[PathOffset..];
+        var path = address[PathOffset..Math.Min(address.Length, Size)];
         if (path[0] == 0)
         {
-            return (true, Encoding.UTF8.GetString(path[1..]));
+            isAbstract = true;
+            return path[1..];
         }
         var end = path.IndexOf((byte)0);
-        return (false, Encoding.UTF8.GetString(end < 0 ? path : path[..end]));
+        return end < 0 ? path : path[..end];
     }
 }

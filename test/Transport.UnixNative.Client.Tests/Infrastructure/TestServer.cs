@@ -39,6 +39,7 @@ public sealed class TestServer : IAsyncDisposable
 
     public string Name { get; }
 
+
     /// <summary>The addresses Kestrel bound (e.g. http://127.0.0.1:port for a TCP endpoint on port 0).</summary>
     public IReadOnlyCollection<string> Addresses
         => _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.ToArray() ?? [];
@@ -77,6 +78,7 @@ public sealed class TestServer : IAsyncDisposable
     {
         _app.MapGet("/plaintext", () => Results.Text("Hello, World!", "text/plain"));
         _app.MapGet("/redirect", () => Results.Redirect("/plaintext?from=redirect"));
+        _app.MapGet("/redirect-to", (string url) => Results.Redirect(url));
         _app.MapGet("/whoami", (HttpContext context) =>
             Results.Text($"{Name} {context.Request.Host} {context.Request.Protocol} {context.Connection.Id}", "text/plain"));
         _app.MapPost("/echo", async (HttpContext context) =>

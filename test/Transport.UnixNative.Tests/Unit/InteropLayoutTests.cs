@@ -16,6 +16,10 @@ public class InteropLayoutTests
         #include <stddef.h>
         #include <stdio.h>
         #include <sys/epoll.h>
+        #include <sys/file.h>
+        #include <sys/resource.h>
+        #include <sys/timerfd.h>
+        #include <fcntl.h>
         #include <sys/socket.h>
         #include <sys/stat.h>
         #include <sys/uio.h>
@@ -44,6 +48,21 @@ public class InteropLayoutTests
             P("statx.stx_ino", offsetof(struct statx, stx_ino));
             P("statx.stx_dev_major", offsetof(struct statx, stx_dev_major));
             P("statx.stx_dev_minor", offsetof(struct statx, stx_dev_minor));
+            P("itimerspec.size", sizeof(struct itimerspec));
+            P("itimerspec.it_value", offsetof(struct itimerspec, it_value));
+            P("rlimit.size", sizeof(struct rlimit));
+            P("rlimit.rlim_max", offsetof(struct rlimit, rlim_max));
+            P("RLIMIT_NOFILE", RLIMIT_NOFILE);
+            P("TFD_NONBLOCK", TFD_NONBLOCK);
+            P("TFD_CLOEXEC", TFD_CLOEXEC);
+            P("CLOCK_MONOTONIC", CLOCK_MONOTONIC);
+            P("F_DUPFD_CLOEXEC", F_DUPFD_CLOEXEC);
+            P("O_NOFOLLOW", O_NOFOLLOW);
+            P("O_CREAT", O_CREAT);
+            P("O_CLOEXEC", O_CLOEXEC);
+            P("LOCK_EX", LOCK_EX);
+            P("LOCK_NB", LOCK_NB);
+            P("AT_EMPTY_PATH", AT_EMPTY_PATH);
             P("ucred.size", sizeof(struct ucred));
             P("ucred.pid", offsetof(struct ucred, pid));
             P("ucred.uid", offsetof(struct ucred, uid));
@@ -209,6 +228,27 @@ public class InteropLayoutTests
         Same(c, "SO_PEERCRED", Interop.Socket.SO_PEERCRED);
         Same(c, "SO_DOMAIN", Interop.Socket.SO_DOMAIN);
         Same(c, "SO_ACCEPTCONN", Interop.Socket.SO_ACCEPTCONN);
+    }
+
+    [ToolFact("gcc")]
+    public async Task TimerLockAndLimitInterop_MatchC()
+    {
+        var c = await C();
+        Same(c, "itimerspec.size", Marshal.SizeOf<ITimerSpec>());
+        Same(c, "itimerspec.it_value", Offset<ITimerSpec>(nameof(ITimerSpec.ValueSeconds)));
+        Same(c, "rlimit.size", Marshal.SizeOf<RLimit>());
+        Same(c, "rlimit.rlim_max", Offset<RLimit>(nameof(RLimit.Maximum)));
+        Same(c, "RLIMIT_NOFILE", 7);
+        Same(c, "TFD_NONBLOCK", TimerFd.TFD_NONBLOCK);
+        Same(c, "TFD_CLOEXEC", TimerFd.TFD_CLOEXEC);
+        Same(c, "CLOCK_MONOTONIC", TimerFd.CLOCK_MONOTONIC);
+        Same(c, "F_DUPFD_CLOEXEC", Libc.F_DUPFD_CLOEXEC);
+        Same(c, "O_NOFOLLOW", FileLock.O_NOFOLLOW);
+        Same(c, "O_CREAT", FileLock.O_CREAT);
+        Same(c, "O_CLOEXEC", FileLock.O_CLOEXEC);
+        Same(c, "LOCK_EX", FileLock.LOCK_EX);
+        Same(c, "LOCK_NB", FileLock.LOCK_NB);
+        Same(c, "AT_EMPTY_PATH", 0x1000);
     }
 
     [Fact]

@@ -1,0 +1,181 @@
+using Transport.UnixNative.Interop;
+
+namespace Transport.UnixNative.Internal;
+
+/// <summary>
+/// When to try accept4 again after it ran out of descriptors: a timerfd made with the listener and
+/// registered on the accept loop, so waiting needs no new descriptor, thread or runtime timer.
+/// It also holds a few spare descriptors that accept4 can never take: they are given back while
+/// starved, because the runtime aborts the whole process ("Out of memory.") when a thread it
+/// starts, for its thread pool for instance, finds no descriptor, and taken again before accept4 runs.
+/// </summary>
+internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
+{
+    /// <summary>Short enough to resume promptly when descriptors come back; one accept4 per tick costs nothing.</summary>
+    public static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Spare descriptors: a new thread needs a few (a pipe, /proc reads); some to spare for the application.</summary>
+    private const int ReserveSize = 16;
+
+    private readonly EventLoop _loop;
+    private readonly SafeFdHandle _fd;
+    private readonly SafeFdHandle?[] _reserve = new SafeFdHandle?[ReserveSize];
+    private int _openFilesLimit = int.MaxValue;
+    private readonly Lock _gate = new();
+    private TaskCompletionSource<bool>? _waiter;
+    private ulong _token;
+
+    public AcceptRetryTimer(EventLoop loop)
+    {
+        _loop = loop;
+        _fd = TimerFd.Create();
+        if (_fd.IsInvalid)
+        {
+            throw NativeError.Exception("timerfd_create", Libc.LastErrno);
+        }
+        _openFilesLimit = ResourceLimit.OpenFilesLimit();
+        if (!FillReserve())
+        {
+            var errno = Libc.LastErrno;
+            Dispose();
+            throw NativeError.Exception("fcntl(F_DUPFD_CLOEXEC)", errno);
+        }
+    }
+
+    /// <summary>Gives the spare descriptors back to the process (out of descriptors: the runtime needs them more).</summary>
+    public void ReleaseReserve()
+    {
+        lock (_gate)
+        {
+            for (var i = 0; i < _reserve.Length; i++)
+            {
+                _reserve[i]?.Dispose();
+                _reserve[i] = null;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether an accepted descriptor numbered <paramref name="fd"/> leaves fewer than the reserve free: numbers
+    /// are handed out lowest first, so every number below it is taken and at most <c>limit - 1 - fd</c> remain.
+    /// </summary>
+    public bool IsNearLimit(int fd) => fd >= _openFilesLimit - ReserveSize;
+
+    /// <summary>
+    /// Takes the spare descriptors again and checks that as many again are still free; false if the
+    /// process has not that many free yet (then it holds none, so the runtime keeps its headroom).
+    /// </summary>
+    public bool TryFillReserve()
+    {
+        _openFilesLimit = ResourceLimit.OpenFilesLimit(); // it may have been raised meanwhile (prlimit)
+        if (!FillReserve() || !HasHeadroom())
+        {
+            ReleaseReserve();
+            return false;
+        }
+        return true;
+    }
+
+    private bool FillReserve()
+    {
+        lock (_gate)
+        {
+            for (var i = 0; i < _reserve.Length; i++)
+            {
+                if (_reserve[i] is not null)
+                {
+                    continue;
+                }
+                var spare = new SafeFdHandle(Libc.fcntl(_fd, Libc.F_DUPFD_CLOEXEC, 0));
+                if (spare.IsInvalid)
+                {
+                    return false;
+                }
+                _reserve[i] = spare;
+            }
+            return true;
+        }
+    }
+
+    // As many again must be free beyond the reserve: the lowest free number alone does not say how many
+    // are free above it. A few syscalls per retry, only while starved.
+    private bool HasHeadroom()
+    {
+        var probes = new SafeFdHandle[ReserveSize];
+        var taken = 0;
+        try
+        {
+            while (taken < probes.Length)
+            {
+                var probe = new SafeFdHandle(Libc.fcntl(_fd, Libc.F_DUPFD_CLOEXEC, 0));
+                if (probe.IsInvalid)
+                {
+                    return false;
+                }
+                probes[taken++] = probe;
+            }
+            return true;
+        }
+        finally
+        {
+            foreach (var probe in probes.AsSpan(0, taken))
+            {
+                probe.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Loop thread only.</summary>
+    public void Register() => _token = _loop.Register(_fd, this, Epoll.EPOLLIN);
+
+    /// <summary>Loop thread only.</summary>
+    public void Unregister() => _loop.Unregister(_token);
+
+    /// <summary>Starts the interval; the task completes true when it has passed, false if cancelled.</summary>
+    public Task<bool> Arm()
+    {
+        TaskCompletionSource<bool> waiter;
+        lock (_gate)
+        {
+            // Continuations run inline on the loop thread that completes it: a thread-pool work item could
+            // make the pool start a thread, and the runtime aborts the process when a thread cannot get its descriptors.
+            waiter = _waiter ??= new TaskCompletionSource<bool>();
+        }
+        if (TimerFd.ArmOnce(_fd, Interval) is var errno && errno != 0)
+        {
+            Complete(false);
+            throw NativeError.Exception("timerfd_settime", errno);
+        }
+        return waiter.Task;
+    }
+
+    /// <summary>Ends a pending wait with false; from any thread, which then runs the continuation.</summary>
+    public void Cancel() => Complete(false);
+
+    public void OnEvents(uint events)
+    {
+        // Edge-triggered: read the expiry count so the next expiry makes a new edge.
+        TimerFd.Drain(_fd);
+        Complete(true);
+    }
+
+    public void OnLoopStopping() => Complete(false);
+
+    private void Complete(bool expired)
+    {
+        TaskCompletionSource<bool>? waiter;
+        lock (_gate)
+        {
+            waiter = _waiter;
+            _waiter = null;
+        }
+        waiter?.TrySetResult(expired);
+    }
+
+    public void Dispose()
+    {
+        Complete(false);
+        ReleaseReserve();
+        _fd.Dispose();
+    }
+}

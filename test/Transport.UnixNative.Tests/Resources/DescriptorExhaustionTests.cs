@@ -1,0 +1,193 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using Transport.UnixNative.Tests.Infrastructure;
+
+namespace Transport.UnixNative.Tests.Resources;
+
+/// <summary>
+/// The sample in a child process under <c>prlimit --nofile</c>, with more clients than descriptors.
+/// Out of descriptors the server must stay alive, stay nearly idle, log the condition once, keep the
+/// backlog and serve it as soon as descriptors come back. (Before the fix the retry's Task.Delay needed
+/// the runtime's timer thread, which cannot start without a descriptor: an OutOfMemoryException
+/// escaped AcceptAsync and the endpoint never accepted again.)
+/// </summary>
+[Collection(nameof(ProcessResourcesCollection))] // hundreds of sockets in this process: not beside the fd-count tests
+public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper output)
+{
+    private const int DescriptorLimit = 400;
+    private const string StarvedLine = "Out of descriptors accepting on";
+    private const string ResumedLine = "out of descriptors (";
+
+    [ToolFact("prlimit")]
+    public async Task OutOfDescriptors_ServerIdles_LogsOnce_ServesTheBacklogWhenDescriptorsReturn()
+    {
+        using var paths = new TempPaths();
+        var path = paths.SocketPath();
+        paths.Add(path + ".lock");
+        await using var server = ChildServer.Start(path, DescriptorLimit);
+        var clients = new List<Socket>();
+        try
+        {
+            await server.WaitForLineAsync("Try:");
+            var baseline = Directory.GetFiles($"/proc/{server.Pid}/fd").Length;
+            // Enough to use every free descriptor and leave some in the backlog, but fewer in the backlog
+            // than are freed later, so closing them ends the episode for good.
+            var count = DescriptorLimit - baseline + 30;
+            for (var i = 0; i < count; i++)
+            {
+                var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                clients.Add(client);
+                await client.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            }
+            await server.WaitForLineAsync(StarvedLine);
+
+            // A resource measure over a fixed window, not a synchronisation: CPU seconds while starved.
+            var before = server.CpuSeconds();
+            await Task.Delay(TimeSpan.FromSeconds(2));
+            var cpu = server.CpuSeconds() - before;
+            output.WriteLine($"baseline fds {baseline}, clients {count}, CPU while starved: {cpu:F3} s over 2 s");
+            Assert.False(server.HasExited, "the server died out of descriptors");
+            Assert.True(cpu < 0.2, $"the starved server used {cpu:F3} CPU-s in 2 s");
+
+            // A client waiting in the backlog with its request already sent.
+            using var waiting = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await waiting.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            await waiting.SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
+
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+            clients.Clear();
+
+            // Descriptors are back: the waiting client is served, and so is a new one.
+            var response = await ReadToEndAsync(waiting).DefaultTimeout();
+            Assert.StartsWith("HTTP/1.1 200 OK", response, StringComparison.Ordinal);
+            Assert.EndsWith("Hello, World!", response, StringComparison.Ordinal);
+            using var fresh = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await fresh.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            await fresh.SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
+            Assert.EndsWith("Hello, World!", await ReadToEndAsync(fresh).DefaultTimeout(), StringComparison.Ordinal);
+
+            await server.WaitForLineAsync(ResumedLine);
+            Assert.Equal(1, server.CountLines(StarvedLine));
+            Assert.False(server.HasExited);
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+            output.WriteLine(server.Output);
+        }
+    }
+
+    private static async Task<string> ReadToEndAsync(Socket socket)
+    {
+        var buffer = new byte[4096];
+        var text = new StringBuilder();
+        int read;
+        while ((read = await socket.ReceiveAsync(buffer)) > 0)
+        {
+            text.Append(Encoding.ASCII.GetString(buffer, 0, read));
+        }
+        return text.ToString();
+    }
+
+    /// <summary>The built sample as its own process, under a descriptor limit; killed (with its children) when disposed.</summary>
+    private sealed class ChildServer : IAsyncDisposable
+    {
+        private readonly Process _process;
+        private readonly ConcurrentQueue<string> _lines = new();
+        private readonly SemaphoreSlim _newLine = new(0);
+
+        private ChildServer(Process process)
+        {
+            _process = process;
+            _process.OutputDataReceived += (_, e) => Add(e.Data);
+            _process.ErrorDataReceived += (_, e) => Add(e.Data);
+            _process.EnableRaisingEvents = true;
+            _process.Exited += (_, _) => _newLine.Release();
+            _process.BeginOutputReadLine();
+            _process.BeginErrorReadLine();
+        }
+
+        public int Pid => _process.Id;
+
+        public bool HasExited => _process.HasExited;
+
+        public string Output => string.Join('\n', _lines);
+
+        public static ChildServer Start(string socketPath, int descriptorLimit)
+        {
+            var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : Tools.Require("dotnet");
+            var start = new ProcessStartInfo(Tools.Require("prlimit"))
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+            };
+            foreach (var argument in (string[])[$"--nofile={descriptorLimit}", "--", dotnet,
+                Path.Combine(AppContext.BaseDirectory, "WebOverUds.dll"), "--urls", "http://unix:" + socketPath])
+            {
+                start.ArgumentList.Add(argument);
+            }
+            start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+            start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+            start.Environment["Logging__Console__FormatterName"] = "simple";
+            return new ChildServer(Process.Start(start) ?? throw new InvalidOperationException("Cannot start the sample."));
+        }
+
+        private void Add(string? line)
+        {
+            if (line is not null)
+            {
+                _lines.Enqueue(line);
+                _newLine.Release();
+            }
+        }
+
+        public int CountLines(string text) => _lines.Count(l => l.Contains(text, StringComparison.Ordinal));
+
+        public async Task WaitForLineAsync(string text)
+        {
+            var deadline = DateTime.UtcNow + TimeoutExtensions.DefaultTimeoutValue;
+            while (CountLines(text) == 0)
+            {
+                if (_process.HasExited)
+                {
+                    throw new Xunit.Sdk.XunitException($"The sample exited ({_process.ExitCode}) before printing '{text}':\n{Output}");
+                }
+                var left = deadline - DateTime.UtcNow;
+                if (left <= TimeSpan.Zero || !await _newLine.WaitAsync(left))
+                {
+                    throw new TimeoutException($"The sample did not print '{text}':\n{Output}");
+                }
+            }
+        }
+
+        /// <summary>utime + stime of the process from /proc/PID/stat, in seconds (clock ticks of 1/100 s).</summary>
+        public double CpuSeconds()
+        {
+            var stat = File.ReadAllText($"/proc/{Pid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            // Fields 14 and 15 of stat(5); after the command name, field 3 is at index 0.
+            return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture)
+                + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+            }
+            await _process.WaitForExitAsync().DefaultTimeout();
+            _process.Dispose();
+            _newLine.Dispose();
+        }
+    }
+}
