@@ -23,11 +23,14 @@ if [ "$found" != "$expected" ]; then
     exit 1
 fi
 for package in "$feed"/*.nupkg; do
-    unzip -l "$package"
+    # Whole outputs in variables: `unzip | grep -q` fails under pipefail when grep stops reading early.
+    listing=$(unzip -l "$package")
+    echo "$listing"
     for entry in README.md LICENSE; do
-        unzip -l "$package" | grep -q " $entry\$" || { echo "check-packages: $package has no $entry" >&2; exit 1; }
+        grep -q " $entry\$" <<<"$listing" || { echo "check-packages: $package has no $entry" >&2; exit 1; }
     done
-    unzip -p "$package" '*.nuspec' | grep -q '<repository type="git" url=".*" .*commit="[0-9a-f]\{40\}"' \
+    nuspec=$(unzip -p "$package" '*.nuspec')
+    grep -q '<repository type="git" url=".*" .*commit="[0-9a-f]\{40\}"' <<<"$nuspec" \
         || { echo "check-packages: $package names no repository commit" >&2; exit 1; }
 done
 
