@@ -188,6 +188,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 // The last connection took one of the last free descriptors: wait for some to come back
                 // before accept4 takes the very last (see AcceptRetryTimer for why the runtime needs them).
                 _nearLimit = false;
+                Metrics?.AcceptError(Libc.EMFILE); // counted like the accept4 failure it prevents
                 if (!await WaitForDescriptorsAsync(Libc.EMFILE, cancellationToken).ConfigureAwait(false))
                 {
                     return null;

@@ -20,7 +20,7 @@ internal sealed class UnixNativeMetrics
         RefusedConnections = meter.CreateCounter<long>("unixnative.refused_connections", "{connection}",
             "Connections closed right after accept: by the peer allowlist, or because of an error.");
         AcceptErrors = meter.CreateCounter<long>("unixnative.accept_errors", "{error}",
-            "accept4 failures that leave connections waiting in the backlog (EMFILE, ENFILE, ENOBUFS, ENOMEM).");
+            "Accepts that failed or were put off for lack of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM); the connections wait in the backlog.");
         ActiveConnections = meter.CreateUpDownCounter<long>("unixnative.active_connections", "{connection}",
             "Connections open now.");
         Io = meter.CreateCounter<long>("unixnative.io", "By",
