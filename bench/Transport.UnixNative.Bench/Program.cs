@@ -1,9 +1,14 @@
 // Transport.UnixNative benchmarks.
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [--quick] [options]   side-by-side load test (see --help)
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --restart [--rounds 3] [--no-build]   hand-over vs stop-and-start under load
 using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Micro;
+using Transport.UnixNative.Bench.Restart;
 
-return args is ["--micro", .. var rest]
-    ? MicroBenchmarks.Run(rest)
-    : await MacroBenchmark.RunAsync(args);
+return args switch
+{
+    ["--micro", .. var rest] => MicroBenchmarks.Run(rest),
+    ["--restart", .. var rest] => await RestartBenchmark.RunAsync(rest),
+    _ => await MacroBenchmark.RunAsync(args),
+};

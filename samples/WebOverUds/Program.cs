@@ -5,7 +5,11 @@
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
 //   dotnet run --project samples/WebOverUds -- --seqpacket /tmp/webover.seq   # adds a SOCK_SEQPACKET endpoint
 //   dotnet run --project samples/WebOverUds -- --socket-mode 0660 --socket-group adm   # then: curl --unix-socket … http://localhost/whoami
+//   dotnet run --project samples/WebOverUds -- --handover /tmp/webover.handover   # run it again with the same switch: the new one takes over
+//   systemd-socket-activate -l /tmp/x.sock dotnet WebOverUds.dll   # serves exactly the activated sockets
 //   dotnet run --project samples/WebOverUds -- client http+unix://%2Ftmp%2Fwebover-uds.sock/json   # client mode
+using System.Diagnostics;
+using System.Globalization;
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -36,7 +40,12 @@ StartupErrors.SilenceHostFailureLog(builder.Logging);
 
 if (options.Transport == "native")
 {
-    builder.WebHost.UseUnixNativeTransport(transport => PeerSecurity.ConfigureTransport(options, transport));
+    builder.WebHost.UseUnixNativeTransport(transport =>
+    {
+        PeerSecurity.ConfigureTransport(options, transport);
+        transport.HandoverSocketPath = options.HandoverPath;
+        transport.UseSystemdFileDescriptorStore = options.FdStore;
+    });
 }
 
 var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
@@ -51,6 +60,7 @@ builder.WebHost.UseUrls(urls);
 builder.AddPeerSecurity(options);
 
 var app = builder.Build();
+var started = Process.GetCurrentProcess().StartTime.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture);
 
 app.MapGet("/", () => "WebOverUds: an ASP.NET Core app served over a Unix domain socket by Transport.UnixNative.\n");
 app.MapGet("/plaintext", () => Results.Text("Hello, World!", "text/plain"));
@@ -94,6 +104,7 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         }
     }
 });
+app.MapGet("/process", () => Results.Json(new ProcessInfo(Environment.ProcessId, started), SampleJsonContext.Default.ProcessInfo));
 // Holds the request open without writing: until the time is up or the client leaves (RequestAborted).
 app.MapGet("/wait/{seconds}", async (string seconds, HttpContext context) =>
 {

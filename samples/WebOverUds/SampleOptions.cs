@@ -11,6 +11,12 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--socket-group NAME</c>: the socket file's group (name or gid).</summary>
     public string? SocketGroup { get; private set; }
 
+    /// <summary><c>--handover PATH</c>: take the listening sockets from a predecessor on this control socket, and offer them to a successor.</summary>
+    public string? HandoverPath { get; private set; }
+
+    /// <summary><c>--fdstore</c>: give systemd the listening sockets to keep across restarts (FDSTORE=1).</summary>
+    public bool FdStore { get; private set; }
+
     /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
     public string AdminUser { get; private set; } = "root";
 
@@ -22,6 +28,8 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         UnixFileMode? socketMode = null;
         string? socketGroup = null;
         var adminUser = "root";
+        string? handover = null;
+        var fdStore = false;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -44,6 +52,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 socketGroup = args[++i];
             }
+            else if (args[i] == "--handover" && i + 1 < args.Length)
+            {
+                handover = args[++i];
+            }
+            else if (args[i] == "--fdstore")
+            {
+                fdStore = true;
+            }
             else if (args[i] == "--admin-user" && i + 1 < args.Length)
             {
                 adminUser = args[++i];
@@ -53,11 +69,11 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
                 hostArgs.Add(args[i]);
             }
         }
-        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0))
+        if (transport == "sockets" && (socketMode is not null || socketGroup is not null || seqpackets.Count > 0 || handover is not null))
         {
-            throw new ArgumentException("--seqpacket, --socket-mode and --socket-group need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
+            throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore };
     }
 
     private static UnixFileMode ParseMode(string text)
@@ -104,6 +120,10 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
 
 internal sealed record Greeting(string Message);
 
+/// <summary><c>GET /process</c>: which process answered (two pids across a hand-over).</summary>
+internal sealed record ProcessInfo(int Pid, string Started);
+
 [JsonSerializable(typeof(Greeting))]
+[JsonSerializable(typeof(ProcessInfo))]
 [JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
 internal sealed partial class SampleJsonContext : JsonSerializerContext;

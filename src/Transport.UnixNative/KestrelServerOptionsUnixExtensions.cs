@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Transport.UnixNative;
+using Transport.UnixNative.Activation;
 using Transport.UnixNative.Internal;
 
 namespace Microsoft.AspNetCore.Hosting;
@@ -53,5 +54,21 @@ public static class KestrelServerOptionsUnixExtensions
         ArgumentNullException.ThrowIfNull(configure);
         var endPoint = UnixSocketAddress.Parse(address, isSeqpacket: true) with { PreserveMessages = true };
         options.Listen(endPoint.ToEndPoint(), configure);
+    }
+
+    /// <summary>
+    /// Listens on the socket systemd passed with fd name <paramref name="fdName"/>
+    /// (<c>FileDescriptorName=</c> in the .socket unit, <c>--fdname</c> of systemd-socket-activate);
+    /// the URL form is <c>http://unix-fd:NAME</c>. Startup fails naming the available fd names if
+    /// there is no such socket.
+    /// </summary>
+    /// <param name="options">Kestrel's options.</param>
+    /// <param name="fdName">The fd name.</param>
+    /// <param name="configure">Configures the endpoint (protocols, connection middleware).</param>
+    public static void ListenUnixActivated(this KestrelServerOptions options, string fdName, Action<ListenOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentException.ThrowIfNullOrEmpty(fdName);
+        options.Listen(ActivatedEndPoint.For(fdName), configure ?? (static _ => { }));
     }
 }

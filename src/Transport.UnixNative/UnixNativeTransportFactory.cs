@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Transport.UnixNative.Metrics;
 using System.Diagnostics.Metrics;
+using Transport.UnixNative.Activation;
 using Transport.UnixNative.Internal;
 
 namespace Transport.UnixNative;
@@ -19,6 +20,8 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     private readonly ILogger _logger;
     private readonly UnixNativeMetrics _metrics;
     private readonly object _gate = new();
+    private readonly Lazy<InheritedSockets> _inherited;
+    private readonly HashSet<UnixConnectionListener> _live = [];
     private EventLoopGroup? _loops;
     private int _listeners;
 
@@ -42,6 +45,51 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger(TransportLog.CategoryName);
         _metrics = new UnixNativeMetrics(meterFactory);
+        _inherited = new Lazy<InheritedSockets>(() => InheritedSockets.Gather(CurrentOptions, _logger));
+    }
+
+    /// <summary>Sockets from systemd or a predecessor, taken on first use (before Kestrel binds).</summary>
+    internal InheritedSockets Inherited => _inherited.Value;
+
+    internal bool HasGatheredInherited => _inherited.IsValueCreated;
+
+    /// <summary>Every listener currently bound, for a hand-over.</summary>
+    internal IReadOnlyList<UnixConnectionListener> Listeners
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _live.ToArray();
+            }
+        }
+    }
+
+    /// <summary>Lets the listeners taken from a predecessor accept: this process is ready to serve.</summary>
+    internal void OpenAccepts()
+    {
+        foreach (var listener in Listeners)
+        {
+            listener.OpenAccepts();
+        }
+    }
+
+    /// <summary>The predecessor no longer serves: the socket files it created are ours to remove now.</summary>
+    internal void TakeOverSocketFiles()
+    {
+        foreach (var listener in Listeners.Where(l => l.FromPredecessor))
+        {
+            listener.OwnSocketFile();
+        }
+    }
+
+    /// <summary>Stops accepting on every listener (new clients queue for the successor); connections carry on.</summary>
+    internal async Task StopAcceptingAsync()
+    {
+        foreach (var listener in Listeners)
+        {
+            await listener.UnbindAsync().ConfigureAwait(false);
+        }
     }
 
     // Read when binding, not when Kestrel is constructed: a bad setting then fails the host's start
@@ -61,34 +109,76 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         ArgumentNullException.ThrowIfNull(endpoint);
         UnixSocketAddress? address = null;
-        if (endpoint is not FileHandleEndPoint && !UnixSocketAddress.TryFromEndPoint(endpoint, out address))
+        InheritedListener? inherited = null;
+        if (endpoint is System.Net.Sockets.UnixDomainSocketEndPoint unix && ActivatedEndPoint.TryGetFdName(unix, out var fdName))
         {
-            throw new NotSupportedException($"{endpoint.GetType().Name} '{endpoint}' is not a unix socket endpoint.");
+            inherited = Inherited.FindByName(fdName);
+            address = inherited.Address;
+        }
+        else if (endpoint is FileHandleEndPoint handleEndPoint)
+        {
+            // ListenHandle(3) from UseSystemd() names a descriptor we took already: share it, never own it twice.
+            inherited = Inherited.All.FirstOrDefault(s => s.Fd.Fd == (long)handleEndPoint.FileHandle);
+            address = inherited?.Address;
+        }
+        else
+        {
+            if (!UnixSocketAddress.TryFromEndPoint(endpoint, out address))
+            {
+                throw new NotSupportedException($"{endpoint.GetType().Name} '{endpoint}' is not a unix socket endpoint.");
+            }
+            // The same address as an activated or handed-over socket: serve that one, never bind again.
+            inherited = Inherited.Find(address!);
         }
 
         var loops = AcquireLoops();
         var released = 0;
+        UnixConnectionListener? listener = null;
         void Release()
         {
             if (Interlocked.Exchange(ref released, 1) == 0)
             {
+                lock (_gate)
+                {
+                    _live.Remove(listener!);
+                }
                 ReleaseLoops();
             }
         }
         try
         {
-            if (endpoint is FileHandleEndPoint handle)
+            if (inherited is null && endpoint is FileHandleEndPoint handle)
             {
                 if (!InheritedSocket.IsUnix(handle, out var isPacket))
                 {
                     throw new NotSupportedException($"File handle {handle.FileHandle} is not a listening unix socket.");
                 }
-                var adopted = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), isPacket, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
-                adopted.Metrics = new ListenerMetrics(_metrics, $"fd {handle.FileHandle}", isPacket);
-                return adopted;
+                InheritedSocket.TryGetAddress((int)handle.FileHandle, out var handleAddress);
+                listener = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), handleAddress, null, isPacket, null, false,
+                    CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
             }
-            var listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
-            listener.Metrics = new ListenerMetrics(_metrics, address!.DisplayName, address.IsSeqpacket);
+            else if (inherited is not null)
+            {
+                // Each binding gets its own duplicate: the original stays open to be handed on again.
+                var duplicate = Interop.Libc.Duplicate(inherited.Fd);
+                if (duplicate.IsInvalid)
+                {
+                    throw NativeError.Exception("Cannot duplicate inherited socket", inherited.Address.DisplayName, Interop.Libc.LastErrno);
+                }
+                var served = address! with { Name = inherited.Address.Name, IsAbstract = inherited.Address.IsAbstract };
+                listener = await UnixConnectionListener.AdoptAsync(served.ToEndPoint(), duplicate, served, inherited.OwnedFile, served.IsSeqpacket, inherited.FdName,
+                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+            }
+            else
+            {
+                listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+            }
+            // Before Kestrel's first AcceptAsync, so every connection is counted.
+            listener.Metrics = new ListenerMetrics(_metrics, listener.Address?.DisplayName ?? listener.EndPoint.ToString() ?? "", listener.IsPacket);
+            lock (_gate)
+            {
+                _live.Add(listener);
+            }
             return listener;
         }
         catch

@@ -1,9 +1,12 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Hosting.Systemd;
 using Transport.UnixNative;
 using Microsoft.Extensions.Options;
 using Transport.UnixNative.Configuration;
+using Transport.UnixNative.Handover;
 using Transport.UnixNative.Internal;
 
 namespace Microsoft.AspNetCore.Hosting;
@@ -17,6 +20,13 @@ public static class UnixNativeWebHostBuilderExtensions
     /// epoll threads. TCP endpoints keep using Kestrel's Sockets transport. Options are read from the
     /// <c>Kestrel:UnixNative</c> configuration section, then from code, and validated when the host starts.
     /// </summary>
+    /// <remarks>
+    /// Under systemd socket activation (<c>LISTEN_PID</c> is this process) the activated unix sockets
+    /// replace the <c>urls</c> setting, and endpoints naming the same address use them; with
+    /// <see cref="UnixNativeTransportOptions.HandoverSocketPath"/> a predecessor's sockets do the same.
+    /// When <c>NOTIFY_SOCKET</c> is set, systemd is told <c>READY=1</c> once the application has
+    /// started and <c>STOPPING=1</c> when it stops.
+    /// </remarks>
     public static IWebHostBuilder UseUnixNativeTransport(this IWebHostBuilder hostBuilder)
         => hostBuilder.UseUnixNativeTransport(static _ => { });
 
@@ -37,7 +47,15 @@ public static class UnixNativeWebHostBuilderExtensions
                 new UnixNativeTransportConfiguration(context.Configuration)));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UnixNativeTransportOptions>, UnixNativeTransportOptionsValidator>());
             services.AddOptions<UnixNativeTransportOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());
             services.Configure(configureOptions);
+            if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("NOTIFY_SOCKET")))
+            {
+                // UseSystemd() enables this only when the parent process is systemd; a notify socket
+                // is what matters (systemd-socket-activate, a supervisor, a container's init).
+                services.TryAddSingleton<ISystemdNotifier, SystemdNotifier>();
+                services.AddSingleton<IHostLifetime, SystemdLifetime>();
+            }
         });
     }
 }

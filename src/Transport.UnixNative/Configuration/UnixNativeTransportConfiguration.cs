@@ -47,14 +47,7 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                     options.MaxWriteBufferSize = ReadSize(entry, errors, options.MaxWriteBufferSize);
                     break;
                 case "UNSAFEPREFERINLINESCHEDULING":
-                    if (bool.TryParse(entry.Value, out var inline))
-                    {
-                        options.UnsafePreferInlineScheduling = inline;
-                    }
-                    else
-                    {
-                        errors.Add($"{key}: '{entry.Value}' is not true or false.");
-                    }
+                    options.UnsafePreferInlineScheduling = ReadBool(entry, errors) ?? options.UnsafePreferInlineScheduling;
                     break;
                 case "ALLOWEDUSERIDS":
                     options.AllowedUserIds = ReadIds(entry, errors);
@@ -71,9 +64,16 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "SOCKETFILEOWNER":
                     options.SocketFileOwner = NonEmpty(entry, errors);
                     break;
+                case "HANDOVERSOCKETPATH":
+                    options.HandoverSocketPath = NonEmpty(entry, errors);
+                    break;
+                case "USESYSTEMDFILEDESCRIPTORSTORE":
+                    options.UseSystemdFileDescriptorStore = ReadBool(entry, errors) ?? options.UseSystemdFileDescriptorStore;
+                    break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
-                        "UnsafePreferInlineScheduling, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner.");
+                        "UnsafePreferInlineScheduling, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
+                        "HandoverSocketPath, UseSystemdFileDescriptorStore.");
                     break;
             }
         }
@@ -147,6 +147,16 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
             return named;
         }
         errors.Add($"{entry.Path}: '{entry.Value}' is not a file mode; write octal permissions such as 0660, or names such as \"UserRead, UserWrite\".");
+        return null;
+    }
+
+    private static bool? ReadBool(IConfigurationSection entry, List<string> errors)
+    {
+        if (bool.TryParse(entry.Value, out var value))
+        {
+            return value;
+        }
+        errors.Add($"{entry.Path}: '{entry.Value}' is not true or false.");
         return null;
     }
 

@@ -38,6 +38,8 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private bool _unbound;
     private bool _disposed;
     private int _unbindStarted;
+    private TaskCompletionSource<bool>? _acceptGate;
+    private volatile bool _keepSocketFile;
 
     private UnixConnectionListener(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address, SocketFile.FileIdentity? fileIdentity,
         SocketFileLock? fileLock, bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, PeerAccess? peerAccess)
@@ -69,6 +71,42 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
 
     /// <summary>Set by the factory right after binding, before Kestrel accepts.</summary>
     public Metrics.ListenerMetrics? Metrics { get; set; }
+
+    internal bool IsPacket => _isPacket;
+
+    /// <summary>The listening descriptor, for a hand-over to a successor.</summary>
+    internal SafeFdHandle Handle => _fd;
+
+    /// <summary>The bound address (also of an inherited socket), or null when unknown.</summary>
+    internal UnixSocketAddress? Address => _address;
+
+    /// <summary>systemd's fd name of an activated socket (carried on through hand-overs).</summary>
+    internal string? FdName { get; init; }
+
+    /// <summary>The socket file this listener will remove on shutdown, if any.</summary>
+    internal SocketFile.FileIdentity? OwnedFile => _keepSocketFile ? null : _fileIdentity;
+
+    /// <summary>A successor serves this socket now: shutdown must leave its file (the same inode) alone.</summary>
+    internal void KeepSocketFile() => _keepSocketFile = true;
+
+    /// <summary>The predecessor stopped: its socket file is this listener's to remove now.</summary>
+    internal void OwnSocketFile() => _keepSocketFile = false;
+
+    /// <summary>
+    /// A socket taken from a predecessor: accepts wait until <see cref="OpenAccepts"/> (this process is
+    /// ready to serve), and the file stays the predecessor's until <see cref="OwnSocketFile"/>, so a
+    /// successor that fails to start never removes the file the predecessor still serves.
+    /// </summary>
+    internal void HoldForPredecessor()
+    {
+        _acceptGate = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _keepSocketFile = true;
+        FromPredecessor = true;
+    }
+
+    internal void OpenAccepts() => _acceptGate?.TrySetResult(true);
+
+    internal bool FromPredecessor { get; private set; }
 
     /// <summary>Creates, binds and listens on a socket for <paramref name="address"/>, applying the socket file rules.</summary>
     public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options,
@@ -118,16 +156,24 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         }
     }
 
-    /// <summary>Listens on an inherited descriptor (systemd socket activation); the file belongs to whoever created it.</summary>
-    public static async ValueTask<UnixConnectionListener> AdoptAsync(FileHandleEndPoint endPoint, SafeFdHandle fd, bool isPacket,
+    /// <summary>
+    /// Listens on an inherited descriptor (systemd socket activation, a predecessor's hand-over); the file
+    /// belongs to whoever created it, unless <paramref name="ownedFile"/> says a predecessor passed it on.
+    /// </summary>
+    public static async ValueTask<UnixConnectionListener> AdoptAsync(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address,
+        SocketFile.FileIdentity? ownedFile, bool isPacket, string? fdName, bool fromPredecessor,
         UnixNativeTransportOptions options, EventLoopGroup loops, Action releaseLoops, ILogger logger)
     {
         var flags = Libc.fcntl(fd, Libc.F_GETFL, 0);
         if (flags < 0 || Libc.fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0)
         {
-            throw NativeError.Exception("Cannot make inherited socket non-blocking:", $"fd {endPoint.FileHandle}", Libc.LastErrno);
+            throw NativeError.Exception("Cannot make inherited socket non-blocking:", address?.DisplayName ?? $"fd {fd.Fd}", Libc.LastErrno);
         }
-        var listener = new UnixConnectionListener(endPoint, fd, null, null, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options));
+        var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options)) { FdName = fdName };
+        if (fromPredecessor)
+        {
+            listener.HoldForPredecessor();
+        }
         try
         {
             await listener.RegisterAsync().ConfigureAwait(false);
@@ -171,6 +217,10 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
 
     public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
     {
+        if (_acceptGate is { } gate && !await gate.Task.WaitAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
         while (true)
         {
             int sequence;
@@ -421,6 +471,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             _readyWaiter = null;
         }
         waiter?.TrySetResult(false);
+        _acceptGate?.TrySetResult(false);
         _retryTimer.Cancel();
     }
 
@@ -449,7 +500,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
 
     private void RemoveSocketFile()
     {
-        if (_address is { IsAbstract: false } address && _fileIdentity is { } identity)
+        if (_address is { IsAbstract: false } address && OwnedFile is { } identity)
         {
             if (SocketFile.DeleteIfOwned(address.Name, identity))
             {

@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
@@ -14,16 +15,30 @@ namespace Transport.UnixNative.Internal;
 /// back. The host fills the server's addresses from <c>urls</c> before it runs startup filters,
 /// and Kestrel reads them after.
 /// </summary>
-internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
+internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionListenerFactory> factories) : IStartupFilter
 {
     private const string UnixHost = "://unix:";
     private const string SeqpacketHost = "://unix-seqpacket:";
+    private const string ActivatedHost = "://unix-fd:";
 
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next)
     {
         if (server.Features.Get<IServerAddressesFeature>()?.Addresses is { IsReadOnly: false } addresses)
         {
             Rewrite(addresses);
+            // Activated (or handed-over) sockets are where this process listens, as systemd (or the
+            // predecessor) decided: unless the urls name one of them, they replace the urls, so no
+            // default socket is bound beside them. Endpoints configured in code still bind.
+            if (factories.OfType<UnixNativeTransportFactory>().FirstOrDefault()?.Inherited is { All.Count: > 0 } inherited
+                && !addresses.Any(a => NamesInherited(a, inherited)))
+            {
+                addresses.Clear();
+                foreach (var url in inherited.Urls)
+                {
+                    addresses.Add(url);
+                }
+                Rewrite(addresses);
+            }
             Validate(addresses);
         }
         return next;
@@ -53,6 +68,33 @@ internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
         }
     }
 
+    private static bool NamesInherited(string address, Activation.InheritedSockets inherited)
+    {
+        BindingAddress binding;
+        try
+        {
+            binding = BindingAddress.Parse(address);
+        }
+        catch (FormatException)
+        {
+            return false;
+        }
+        if (!binding.IsUnixPipe)
+        {
+            return false;
+        }
+        var path = binding.UnixPipePath;
+        try
+        {
+            return path.StartsWith(Activation.ActivatedEndPoint.UrlMarker, StringComparison.Ordinal)
+                || inherited.Find(UnixSocketAddress.Parse(path, isSeqpacket: false)) is not null;
+        }
+        catch (ArgumentException)
+        {
+            return false; // Validate reports it
+        }
+    }
+
     internal static void Rewrite(ICollection<string> addresses)
     {
         var rewritten = addresses.Select(RewriteOne).ToArray();
@@ -69,6 +111,16 @@ internal sealed class UnixUrlRewriter(IServer server) : IStartupFilter
 
     internal static string RewriteOne(string address)
     {
+        var activated = address.IndexOf(ActivatedHost, StringComparison.OrdinalIgnoreCase);
+        if (activated >= 0)
+        {
+            var fdName = address[(activated + ActivatedHost.Length)..].TrimEnd('/');
+            if (fdName.Length == 0)
+            {
+                throw new ArgumentException($"'{address}' names no activated socket: write http://unix-fd:NAME (the socket's FileDescriptorName=).");
+            }
+            return string.Concat(address.AsSpan(0, activated), UnixHost, Activation.ActivatedEndPoint.UrlMarker, fdName);
+        }
         var seqpacket = address.IndexOf(SeqpacketHost, StringComparison.OrdinalIgnoreCase);
         if (seqpacket >= 0)
         {

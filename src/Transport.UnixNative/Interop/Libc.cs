@@ -28,4 +28,15 @@ internal static partial class Libc
 
     [LibraryImport(Name, SetLastError = true)]
     internal static partial int fcntl(SafeFdHandle fd, int cmd, int arg);
+
+    internal const int F_GETFD = 1;
+    internal const int F_SETFD = 2;
+    internal const int FD_CLOEXEC = 1;
+
+    /// <summary>For inherited descriptors that have no owner yet (socket activation).</summary>
+    [LibraryImport(Name, EntryPoint = "fcntl", SetLastError = true)]
+    internal static partial int fcntl_raw(int fd, int cmd, int arg);
+
+    /// <summary>A close-on-exec duplicate of <paramref name="fd"/> (the same open socket), or an invalid handle with errno set.</summary>
+    internal static SafeFdHandle Duplicate(SafeFdHandle fd) => new(fcntl(fd, F_DUPFD_CLOEXEC, 3));
 }

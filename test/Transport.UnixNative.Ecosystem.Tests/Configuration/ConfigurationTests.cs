@@ -39,6 +39,8 @@ public sealed class ConfigurationTests
             ["Kestrel:UnixNative:SocketFileMode"] = "0640",
             ["Kestrel:UnixNative:SocketFileGroup"] = "0",
             ["Kestrel:UnixNative:SocketFileOwner"] = "root",
+            ["Kestrel:UnixNative:HandoverSocketPath"] = "/run/app/handover.sock",
+            ["Kestrel:UnixNative:UseSystemdFileDescriptorStore"] = "true",
         }, code: o => o.Backlog = 9);
 
         var options = app.Services.GetRequiredService<IOptions<UnixNativeTransportOptions>>().Value;
@@ -53,6 +55,8 @@ public sealed class ConfigurationTests
         Assert.Equal((UnixFileMode)0b110_100_000, options.SocketFileMode);
         Assert.Equal("0", options.SocketFileGroup);
         Assert.Equal("root", options.SocketFileOwner);
+        Assert.Equal("/run/app/handover.sock", options.HandoverSocketPath);
+        Assert.True(options.UseSystemdFileDescriptorStore);
         TestPaths.DeleteQuietly(path);
     }
 

@@ -1,0 +1,256 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Transport.UnixNative.Internal;
+using Transport.UnixNative.Interop;
+
+namespace Transport.UnixNative.Handover;
+
+/// <summary>
+/// The predecessor's side: a SOCK_SEQPACKET control socket (mode 0600) on which one successor of
+/// the same uid takes every unix listening socket. Only after the successor says it serves them
+/// does this process stop accepting, keep their files (they are the successor's now) and drain.
+/// </summary>
+internal sealed class HandoverServer : IDisposable
+{
+    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(10);
+
+    // A successor that took the sockets may start slowly (JIT, configuration); its exit ends the wait early.
+    private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(5);
+
+    // Connections accepted just before the stop had no time to deliver their request; Kestrel's
+    // graceful shutdown would close such a connection unanswered. Their clients wrote at once,
+    // so a short pause lets every accepted request start before the drain.
+    private static readonly TimeSpan s_settle = TimeSpan.FromMilliseconds(500);
+
+    private readonly string _path;
+    private readonly UnixNativeTransportFactory _factory;
+    private readonly IHostApplicationLifetime _lifetime;
+    private readonly ILogger _logger;
+    private readonly SafeFdHandle _listener;
+    private readonly SocketFile.FileIdentity? _file;
+    private readonly SocketFileLock? _fileLock;
+    private readonly SafeFdHandle _wake;
+    private readonly SafeFdHandle _wakeSender;
+    private readonly Thread _thread;
+    private int _fileReleased;
+
+    private HandoverServer(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger,
+        SafeFdHandle listener, SocketFile.FileIdentity? file, SocketFileLock? fileLock, SafeFdHandle wake, SafeFdHandle wakeSender)
+    {
+        _fileLock = fileLock;
+        _path = path;
+        _factory = factory;
+        _lifetime = lifetime;
+        _logger = logger;
+        _listener = listener;
+        _file = file;
+        _wake = wake;
+        _wakeSender = wakeSender;
+        _thread = new Thread(Run) { IsBackground = true, Name = "UnixNative hand-over" };
+    }
+
+    public static unsafe HandoverServer Start(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger)
+    {
+        var address = UnixSocketAddress.Parse(path, isSeqpacket: true);
+        var listener = Interop.Socket.Create(Interop.Socket.AF_UNIX, Interop.Socket.SOCK_SEQPACKET);
+        SocketFileLock? fileLock = null;
+        try
+        {
+            if (listener.IsInvalid)
+            {
+                throw NativeError.Exception("Cannot create hand-over socket", path, Libc.LastErrno);
+            }
+            if (!address.IsAbstract)
+            {
+                SocketFile.PrepareForBind(address, out fileLock); // a predecessor that died leaves a stale file
+            }
+            Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+            var length = SockAddrUn.Encode(address.IsAbstract, address.Name, sockaddr);
+            fixed (byte* p = sockaddr)
+            {
+                if (Interop.Socket.bind(listener, p, length) != 0)
+                {
+                    throw NativeError.Exception("Cannot bind hand-over socket", path, Libc.LastErrno);
+                }
+            }
+            SocketFile.FileIdentity? file = null;
+            if (!address.IsAbstract)
+            {
+                file = SocketFile.Identify(path);
+                // Before listen nobody can connect, so no one slips in while the mode is still the umask's.
+                if (FileSystem.chmod(path, 0x180 /* 0600 */) != 0)
+                {
+                    var errno = Libc.LastErrno;
+                    _ = FileSystem.unlink(path);
+                    throw NativeError.Exception("Cannot make hand-over socket private (0600)", path, errno);
+                }
+            }
+            if (Interop.Socket.listen(listener, 4) != 0)
+            {
+                throw NativeError.Exception("Cannot listen on hand-over socket", path, Libc.LastErrno);
+            }
+            var pair = Interop.Socket.CreatePair(Interop.Socket.SOCK_STREAM, out var wake, out var wakeSender);
+            if (pair != 0)
+            {
+                throw NativeError.Exception("socketpair", pair);
+            }
+            var server = new HandoverServer(path, factory, lifetime, logger, listener, file, fileLock, wake, wakeSender);
+            server._thread.Start();
+            TransportLog.HandoverListening(logger, path);
+            return server;
+        }
+        catch
+        {
+            listener.Dispose();
+            fileLock?.Dispose();
+            throw;
+        }
+    }
+
+    private unsafe void Run()
+    {
+        try
+        {
+            while (true)
+            {
+                var ready = Poll.WaitAny([_listener, _wake], Poll.POLLIN, TimeSpan.FromDays(1), out var errno);
+                if (ready == 1)
+                {
+                    return; // disposed
+                }
+                if (ready == -2)
+                {
+                    throw NativeError.Exception("Cannot wait on hand-over socket", _path, errno);
+                }
+                if (ready != 0)
+                {
+                    continue;
+                }
+                var fd = Interop.Socket.accept4(_listener.Fd, null, null, Interop.Socket.SOCK_NONBLOCK | Interop.Socket.SOCK_CLOEXEC);
+                if (fd < 0)
+                {
+                    continue; // EAGAIN, ECONNABORTED: the next one
+                }
+                using var channel = new ControlChannel(new SafeFdHandle(fd), _path);
+                try
+                {
+                    if (Serve(channel))
+                    {
+                        return;
+                    }
+                }
+                catch (IOException exception)
+                {
+                    // One successor's failure (it died mid-conversation) is that attempt's end, not the server's.
+                    TransportLog.HandoverAbandoned(_logger, channel.Socket.IsClosed ? 0 : PeerPid(channel), exception.Message);
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            TransportLog.HandoverFailed(_logger, _path, exception);
+        }
+    }
+
+    // One successor at a time: true once it took over and this process is stopping.
+    private bool Serve(ControlChannel channel)
+    {
+        var peer = channel.Peer;
+        var ownUid = Users.geteuid();
+        if (peer.Uid != ownUid)
+        {
+            TransportLog.HandoverRefused(_logger, peer.Pid, peer.Uid, ownUid);
+            return false;
+        }
+        var request = channel.Receive(s_requestTimeout, [], _wake);
+        if (request is null || !request.AsSpan().SequenceEqual(HandoverMessages.Take))
+        {
+            TransportLog.HandoverAbandoned(_logger, peer.Pid, request is null ? "no request" : "an unknown request");
+            return false;
+        }
+
+        var listeners = _factory.Listeners.Where(l => l.Address is not null).ToArray();
+        var entries = listeners.Select(l => new HandoverMessages.Entry(l.FdName ?? Activation.SystemdActivation.UnnamedFd, l.Address!, l.OwnedFile)).ToArray();
+        var descriptors = new int[listeners.Length];
+        var added = new bool[listeners.Length];
+        try
+        {
+            for (var i = 0; i < listeners.Length; i++)
+            {
+                listeners[i].Handle.DangerousAddRef(ref added[i]);
+                descriptors[i] = listeners[i].Handle.Fd;
+            }
+            channel.Send(HandoverMessages.Describe(entries), descriptors);
+        }
+        finally
+        {
+            for (var i = 0; i < listeners.Length; i++)
+            {
+                if (added[i])
+                {
+                    listeners[i].Handle.DangerousRelease();
+                }
+            }
+        }
+
+        var answer = channel.Receive(s_readyTimeout, [], _wake);
+        if (answer is null || !answer.AsSpan().SequenceEqual(HandoverMessages.Ready))
+        {
+            TransportLog.HandoverAbandoned(_logger, peer.Pid, answer is null ? "it closed the control socket" : "an unknown answer");
+            return false;
+        }
+
+        // The files are the successor's now: our shutdown must not remove them (the same inode it serves).
+        foreach (var listener in listeners)
+        {
+            listener.KeepSocketFile();
+        }
+        ReleaseControlFile();
+        _factory.StopAcceptingAsync().GetAwaiter().GetResult();
+        TransportLog.HandoverCompleted(_logger, listeners.Length, peer.Pid);
+        try
+        {
+            channel.Send(HandoverMessages.Done);
+        }
+        catch (IOException)
+        {
+            // It is serving (it said so); whether it hears DONE changes nothing here.
+        }
+        Thread.Sleep(s_settle);
+        _lifetime.StopApplication();
+        return true;
+    }
+
+    private static int PeerPid(ControlChannel channel)
+        => Interop.Socket.GetPeerCredentials(channel.Socket.Fd, out var peer) == 0 ? peer.Pid : 0;
+
+    // The successor binds the control path next; only our own inode is ever removed.
+    private void ReleaseControlFile()
+    {
+        if (Interlocked.Exchange(ref _fileReleased, 1) == 0)
+        {
+            if (_file is { } file)
+            {
+                SocketFile.DeleteIfOwned(_path, file);
+            }
+            _fileLock?.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        unsafe
+        {
+            byte one = 1;
+            _ = Libc.write(_wakeSender.Fd, &one, 1);
+        }
+        if (_thread.IsAlive && Thread.CurrentThread != _thread)
+        {
+            _thread.Join(TimeSpan.FromSeconds(10));
+        }
+        ReleaseControlFile();
+        _listener.Dispose();
+        _wake.Dispose();
+        _wakeSender.Dispose();
+    }
+}
