@@ -59,10 +59,14 @@ public sealed class TransportMetricsTests
                 using var response = await client.PostAsync("/echo", new ByteArrayContent(new byte[size])).DefaultTimeout();
                 Assert.Equal(size, (await response.Content.ReadAsByteArrayAsync().DefaultTimeout()).Length);
             }
+            // The client can have the last bytes before the server's thread records their sendmsg: wait for it.
+            static long Sum(MetricCollector<long> collector, string direction)
+                => collector.GetMeasurementSnapshot().Where(m => (string?)m.Tags["network.io.direction"] == direction).Sum(m => m.Value);
+            await WaitUntilAsync(io!, c => Sum(c, "receive") >= size && Sum(c, "transmit") >= size);
             var snapshot = io!.GetMeasurementSnapshot();
             // Headers come on top of the body in both directions.
-            Assert.InRange(snapshot.Where(m => (string?)m.Tags["network.io.direction"] == "receive").Sum(m => m.Value), size, size + 4096);
-            Assert.InRange(snapshot.Where(m => (string?)m.Tags["network.io.direction"] == "transmit").Sum(m => m.Value), size, size + 4096);
+            Assert.InRange(Sum(io, "receive"), size, size + 4096);
+            Assert.InRange(Sum(io, "transmit"), size, size + 4096);
             Assert.All(snapshot, m => Assert.Equal(host.Address, m.Tags["server.address"]));
         }
     }
@@ -129,6 +133,16 @@ public sealed class TransportMetricsTests
             var measurement = Assert.Single(refused.GetMeasurementSnapshot());
             Assert.Equal("allowlist", measurement.Tags["unixnative.refusal.reason"]);
             Assert.Empty(accepted!.GetMeasurementSnapshot());
+        }
+    }
+
+    private static async Task WaitUntilAsync<T>(MetricCollector<T> collector, Func<MetricCollector<T>, bool> condition)
+        where T : struct
+    {
+        using var timeout = new CancellationTokenSource(Wait);
+        while (!condition(collector))
+        {
+            await collector.WaitForMeasurementsAsync(collector.GetMeasurementSnapshot().Count + 1, timeout.Token);
         }
     }
 
