@@ -1,14 +1,17 @@
 // Transport.UnixNative benchmarks.
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [--quick] [options]   side-by-side load test (see --help)
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sendfile [--quick]   static files: sendfile vs copy vs nginx
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --restart [--rounds 3] [--no-build]   hand-over vs stop-and-start under load
 using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Micro;
 using Transport.UnixNative.Bench.Restart;
+using Transport.UnixNative.Bench.SendFile;
 
 return args switch
 {
     ["--micro", .. var rest] => MicroBenchmarks.Run(rest),
+    ["--sendfile", .. var rest] => await SendFileBenchmark.RunAsync(rest),
     ["--restart", .. var rest] => await RestartBenchmark.RunAsync(rest),
     _ => await MacroBenchmark.RunAsync(args),
 };

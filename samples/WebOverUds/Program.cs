@@ -5,6 +5,7 @@
 //   dotnet run --project samples/WebOverUds -- --transport sockets   # Kestrel's built-in Sockets transport
 //   dotnet run --project samples/WebOverUds -- --seqpacket /tmp/webover.seq   # adds a SOCK_SEQPACKET endpoint
 //   dotnet run --project samples/WebOverUds -- --socket-mode 0660 --socket-group adm   # then: curl --unix-socket … http://localhost/whoami
+//   dotnet run --project samples/WebOverUds -- --files ./artifacts   # GET /files/… (sendfile on unix stream sockets)
 //   dotnet run --project samples/WebOverUds -- --handover /tmp/webover.handover   # run it again with the same switch: the new one takes over
 //   systemd-socket-activate -l /tmp/x.sock dotnet WebOverUds.dll   # serves exactly the activated sockets
 //   dotnet run --project samples/WebOverUds -- client http+unix://%2Ftmp%2Fwebover-uds.sock/json   # client mode
@@ -14,6 +15,7 @@ using System.IO.Pipelines;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.FileProviders;
 using WebOverUds;
 
 if (args is ["client", ..])
@@ -61,6 +63,18 @@ builder.AddPeerSecurity(options);
 
 var app = builder.Build();
 var started = Process.GetCurrentProcess().StartTime.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture);
+
+if (options.FilesDirectory is { } files)
+{
+    // Any file, whatever its extension (artifacts, weights, layers): ETags, Range, HEAD, 304 and 404 as usual.
+    app.UseStaticFiles(new StaticFileOptions
+    {
+        FileProvider = new PhysicalFileProvider(files),
+        RequestPath = "/files",
+        ServeUnknownFileTypes = true,
+        DefaultContentType = "application/octet-stream",
+    });
+}
 
 app.MapGet("/", () => "WebOverUds: an ASP.NET Core app served over a Unix domain socket by Transport.UnixNative.\n");
 app.MapGet("/plaintext", () => Results.Text("Hello, World!", "text/plain"));

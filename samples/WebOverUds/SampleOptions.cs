@@ -11,6 +11,8 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--socket-group NAME</c>: the socket file's group (name or gid).</summary>
     public string? SocketGroup { get; private set; }
 
+    /// <summary><c>--files DIR</c>: DIR served under <c>/files/</c> by the static file middleware.</summary>
+    public string? FilesDirectory { get; private set; }
     /// <summary><c>--handover PATH</c>: take the listening sockets from a predecessor on this control socket, and offer them to a successor.</summary>
     public string? HandoverPath { get; private set; }
 
@@ -28,6 +30,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         UnixFileMode? socketMode = null;
         string? socketGroup = null;
         var adminUser = "root";
+        string? files = null;
         string? handover = null;
         var fdStore = false;
         for (var i = 0; i < args.Length; i++)
@@ -60,6 +63,14 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             {
                 fdStore = true;
             }
+            else if (args[i] == "--files" && i + 1 < args.Length)
+            {
+                files = Path.GetFullPath(args[++i]);
+                if (!Directory.Exists(files))
+                {
+                    throw new ArgumentException($"--files: '{files}' is not a directory.");
+                }
+            }
             else if (args[i] == "--admin-user" && i + 1 < args.Length)
             {
                 adminUser = args[++i];
@@ -73,7 +84,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         {
             throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, FilesDirectory = files };
     }
 
     private static UnixFileMode ParseMode(string text)

@@ -42,6 +42,15 @@ public sealed partial class UnixNativeTransportOptions
     public bool UnsafePreferInlineScheduling { get; set; }
 
     /// <summary>
+    /// Sends files (<c>SendFileAsync</c>: static files, <c>Results.File</c>) on HTTP/1.1 stream
+    /// connections with sendfile(2), from the page cache into the socket without a copy through
+    /// the process. Responses that cannot take it (HTTP/2, chunked or compressed bodies, seqpacket)
+    /// copy as usual.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="true"/>.</remarks>
+    public bool UseSendFile { get; set; } = true;
+
+    /// <summary>
     /// The seqpacket receive buffer per I/O thread: as large as any packet a peer can send
     /// (<see cref="Internal.SeqpacketLimits.MaxPacketSize"/>). Tests lower it to reach the
     /// truncation path.

@@ -64,6 +64,9 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "SOCKETFILEOWNER":
                     options.SocketFileOwner = NonEmpty(entry, errors);
                     break;
+                case "USESENDFILE":
+                    options.UseSendFile = ReadBool(entry, errors) ?? options.UseSendFile;
+                    break;
                 case "HANDOVERSOCKETPATH":
                     options.HandoverSocketPath = NonEmpty(entry, errors);
                     break;
@@ -72,7 +75,7 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                     break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
-                        "UnsafePreferInlineScheduling, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
+                        "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
                         "HandoverSocketPath, UseSystemdFileDescriptorStore.");
                     break;
             }

@@ -16,6 +16,7 @@ internal sealed class EventLoopGroup : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(options), count, $"{nameof(UnixNativeTransportOptions.IOThreadCount)} must be at least 1.");
         }
+        UseSendFile = options.UseSendFile;
         _loops = new EventLoop[count];
         try
         {
@@ -37,6 +38,9 @@ internal sealed class EventLoopGroup : IDisposable
     }
 
     public EventLoop AcceptLoop => _loops[0];
+
+    /// <summary>Whether stream connections offer sendfile to HTTP/1.1 responses.</summary>
+    public bool UseSendFile { get; }
 
     public EventLoop Next() => _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
 

@@ -47,8 +47,21 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         {
             while (true)
             {
-                var result = await reader.ReadAsync().ConfigureAwait(false);
-                if (result.IsCanceled || _socketClosed)
+                ReadResult result;
+                if (!HasPendingFile)
+                {
+                    result = await reader.ReadAsync().ConfigureAwait(false);
+                }
+                else if (!reader.TryRead(out result))
+                {
+                    // The pipe is empty: everything flushed before the file has gone out.
+                    if (!await SendPendingFileAsync().ConfigureAwait(false))
+                    {
+                        break;
+                    }
+                    continue;
+                }
+                if (IsAbortRead(result) || _socketClosed)
                 {
                     break;
                 }

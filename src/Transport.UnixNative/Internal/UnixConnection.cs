@@ -234,6 +234,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         // The output's reader belongs to the send loop (it may be inside sendmsg with the pipe's
         // memory right now): wake it, and it completes the reader when it is done.
         Exception? reason = _abortReason ?? sendError;
+        CloseSendFile(reason);
         _output.Reader.CancelPendingRead();
         if (!_receiveEnded)
         {
@@ -298,5 +299,6 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     PipeReader IDuplexPipe.Input => _input.Reader;
 
-    PipeWriter IDuplexPipe.Output => _output.Writer;
+    // Kestrel writes through the send-file writer where the connection offers sendfile.
+    PipeWriter IDuplexPipe.Output => (PipeWriter?)_sendFileWriter ?? _output.Writer;
 }

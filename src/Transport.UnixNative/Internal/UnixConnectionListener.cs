@@ -359,6 +359,10 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             {
                 connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
             }
+            if (_loops.UseSendFile)
+            {
+                connection.EnableSendFile();
+            }
             connection.Metrics = Metrics;
             Metrics?.ConnectionAccepted();
             connection.Start();

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Transport.UnixNative.Interop;
 
-/// <summary>poll(2), for the few blocking waits off the event loop (the hand-over control socket).</summary>
+/// <summary>poll(2), for the few blocking waits off the event loop (the hand-over control socket) and a readiness look without waiting.</summary>
 internal static unsafe partial class Poll
 {
     internal const short POLLIN = 0x1;
@@ -67,6 +67,33 @@ internal static unsafe partial class Poll
                 {
                     fds[i].DangerousRelease();
                 }
+            }
+        }
+    }
+
+    /// <summary>Whether <paramref name="fd"/> can be written now; an error counts as writable (the next call reports it).</summary>
+    internal static bool IsWritableNow(SafeFdHandle fd)
+    {
+        var added = false;
+        try
+        {
+            fd.DangerousAddRef(ref added);
+            var p = new PollFd { Fd = fd.Fd, Events = POLLOUT };
+            int rc;
+            while ((rc = poll_raw(&p, 1, 0)) < 0 && Libc.LastErrno == Libc.EINTR)
+            {
+            }
+            return rc != 0;
+        }
+        catch (ObjectDisposedException)
+        {
+            return true;
+        }
+        finally
+        {
+            if (added)
+            {
+                fd.DangerousRelease();
             }
         }
     }

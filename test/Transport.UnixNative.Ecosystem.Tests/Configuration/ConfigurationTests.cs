@@ -41,6 +41,7 @@ public sealed class ConfigurationTests
             ["Kestrel:UnixNative:SocketFileOwner"] = "root",
             ["Kestrel:UnixNative:HandoverSocketPath"] = "/run/app/handover.sock",
             ["Kestrel:UnixNative:UseSystemdFileDescriptorStore"] = "true",
+            ["Kestrel:UnixNative:UseSendFile"] = "false",
         }, code: o => o.Backlog = 9);
 
         var options = app.Services.GetRequiredService<IOptions<UnixNativeTransportOptions>>().Value;
@@ -57,6 +58,7 @@ public sealed class ConfigurationTests
         Assert.Equal("root", options.SocketFileOwner);
         Assert.Equal("/run/app/handover.sock", options.HandoverSocketPath);
         Assert.True(options.UseSystemdFileDescriptorStore);
+        Assert.False(options.UseSendFile);
         TestPaths.DeleteQuietly(path);
     }
 

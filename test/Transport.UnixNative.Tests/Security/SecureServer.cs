@@ -175,6 +175,9 @@ internal sealed class SecureServer : IAsyncDisposable
             context.Request.Protocol));
     }
 
+    /// <summary>Stops the host: returns once every connection has been disposed (its socket closed).</summary>
+    public Task StopAsync() => _app!.StopAsync().DefaultTimeout();
+
     public async ValueTask DisposeAsync()
     {
         if (_app is not null)

@@ -1,0 +1,137 @@
+using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
+
+namespace Transport.UnixNative.Interop;
+
+/// <summary>sendfile(2), posix_fadvise(2) and cachestat(2): a file range into a stream socket.</summary>
+internal static unsafe partial class SendFile
+{
+    internal const int POSIX_FADV_SEQUENTIAL = 2;
+    internal const int POSIX_FADV_WILLNEED = 3;
+
+    // cachestat has no glibc wrapper yet; the number is the same in the generic and x86-64 tables.
+    private const long SYS_cachestat = 451;
+
+    [LibraryImport(Libc.Name, EntryPoint = "sendfile", SetLastError = true)]
+    private static partial nint sendfile_raw(int outFd, int inFd, long* offset, nuint count);
+
+    /// <summary>posix_fadvise returns the error number itself, never -1 with errno.</summary>
+    [LibraryImport(Libc.Name, EntryPoint = "posix_fadvise")]
+    private static partial int posix_fadvise_raw(int fd, long offset, long length, int advice);
+
+    [LibraryImport(Libc.Name, EntryPoint = "syscall", SetLastError = true)]
+    private static partial long syscall_cachestat(long number, int fd, CacheStatRange* range, CacheStat* stat, uint flags);
+
+    /// <summary>
+    /// Sends up to <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/>
+    /// (advanced by what was sent) into <paramref name="socketFd"/>. Bytes sent, 0 at the end of the
+    /// file, or -1 with errno (EINTR already retried). Holds a reference on the file for the call.
+    /// </summary>
+    internal static nint Send(int socketFd, SafeFileHandle file, ref long offset, long count, out int errno)
+    {
+        errno = 0;
+        var added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            var fileFd = (int)file.DangerousGetHandle();
+            nint n;
+            fixed (long* p = &offset)
+            {
+                do
+                {
+                    n = sendfile_raw(socketFd, fileFd, p, (nuint)count);
+                }
+                while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+            }
+            return n;
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = Libc.EBADF;
+            return -1;
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>Advice on how the range will be read; 0 or the error number. Advice is best effort.</summary>
+    internal static int Advise(SafeFileHandle file, long offset, long length, int advice)
+    {
+        var added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            return posix_fadvise_raw((int)file.DangerousGetHandle(), offset, length, advice);
+        }
+        catch (ObjectDisposedException)
+        {
+            return Libc.EBADF;
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pages of the range held in the page cache (cachestat, Linux 6.5+), or -1 with errno (ENOSYS
+    /// on older kernels, EPERM under a seccomp filter that does not know the call).
+    /// </summary>
+    internal static long CachedPages(SafeFileHandle file, long offset, long length, out int errno)
+    {
+        errno = 0;
+        var added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            var range = new CacheStatRange { Offset = (ulong)offset, Length = (ulong)length };
+            CacheStat stat;
+            if (syscall_cachestat(SYS_cachestat, (int)file.DangerousGetHandle(), &range, &stat, 0) != 0)
+            {
+                errno = Libc.LastErrno;
+                return -1;
+            }
+            return (long)stat.Cached;
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = Libc.EBADF;
+            return -1;
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
+}
+
+/// <summary><c>struct cachestat_range</c> (linux/mman.h): two u64, the same on every architecture.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CacheStatRange
+{
+    public ulong Offset;
+    public ulong Length;
+}
+
+/// <summary><c>struct cachestat</c> (linux/mman.h): five u64 page counts.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct CacheStat
+{
+    public ulong Cached;
+    public ulong Dirty;
+    public ulong Writeback;
+    public ulong Evicted;
+    public ulong RecentlyEvicted;
+}

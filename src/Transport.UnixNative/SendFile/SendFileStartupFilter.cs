@@ -1,0 +1,28 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Transport.UnixNative.SendFile;
+
+/// <summary>
+/// Puts <see cref="SendFileResponseBody"/> in front of Kestrel's response body for requests on
+/// connections that offer sendfile, first in the pipeline: middleware added by the application
+/// (response compression, body wrappers) wraps it, so their own <c>SendFileAsync</c> decides.
+/// </summary>
+internal sealed class SendFileStartupFilter : IStartupFilter
+{
+    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+    {
+        app.Use(static (context, nextMiddleware) =>
+        {
+            if (context.Features.Get<SendFileConnectionFeature>() is { } connection
+                && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
+            {
+                context.Features.Set<IHttpResponseBodyFeature>(new SendFileResponseBody(body, context, connection));
+            }
+            return nextMiddleware(context);
+        });
+        next(app);
+    };
+}

@@ -1,0 +1,93 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Transport.UnixNative.Interop;
+using Transport.UnixNative.Tests.Infrastructure;
+
+namespace Transport.UnixNative.Tests.SendFile;
+
+/// <summary>The sendfile interop constants and cachestat structs against the C headers (cachestat only where the headers know it: Linux 6.5+).</summary>
+public sealed class SendFileInteropTests
+{
+    private const string Program = """
+        #define _GNU_SOURCE
+        #include <fcntl.h>
+        #include <poll.h>
+        #include <stddef.h>
+        #include <stdio.h>
+        #include <sys/syscall.h>
+        #include <linux/mman.h>
+        #define P(name, value) printf("%s %zu\n", name, (size_t)(value))
+        int main(void) {
+            P("POSIX_FADV_SEQUENTIAL", POSIX_FADV_SEQUENTIAL);
+            P("POSIX_FADV_WILLNEED", POSIX_FADV_WILLNEED);
+            P("POLLOUT", POLLOUT);
+            P("pollfd.size", sizeof(struct pollfd));
+            P("pollfd.revents", offsetof(struct pollfd, revents));
+        #ifdef __NR_cachestat
+            P("__NR_cachestat", __NR_cachestat);
+            P("cachestat_range.size", sizeof(struct cachestat_range));
+            P("cachestat.size", sizeof(struct cachestat));
+            P("cachestat.nr_cache", offsetof(struct cachestat, nr_cache));
+        #endif
+            return 0;
+        }
+        """;
+
+    [ToolFact("gcc")]
+    public async Task Constants_and_structs_match_C()
+    {
+        var dir = Directory.CreateTempSubdirectory("un-sf-");
+        try
+        {
+            var source = Path.Combine(dir.FullName, "sf.c");
+            var binary = Path.Combine(dir.FullName, "sf");
+            await File.WriteAllTextAsync(source, Program);
+            var compile = await ProcessRunner.RunAsync("gcc", ["-O0", "-o", binary, source], TimeSpan.FromSeconds(60));
+            Assert.True(compile.ExitCode == 0, "gcc failed: " + compile.StandardError);
+            var run = await ProcessRunner.RunAsync(binary, []);
+            var c = run.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' '))
+                .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
+            Assert.Equal(Interop.SendFile.POSIX_FADV_SEQUENTIAL, c["POSIX_FADV_SEQUENTIAL"]);
+            Assert.Equal(Interop.SendFile.POSIX_FADV_WILLNEED, c["POSIX_FADV_WILLNEED"]);
+            Assert.Equal(Interop.Poll.POLLOUT, c["POLLOUT"]);
+            Assert.Equal(c["pollfd.size"], Marshal.SizeOf<PollFd>());
+            Assert.Equal(c["pollfd.revents"], Marshal.OffsetOf<PollFd>(nameof(PollFd.Returned)).ToInt64());
+            if (c.TryGetValue("__NR_cachestat", out var number))
+            {
+                Assert.Equal(451, number);
+                Assert.Equal(c["cachestat_range.size"], Marshal.SizeOf<CacheStatRange>());
+                Assert.Equal(c["cachestat.size"], Marshal.SizeOf<CacheStat>());
+                Assert.Equal(c["cachestat.nr_cache"], Marshal.OffsetOf<CacheStat>(nameof(CacheStat.Cached)).ToInt64());
+            }
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Cachestat_structs_have_the_kernel_ABI_sizes()
+    {
+        Assert.Equal(16, Marshal.SizeOf<CacheStatRange>());
+        Assert.Equal(40, Marshal.SizeOf<CacheStat>());
+    }
+
+    [Fact]
+    public void Cachestat_counts_the_pages_of_a_file_just_written()
+    {
+        var path = Path.Combine(Path.GetTempPath(), "un-sf-" + TestPaths.Hex8());
+        try
+        {
+            File.WriteAllBytes(path, new byte[1 << 20]);
+            using var file = File.OpenHandle(path);
+            var pages = Interop.SendFile.CachedPages(file, 0, 1 << 20, out var errno);
+            // Kernels before 6.5 (or a seccomp filter) refuse the call; the transport then sends from the thread pool.
+            Assert.True(pages == (1 << 20) / Environment.SystemPageSize || errno != 0, $"pages {pages}, errno {errno}");
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+}
