@@ -61,6 +61,9 @@ builder.WebHost.UseUrls(urls);
 
 builder.AddPeerSecurity(options);
 
+// --Kestrel:Limits:KeepAliveTimeout=00:00:05 and the like (Kestrel itself does not bind its Limits).
+builder.WebHost.ConfigureKestrel(kestrel => KestrelLimitsConfiguration.Bind(builder.Configuration, kestrel.Limits));
+
 var app = builder.Build();
 var started = Process.GetCurrentProcess().StartTime.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture);
 
