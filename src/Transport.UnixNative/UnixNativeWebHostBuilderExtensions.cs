@@ -47,6 +47,7 @@ public static class UnixNativeWebHostBuilderExtensions
                 new UnixNativeTransportConfiguration(context.Configuration)));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UnixNativeTransportOptions>, UnixNativeTransportOptionsValidator>());
             services.AddOptions<UnixNativeTransportOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestDescriptorsStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, Transport.UnixNative.SendFile.SendFileStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());
             services.Configure(configureOptions);

@@ -28,11 +28,11 @@ public class MessageFramingPropertyTests
 
             foreach (var message in messages)
             {
-                Assert.True(UnixMessageFeature.TryReadFrame(ref buffer, out var read));
+                Assert.True(UnixMessageFeature.TryReadFrame(ref buffer, out var read, out _));
                 Assert.Equal(message, read);
             }
             Assert.True(buffer.IsEmpty);
-            Assert.False(UnixMessageFeature.TryReadFrame(ref buffer, out _));
+            Assert.False(UnixMessageFeature.TryReadFrame(ref buffer, out _, out _));
         });
 
     [Fact]
@@ -44,12 +44,12 @@ public class MessageFramingPropertyTests
             var prefix = writer.WrittenMemory[..(at % writer.WrittenCount)];
             var buffer = Segmented(prefix, cuts);
 
-            Assert.False(UnixMessageFeature.TryReadFrame(ref buffer, out _));
+            Assert.False(UnixMessageFeature.TryReadFrame(ref buffer, out _, out _));
             Assert.Equal(prefix.Length, buffer.Length);
         });
 
     [Fact]
-    public void AnyLength_InTheHeader_IsReadBack_AndANegativeOneIsCorrupt()
+    public void AnyLength_InTheHeader_IsReadBack_AndANegativeOneIsCorrupt() // bit 30 flags descriptors beside the frame
         => Gen.OneOf(Gen.Const(0), Gen.Int).Sample(length =>
         {
             var header = new byte[UnixMessageFeature.HeaderSize];
@@ -57,12 +57,13 @@ public class MessageFramingPropertyTests
             var buffer = new ReadOnlySequence<byte>(header);
             if (length < 0)
             {
-                Assert.Throws<InvalidDataException>(() => UnixMessageFeature.TryReadLength(buffer, out _));
+                Assert.Throws<InvalidDataException>(() => UnixMessageFeature.TryReadLength(buffer, out _, out _));
             }
             else
             {
-                Assert.True(UnixMessageFeature.TryReadLength(buffer, out var read));
-                Assert.Equal(length, read);
+                Assert.True(UnixMessageFeature.TryReadLength(buffer, out var read, out var hasDescriptors));
+                Assert.Equal(length & ~UnixMessageFeature.DescriptorsFlag, read);
+                Assert.Equal((length & UnixMessageFeature.DescriptorsFlag) != 0, hasDescriptors);
             }
         });
 
