@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 
 namespace Transport.UnixNative.Internal;
 
-/// <summary>Log lines of descriptor passing: ids 60–69.</summary>
+/// <summary>Log lines of descriptor passing: ids 100–109.</summary>
 internal static partial class TransportLog
 {
     [LoggerMessage(100, LogLevel.Error, "Connection id \"{ConnectionId}\": more descriptors arrived than the {Room} a receive takes (MSG_CTRUNC); the kernel closed the rest, so the connection is aborted rather than lose them silently.", EventName = "DescriptorsTruncated")]
