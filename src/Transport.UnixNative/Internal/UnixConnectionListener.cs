@@ -248,16 +248,18 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             var connection = TryAccept(out var errno);
             if (connection is not null)
             {
-                if (_starvedSince != 0 && !_nearLimit)
-                {
-                    TransportLog.AcceptResumed(_logger, EndPoint.ToString() ?? "", Stopwatch.GetElapsedTime(_starvedSince).TotalSeconds, _starvedRetries);
-                    _starvedSince = 0;
-                }
                 return connection;
             }
             switch (errno)
             {
                 case Libc.EAGAIN:
+                    if (_starvedSince != 0)
+                    {
+                        // The episode ends when the backlog is served: running short again while serving it
+                        // (clients that left still take a descriptor each) is the same episode, not a new line.
+                        TransportLog.AcceptResumed(_logger, EndPoint.ToString() ?? "", Stopwatch.GetElapsedTime(_starvedSince).TotalSeconds, _starvedRetries);
+                        _starvedSince = 0;
+                    }
                     break;
                 case Libc.EINTR:
                     continue;
