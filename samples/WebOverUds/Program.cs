@@ -29,12 +29,22 @@ if (args is ["pair", ..])
     return await PairMode.RunAsync(args[1..]);
 }
 
-var options = SampleOptions.Parse(args);
+SampleOptions options;
+try
+{
+    options = SampleOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(StartupErrors.Describe(e));
+    return 2;
+}
 
 var builder = WebApplication.CreateBuilder(options.HostArgs);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Result", LogLevel.Warning);
+StartupErrors.SilenceHostFailureLog(builder.Logging);
 
 if (options.Transport == "native")
 {
@@ -158,21 +168,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
     }
 });
 
-var running = false;
-app.Lifetime.ApplicationStarted.Register(() => running = true);
-try
-{
-    app.Run();
-}
-catch (Exception exception) when (!running) // the host is disposed by now: read nothing from it
-{
-    // A startup failure (path in use, missing directory, refused peer policy...): the host has logged it in
-    // full; one readable line and a non-zero exit, not an unhandled exception (SIGABRT, exit 134).
-    var cause = exception.InnerException is { } inner && inner.Message != exception.Message ? $" {inner.Message}" : "";
-    Console.Error.WriteLine($"WebOverUds: startup failed: {exception.Message}{cause}");
-    return 1;
-}
-return 0;
+// A failed bind (path in use, no such directory, EACCES…) is one line on stderr and exit 1.
+return await StartupErrors.RunAsync(() => app.RunAsync());
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
 public partial class Program

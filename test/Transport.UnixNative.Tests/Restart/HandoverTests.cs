@@ -95,7 +95,7 @@ public sealed class HandoverTests(ITestOutputHelper output)
         // A startup failure is an exit status and one line naming the cause, not SIGABRT (134) and a core dump.
         Assert.Equal(1, await broken.WaitForExitAsync());
         Assert.Contains($"Hand-over: took '{socket}'", broken.Output);
-        Assert.Contains(broken.Lines, l => l.StartsWith("WebOverUds: startup failed: ", StringComparison.Ordinal) && l.Contains("does not exist", StringComparison.Ordinal));
+        Assert.Contains(broken.Lines, l => l.StartsWith("WebOverUds: cannot start: ", StringComparison.Ordinal) && l.Contains("does not exist", StringComparison.Ordinal));
 
         await predecessor.WaitForLineAsync($"Hand-over: the successor (pid {broken.Pid}) left before it was ready");
         Assert.False(predecessor.HasExited);
