@@ -19,6 +19,7 @@ var address = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordi
 
 var builder = WebApplication.CreateSlimBuilder(args);
 builder.WebHost.UseUnixNativeTransport();
+StartupErrors.SilenceHostFailureLog(builder.Logging);
 builder.WebHost.ConfigureKestrel(k => k.ListenUnixSeqpacketMessages(address, l => l.UseConnectionHandler<UpperCaseHandler>()));
 
 var app = builder.Build();
@@ -28,7 +29,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
     Console.WriteLine($"Message server on seqpacket {address}. Try:");
     Console.WriteLine($"  python3 -c \"import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect({python}); s.send(b'hi'); print(s.recv(65536))\"");
 });
-app.Run();
+return await StartupErrors.RunAsync(() => app.RunAsync());
 
 /// <summary>Answers every message with one message; boundaries are the protocol's framing.</summary>
 internal sealed class UpperCaseHandler : ConnectionHandler

@@ -29,12 +29,22 @@ if (args is ["pair", ..])
     return await PairMode.RunAsync(args[1..]);
 }
 
-var options = SampleOptions.Parse(args);
+SampleOptions options;
+try
+{
+    options = SampleOptions.Parse(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine(StartupErrors.Describe(e));
+    return 2;
+}
 
 var builder = WebApplication.CreateBuilder(options.HostArgs);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Routing", LogLevel.Warning);
 builder.Logging.AddFilter("Microsoft.AspNetCore.Http.Result", LogLevel.Warning);
+StartupErrors.SilenceHostFailureLog(builder.Logging);
 
 if (options.Transport == "native")
 {
@@ -158,8 +168,8 @@ app.Lifetime.ApplicationStarted.Register(() =>
     }
 });
 
-app.Run();
-return 0;
+// A failed bind (path in use, no such directory, EACCES…) is one line on stderr and exit 1.
+return await StartupErrors.RunAsync(() => app.RunAsync());
 
 /// <summary>Entry point type, public so tests can host it with WebApplicationFactory.</summary>
 public partial class Program

@@ -2,6 +2,8 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Transport.UnixNative.Metrics;
+using System.Diagnostics.Metrics;
 using Transport.UnixNative.Activation;
 using Transport.UnixNative.Internal;
 
@@ -13,9 +15,10 @@ namespace Transport.UnixNative;
 /// </summary>
 public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
-    private readonly UnixNativeTransportOptions _options;
+    private readonly IOptions<UnixNativeTransportOptions> _optionsAccessor;
     private readonly IMemoryPoolFactory<byte> _memoryPoolFactory;
     private readonly ILogger _logger;
+    private readonly UnixNativeMetrics _metrics;
     private readonly object _gate = new();
     private readonly Lazy<InheritedSockets> _inherited;
     private readonly HashSet<UnixConnectionListener> _live = [];
@@ -24,14 +27,25 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
 
     /// <summary>Creates the factory; Kestrel resolves it from dependency injection.</summary>
     public UnixNativeTransportFactory(IOptions<UnixNativeTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> memoryPoolFactory)
+        : this(options, loggerFactory, memoryPoolFactory, meterFactory: null)
+    {
+    }
+
+    /// <summary>
+    /// Creates the factory with the host's meter factory, which owns the <c>Transport.UnixNative</c>
+    /// meter; Kestrel resolves it from dependency injection.
+    /// </summary>
+    public UnixNativeTransportFactory(IOptions<UnixNativeTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> memoryPoolFactory,
+        IMeterFactory? meterFactory)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(loggerFactory);
         ArgumentNullException.ThrowIfNull(memoryPoolFactory);
-        _options = options.Value;
+        _optionsAccessor = options;
         _memoryPoolFactory = memoryPoolFactory;
         _logger = loggerFactory.CreateLogger(TransportLog.CategoryName);
-        _inherited = new Lazy<InheritedSockets>(() => InheritedSockets.Gather(_options, _logger));
+        _metrics = new UnixNativeMetrics(meterFactory);
+        _inherited = new Lazy<InheritedSockets>(() => InheritedSockets.Gather(CurrentOptions, _logger));
     }
 
     /// <summary>Sockets from systemd or a predecessor, taken on first use (before Kestrel binds).</summary>
@@ -69,6 +83,34 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
+    /// <summary>
+    /// Inherited sockets no endpoint took (the new configuration dropped one): a predecessor's is
+    /// closed, and its file removed once it is ours, so clients are refused instead of queueing
+    /// forever; systemd's stays (systemd holds it anyway) with a warning.
+    /// </summary>
+    internal void ReleaseUnservedInherited(bool ownsPredecessorFiles)
+    {
+        var served = Listeners.Select(l => l.Address).OfType<UnixSocketAddress>().ToArray();
+        foreach (var socket in Inherited.All)
+        {
+            if (served.Any(a => a.Name == socket.Address.Name && a.IsAbstract == socket.Address.IsAbstract && a.IsSeqpacket == socket.Address.IsSeqpacket))
+            {
+                continue;
+            }
+            if (socket.Source == InheritedFrom.Systemd)
+            {
+                TransportLog.ActivatedSocketUnserved(_logger, socket.Address.DisplayName, socket.FdName);
+                continue;
+            }
+            TransportLog.HandoverSocketUnserved(_logger, socket.Address.DisplayName);
+            socket.Fd.Dispose();
+            if (ownsPredecessorFiles && socket.OwnedFile is { } file && !socket.Address.IsAbstract)
+            {
+                SocketFile.DeleteIfOwned(socket.Address.Name, file);
+            }
+        }
+    }
+
     /// <summary>Stops accepting on every listener (new clients queue for the successor); connections carry on.</summary>
     internal async Task StopAcceptingAsync()
     {
@@ -77,6 +119,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
             await listener.UnbindAsync().ConfigureAwait(false);
         }
     }
+
+    // Read when binding, not when Kestrel is constructed: a bad setting then fails the host's start
+    // with ValidateOnStart's message instead of WebApplicationBuilder.Build().
+    private UnixNativeTransportOptions CurrentOptions => _optionsAccessor.Value;
 
     /// <summary>Whether <paramref name="endpoint"/> is a unix socket this transport serves.</summary>
     public bool CanBind(EndPoint endpoint) => endpoint switch
@@ -142,7 +188,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 }
                 InheritedSocket.TryGetAddress((int)handle.FileHandle, out var handleAddress);
                 listener = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), handleAddress, null, isPacket, null, false,
-                    _options, loops, Release, _logger).ConfigureAwait(false);
+                    CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
             }
             else if (inherited is not null)
             {
@@ -154,12 +200,14 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 }
                 var served = address! with { Name = inherited.Address.Name, IsAbstract = inherited.Address.IsAbstract };
                 listener = await UnixConnectionListener.AdoptAsync(served.ToEndPoint(), duplicate, served, inherited.OwnedFile, served.IsSeqpacket, inherited.FdName,
-                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, _options, loops, Release, _logger).ConfigureAwait(false);
+                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
             }
             else
             {
-                listener = await UnixConnectionListener.BindAsync(address!, _options, loops, Release, _logger).ConfigureAwait(false);
+                listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
             }
+            // Before Kestrel's first AcceptAsync, so every connection is counted.
+            listener.Metrics = new ListenerMetrics(_metrics, listener.Address?.DisplayName ?? listener.EndPoint.ToString() ?? "", listener.IsPacket);
             lock (_gate)
             {
                 _live.Add(listener);
@@ -187,7 +235,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
         try
         {
-            return ConnectedSocketListener.Create(endpoint, _options, loops, Release, _logger);
+            return ConnectedSocketListener.Create(endpoint, CurrentOptions, loops, Release, _logger);
         }
         catch
         {
@@ -201,7 +249,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         lock (_gate)
         {
-            _loops ??= new EventLoopGroup(_options, _memoryPoolFactory, _logger);
+            _loops ??= new EventLoopGroup(CurrentOptions, _memoryPoolFactory, _logger, _metrics);
             _listeners++;
             return _loops;
         }

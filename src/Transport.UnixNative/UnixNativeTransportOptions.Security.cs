@@ -56,4 +56,13 @@ public sealed partial class UnixNativeTransportOptions
     /// root (CAP_CHOWN), e.g. a root service creating a socket for an unprivileged user.
     /// </remarks>
     public string? SocketFileOwner { get; set; }
+
+    /// <summary>
+    /// Owner, group and mode per socket file, keyed by its absolute path: they override the
+    /// transport-wide settings above for that endpoint. Configuration fills it from
+    /// <c>Kestrel:Endpoints:NAME</c> sections whose <c>Url</c> is a unix socket path
+    /// (<c>SocketFileMode</c>, <c>SocketFileGroup</c>, <c>SocketFileOwner</c> beside <c>Url</c>).
+    /// </summary>
+    /// <remarks>Defaults to empty: every socket file gets the transport-wide settings.</remarks>
+    public IDictionary<string, UnixSocketFileOptions> SocketFiles { get; } = new Dictionary<string, UnixSocketFileOptions>(StringComparer.Ordinal);
 }

@@ -4,6 +4,8 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Transport.UnixNative;
+using Microsoft.Extensions.Options;
+using Transport.UnixNative.Configuration;
 using Transport.UnixNative.Handover;
 using Transport.UnixNative.Internal;
 
@@ -15,7 +17,8 @@ public static class UnixNativeWebHostBuilderExtensions
     /// <summary>
     /// Serves Kestrel's unix socket endpoints (<c>ListenUnixSocket</c>, <c>ListenUnixAbstract</c>,
     /// <c>ListenUnixSeqpacket</c>, <c>--urls http://unix:/path</c> and <c>http://unix:@name</c>) on native
-    /// epoll threads. TCP endpoints keep using Kestrel's Sockets transport.
+    /// epoll threads. TCP endpoints keep using Kestrel's Sockets transport. Options are read from the
+    /// <c>Kestrel:UnixNative</c> configuration section, then from code, and validated when the host starts.
     /// </summary>
     /// <remarks>
     /// Under systemd socket activation (<c>LISTEN_PID</c> is this process) the activated unix sockets
@@ -34,11 +37,16 @@ public static class UnixNativeWebHostBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(hostBuilder);
         ArgumentNullException.ThrowIfNull(configureOptions);
-        return hostBuilder.ConfigureServices(services =>
+        return hostBuilder.ConfigureServices((context, services) =>
         {
             // Kestrel asks the most recently registered factory first; ours claims only unix endpoints.
             services.AddSingleton<IConnectionListenerFactory, UnixNativeTransportFactory>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, UnixUrlRewriter>());
+            // Configuration first, then code: what the application sets in code wins.
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<UnixNativeTransportOptions>>(
+                new UnixNativeTransportConfiguration(context.Configuration)));
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UnixNativeTransportOptions>, UnixNativeTransportOptionsValidator>());
+            services.AddOptions<UnixNativeTransportOptions>().ValidateOnStart();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestDescriptorsStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, Transport.UnixNative.SendFile.SendFileStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());

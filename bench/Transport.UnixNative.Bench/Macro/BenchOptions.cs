@@ -6,15 +6,23 @@ namespace Transport.UnixNative.Bench.Macro;
 internal sealed record BenchOptions
 {
     public bool Quick { get; init; }
-    public int Rounds { get; init; } = 3;
-    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(3);
+    public int Rounds { get; init; } = 5;
+
+    /// <summary>Rounds of the scenarios outside the headline table (the sample, churn, idle, seqpacket).</summary>
+    public int OtherRounds { get; init; } = 3;
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
+    public TimeSpan LatencyDuration { get; init; } = TimeSpan.FromSeconds(1);
+    public IReadOnlyList<string> AppIds { get; init; } = BenchApp.All.Select(a => a.Id).ToArray();
     public IReadOnlyList<string>? ScenarioNames { get; init; }
     public IReadOnlyList<string> TransportIds { get; init; } = TransportVariant.All.Select(t => t.Id).ToArray();
     public int IdleConnections { get; init; } = 10_000;
     public string? Root { get; init; }
     public string? OutputDirectory { get; init; }
     public bool Build { get; init; } = true;
+
+    /// <summary>Also write the run into docs/benchmarks.md (its "Latest full run" section) and docs/bench-latest.svg.</summary>
+    public bool Publish { get; init; }
     public string H2Load { get; init; } = "h2load";
     public TimeSpan MaxQuietWait { get; init; } = TimeSpan.FromSeconds(15);
     public int Retries { get; init; } = 2;
@@ -23,22 +31,33 @@ internal sealed record BenchOptions
     public double NoisyShare { get; init; } = 0.10;
 
     public const string Usage = """
-        Side-by-side load test of the sample (samples/WebOverUds) on each transport, driven by h2load
-        and by our own drivers (connection churn, idle connections, seqpacket).
+        Side-by-side load test of our transport, Kestrel's Sockets transport (unix and TCP) and nginx,
+        serving the same-work minimal app (bench/MinimalApp) and the sample (samples/WebOverUds),
+        driven by h2load and by our own drivers (connection churn, idle connections, seqpacket).
+        Within a round the transports take turns in an order rotated every round.
 
           dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [options]
           dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
 
         Options:
-          --quick               1 round of 1 s per measurement (about 2 minutes in all)
-          --rounds N            rounds; each value reported is the median over rounds (default 3; --quick: 1)
-          --duration S          seconds per measured run (default 3; --quick: 1)
-          --warmup S            seconds of load before each measurement, not measured (default 1; --quick: 0.5)
-          --scenario a,b        only these scenarios: h1-c32 h1-c256 h1-pipelined h2c-c32 get-1mib churn idle seqpacket
+          --quick               1 round of 1 s per measurement (about 3 minutes in all)
+          --rounds N            rounds of the headline table (minimal app, h2load loads); each value reported is
+                                the median over rounds, with min–max (default 5; --quick: 1)
+          --other-rounds N      rounds of the other scenarios (sample, churn, idle, seqpacket) (default 3, at most --rounds)
+          --duration S          seconds per measured throughput run (default 2; --quick: 1)
+          --latency-duration S  seconds of the separate h2load latency run (default 1; --quick: 0.5)
+          --warmup S            seconds of load at least before each measurement, not measured; h2load loads go on
+                                until the rate is steady, at most twice as long (default 1; --quick: 0.5)
+          --scenario a,b        only these scenarios: h1-c32 h1-c256 h1-pipelined h2c-c32 get-1mib h1-inline churn idle
+                                seqpacket seqpacket-1mib
+          --apps a,b            only these apps: minimal (bench/MinimalApp), sample (samples/WebOverUds). Default: both.
           --transports a,b      only these: native, sockets (Kestrel's, same unix socket), tcp (Kestrel's, loopback),
-                                seqpacket (ours on SOCK_SEQPACKET; seqpacket scenario only). Default: all.
+                                nginx (one process, same unix socket), seqpacket (ours on SOCK_SEQPACKET; seqpacket
+                                scenarios only). Default: all.
           --idle-connections N  connections held open in the idle scenario (default 10000)
-          --no-build            do not build the sample first
+          --no-build            do not build the apps first
+          --publish             also put this run's table into docs/benchmarks.md ("Latest full run") and its
+                                chart into docs/bench-latest.svg
           --root DIR            the repository (default: found upwards from the working directory)
           --out DIR             where results go (default: <root>/bench/results)
           --h2load PATH         the h2load executable (default: h2load on PATH)
@@ -52,7 +71,7 @@ internal sealed record BenchOptions
     {
         // --quick sets the defaults first so explicit options after or before it still win.
         var options = args.Contains("--quick")
-            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5), MaxQuietWait = TimeSpan.FromSeconds(3), Retries = 0 }
+            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5), LatencyDuration = TimeSpan.FromSeconds(0.5), MaxQuietWait = TimeSpan.FromSeconds(3), Retries = 0 }
             : new BenchOptions();
         for (var i = 0; i < args.Count; i++)
         {
@@ -62,12 +81,16 @@ internal sealed record BenchOptions
             {
                 "--quick" => options,
                 "--rounds" => options with { Rounds = PositiveInt(arg, Value()) },
+                "--other-rounds" => options with { OtherRounds = PositiveInt(arg, Value()) },
                 "--duration" => options with { Duration = Seconds(arg, Value()) },
                 "--warmup" => options with { Warmup = Seconds(arg, Value(), allowZero: true) },
+                "--latency-duration" => options with { LatencyDuration = Seconds(arg, Value()) },
+                "--apps" or "--app" => options with { AppIds = Apps(Value()) },
                 "--scenario" or "--scenarios" => options with { ScenarioNames = List(Value()) },
                 "--transports" or "--transport" => options with { TransportIds = Transports(Value()) },
                 "--idle-connections" => options with { IdleConnections = PositiveInt(arg, Value()) },
                 "--no-build" => options with { Build = false },
+                "--publish" => options with { Publish = true },
                 "--root" => options with { Root = Path.GetFullPath(Value()) },
                 "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },
                 "--h2load" => options with { H2Load = Value() },
@@ -82,22 +105,35 @@ internal sealed record BenchOptions
     /// <summary>The scenarios to run, in report order; unknown names are an error.</summary>
     public IReadOnlyList<Scenario> SelectScenarios()
     {
-        var all = Scenarios.All(IdleConnections);
+        var all = Scenarios.All(IdleConnections).Where(s => AppIds.Contains(s.Server.Id)).ToArray();
         if (ScenarioNames is null)
         {
             return all;
         }
-        var unknown = ScenarioNames.Where(n => all.All(s => s.Name != n)).ToArray();
+        var names = Scenarios.All(IdleConnections).Select(s => s.Name).Distinct().ToArray();
+        var unknown = ScenarioNames.Where(n => !names.Contains(n)).ToArray();
         if (unknown.Length > 0)
         {
-            throw new ArgumentException($"unknown scenario '{string.Join("', '", unknown)}'; known: {string.Join(", ", all.Select(s => s.Name))}");
+            throw new ArgumentException($"unknown scenario '{string.Join("', '", unknown)}'; known: {string.Join(", ", names)}");
         }
         return all.Where(s => ScenarioNames.Contains(s.Name)).ToArray();
     }
 
+    /// <summary>How many rounds measure this scenario.</summary>
+    public int RoundsOf(Scenario scenario) => scenario.Headline ? Rounds : Math.Min(Rounds, OtherRounds);
+
     public IReadOnlyList<TransportVariant> VariantsOf(Scenario scenario) => scenario.Variants.Where(v => TransportIds.Contains(v.Id)).ToArray();
 
     private static List<string> List(string value) => value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+
+    private static List<string> Apps(string value)
+    {
+        var ids = List(value);
+        var unknown = ids.Where(id => BenchApp.All.All(a => a.Id != id)).ToArray();
+        return unknown.Length == 0
+            ? ids
+            : throw new ArgumentException($"unknown app '{string.Join("', '", unknown)}'; known: {string.Join(", ", BenchApp.All.Select(a => a.Id))}");
+    }
 
     private static List<string> Transports(string value)
     {

@@ -6,10 +6,11 @@ namespace Transport.UnixNative.Bench.Macro;
 
 /// <summary>
 /// Runs every selected scenario on every selected transport, round after round, each on a
-/// freshly started server and a fresh socket. Transports take turns within a round so a slow
-/// drift of the machine spreads over all of them.
+/// freshly started server and a fresh socket. Transports take turns within a round, in an order
+/// rotated every round (each goes first as often as the others), so neither a slow drift of the
+/// machine nor what ran just before favours one of them.
 /// </summary>
-internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2LoadRunner h2load, TextWriter log)
+internal sealed class BenchRunner(BenchOptions options, SampleBuild layout, H2LoadRunner h2load, TextWriter log)
 {
     public async Task<BenchRun> RunAsync(IReadOnlyList<Scenario> scenarios, CancellationToken cancellationToken)
     {
@@ -18,16 +19,16 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
         var gate = new QuietGate(options.MaxQuietWait, log);
         for (var round = 1; round <= options.Rounds; round++)
         {
-            foreach (var scenario in scenarios)
+            foreach (var scenario in scenarios.Where(s => round <= options.RoundsOf(s)))
             {
-                foreach (var variant in options.VariantsOf(scenario))
+                foreach (var variant in InTurn(options.VariantsOf(scenario), round))
                 {
-                    if (skipped.Contains((scenario.Name, variant.Id)))
+                    if (skipped.Contains((scenario.Id, variant.Id)))
                     {
                         continue;
                     }
                     cancellationToken.ThrowIfCancellationRequested();
-                    var prefix = $"[round {round}/{options.Rounds}] {scenario.Name,-13} {variant.Label,-27}";
+                    var prefix = $"[round {round}/{options.RoundsOf(scenario)}] {scenario.Name,-14} {scenario.Server.Id,-7} {variant.Label,-27}";
                     var clock = Stopwatch.StartNew();
                     try
                     {
@@ -37,13 +38,13 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
                     }
                     catch (ScenarioSkippedException ex)
                     {
-                        skipped.Add((scenario.Name, variant.Id));
-                        run.Skipped.Add(new Outcome(scenario.Name, variant.Id, round, ex.Message));
+                        skipped.Add((scenario.Id, variant.Id));
+                        run.Skipped.Add(new Outcome(scenario.Id, variant.Id, round, ex.Message));
                         log.WriteLine($"{prefix} SKIPPED: {ex.Message}");
                     }
                     catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
                     {
-                        run.Failures.Add(new Outcome(scenario.Name, variant.Id, round, ex.Message));
+                        run.Failures.Add(new Outcome(scenario.Id, variant.Id, round, ex.Message));
                         log.WriteLine($"{prefix} FAILED: {ex.Message}");
                     }
                 }
@@ -52,6 +53,10 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
         run.Finished = DateTimeOffset.UtcNow;
         return run;
     }
+
+    /// <summary>Round 1 keeps the listed order, round 2 starts with the second variant, and so on.</summary>
+    private static IEnumerable<TransportVariant> InTurn(IReadOnlyList<TransportVariant> variants, int round)
+        => variants.Count == 0 ? variants : variants.Skip((round - 1) % variants.Count).Concat(variants.Take((round - 1) % variants.Count));
 
     /// <summary>
     /// Measures once; while other processes took more than <see cref="BenchOptions.NoisyShare"/> of
@@ -88,8 +93,8 @@ internal sealed class BenchRunner(BenchOptions options, string sampleDll, H2Load
     {
         var listen = ServerAddress.Fresh(variant.Kind == AddressKind.Tcp ? AddressKind.Tcp : AddressKind.UnixStream);
         var seqpacket = variant.Kind == AddressKind.UnixSeqpacket ? ServerAddress.Fresh(AddressKind.UnixSeqpacket) : null;
-        var spec = new ServerSpec(variant.ServerTransport, listen, seqpacket, scenario.Http2);
-        await using var server = await ServerProcess.StartAsync(sampleDll, spec, cancellationToken).ConfigureAwait(false);
+        var spec = new ServerSpec(variant.ServerTransport, listen, seqpacket, scenario.Http2) { Arguments = scenario.Arguments, BodyPath = scenario.Path };
+        await using var server = await ServerProcess.StartAsync(layout.DllOf(scenario.Server), spec, cancellationToken).ConfigureAwait(false);
         var context = new MeasureContext(scenario, variant, round, server, seqpacket ?? listen, options, h2load, cancellationToken);
         try
         {

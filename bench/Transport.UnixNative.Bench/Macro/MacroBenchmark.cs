@@ -46,17 +46,20 @@ internal static class MacroBenchmark
             {
                 log.WriteLine($"note: this process may open only {fileLimit} descriptors; the idle scenario needs about {options.IdleConnections + 1024}.");
             }
+            var apps = scenarios.Select(s => s.Server).Distinct().ToArray();
             if (options.Build)
             {
-                await layout.BuildAsync(log, cancel.Token).ConfigureAwait(false);
+                await layout.BuildAsync(apps, log, cancel.Token).ConfigureAwait(false);
             }
-            if (!File.Exists(layout.Dll))
+            foreach (var app in apps.Where(a => !File.Exists(layout.DllOf(a))))
             {
-                throw new FileNotFoundException($"no sample build at {layout.Dll}; run without --no-build");
+                throw new FileNotFoundException($"no build of {app.ProjectPath} at {layout.DllOf(app)}; run without --no-build");
             }
 
-            log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s, warm-up {Format.Seconds(options.Warmup)} s");
-            var run = await new BenchRunner(options, layout.Dll, h2load, log).RunAsync(scenarios, cancel.Token).ConfigureAwait(false);
+            log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s (latency runs {Format.Seconds(options.LatencyDuration)} s), warm-up {Format.Seconds(options.Warmup)} s");
+            var planned = scenarios.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s));
+            log.WriteLine($"{planned} measurements (on a quiet 2-core machine about 6 s each with the default durations)");
+            var run = await new BenchRunner(options, layout, h2load, log).RunAsync(scenarios, cancel.Token).ConfigureAwait(false);
             var rows = Summary.Build(scenarios, run);
 
             var outputDirectory = options.OutputDirectory ?? Path.Combine(layout.Root, "bench", "results");
@@ -70,6 +73,11 @@ internal static class MacroBenchmark
             log.WriteLine();
             log.WriteLine(markdown);
             log.WriteLine($"Written: {stem}.json, {stem}.md, {stem}.svg");
+            if (options.Publish)
+            {
+                DocsPage.Publish(layout.Root, markdown, stem + ".svg");
+                log.WriteLine("Published: docs/benchmarks.md (Latest full run), docs/bench-latest.svg");
+            }
             return run.Failures.Count == 0 ? 0 : 1;
         }
         catch (OperationCanceledException) when (cancel.IsCancellationRequested)

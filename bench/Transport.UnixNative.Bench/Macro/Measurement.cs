@@ -1,6 +1,6 @@
 namespace Transport.UnixNative.Bench.Macro;
 
-/// <summary>One round of one scenario on one transport.</summary>
+/// <summary>One round of one scenario (<see cref="Macro.Scenario.Id"/>: name/app) on one transport.</summary>
 /// <param name="Value">The scenario's headline number, in its <see cref="MetricUnit"/>.</param>
 /// <param name="P50Us">Median request latency in µs (from the separate latency run for h2load scenarios).</param>
 /// <param name="CpuSecondsPer100k">Server utime+stime over the measured window per 100,000 requests (or connections).</param>
@@ -68,7 +68,7 @@ internal sealed class MeasureContext(
     }
 
     public Measurement Result(double value, double? p50, double? p99, double? cpu, long requests, double seconds, long errors = 0, string? note = null, IReadOnlyDictionary<string, double>? extra = null)
-        => new(Scenario.Name, Variant.Id, Round, value, p50, p99, cpu, Server.Sample().PeakRssKiB, requests, seconds, errors, note,
+        => new(Scenario.Id, Variant.Id, Round, value, p50, p99, cpu, Server.Sample().PeakRssKiB, requests, seconds, errors, note,
             Server.ErrorLogCount, Server.FirstErrorLog, _window?.OthersShare ?? double.NaN, extra ?? new Dictionary<string, double>());
 }
 

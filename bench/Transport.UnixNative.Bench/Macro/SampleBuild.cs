@@ -2,14 +2,16 @@ using System.Diagnostics;
 
 namespace Transport.UnixNative.Bench.Macro;
 
-/// <summary>Finds the repository and builds the sample in Release, the build every measurement runs.</summary>
+/// <summary>Finds the repository and builds the apps in Release, the builds every measurement runs.</summary>
 internal sealed class SampleBuild(string root)
 {
     public string Root => root;
 
     public string ProjectDirectory => Path.Combine(root, "samples", "WebOverUds");
 
-    public string Dll => Path.Combine(ProjectDirectory, "bin", "Release", "net10.0", "WebOverUds.dll");
+    public string Dll => BenchApp.Sample.Dll(root);
+
+    public string DllOf(BenchApp app) => app.Dll(root);
 
     /// <summary>The directory holding Transport.sln: <paramref name="explicitRoot"/>, or upwards from the working directory, or from this program.</summary>
     public static SampleBuild Locate(string? explicitRoot)
@@ -33,16 +35,27 @@ internal sealed class SampleBuild(string root)
         throw new DirectoryNotFoundException($"no Transport.sln above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --root");
     }
 
-    public async Task BuildAsync(TextWriter log, CancellationToken cancellationToken)
+    /// <summary>Builds the sample only.</summary>
+    public Task BuildAsync(TextWriter log, CancellationToken cancellationToken) => BuildAsync([BenchApp.Sample], log, cancellationToken);
+
+    public async Task BuildAsync(IEnumerable<BenchApp> apps, TextWriter log, CancellationToken cancellationToken)
     {
-        log.WriteLine($"Building {ProjectDirectory} (Release)…");
+        foreach (var app in apps)
+        {
+            await BuildAsync(app.ProjectDirectory(root), log, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task BuildAsync(string projectDirectory, TextWriter log, CancellationToken cancellationToken)
+    {
+        log.WriteLine($"Building {projectDirectory} (Release)…");
         var info = new ProcessStartInfo("dotnet")
         {
             WorkingDirectory = root,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        foreach (var arg in new[] { "build", "-c", "Release", ProjectDirectory, "-nologo", "-v", "q" })
+        foreach (var arg in new[] { "build", "-c", "Release", projectDirectory, "-nologo", "-v", "q" })
         {
             info.ArgumentList.Add(arg);
         }
@@ -52,7 +65,7 @@ internal sealed class SampleBuild(string root)
         await build.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
         if (build.ExitCode != 0)
         {
-            throw new IOException($"dotnet build -c Release {ProjectDirectory} failed ({build.ExitCode}):\n{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
+            throw new IOException($"dotnet build -c Release {projectDirectory} failed ({build.ExitCode}):\n{await stdout.ConfigureAwait(false)}{await stderr.ConfigureAwait(false)}");
         }
     }
 }

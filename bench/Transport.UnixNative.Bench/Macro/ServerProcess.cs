@@ -5,21 +5,28 @@ using Transport.UnixNative.Bench.Native;
 
 namespace Transport.UnixNative.Bench.Macro;
 
-/// <summary>How to start the sample for one measurement.</summary>
-/// <param name="Transport">The sample's <c>--transport</c>: native or sockets.</param>
+/// <summary>How to start the server for one measurement.</summary>
+/// <param name="Transport">The app's <c>--transport</c>: native or sockets; or nginx (then no app runs).</param>
 /// <param name="Listen">The stream endpoint (--urls); the readiness probe goes there.</param>
 /// <param name="Seqpacket">An extra SOCK_SEQPACKET endpoint (--seqpacket), or null.</param>
 /// <param name="Http2Only">Start Kestrel with Protocols=Http2 (needed for h2c with prior knowledge).</param>
 /// <param name="ExtraArgs">More arguments for the sample, e.g. <c>--Kestrel:Limits:KeepAliveTimeout=00:00:03</c>.</param>
 /// <param name="FileLimit">RLIMIT_NOFILE of the server, or null for as many as allowed.</param>
-internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only, IReadOnlyList<string>? ExtraArgs = null, int? FileLimit = null);
+internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only, IReadOnlyList<string>? ExtraArgs = null, int? FileLimit = null)
+{
+    /// <summary>Extra arguments for the app (the scenario's, e.g. <c>--inline</c>).</summary>
+    public IReadOnlyList<string> Arguments { get; init; } = [];
+
+    /// <summary>The path the load asks for (nginx needs a file for a /bytes/N path).</summary>
+    public string BodyPath { get; init; } = "/plaintext";
+}
 
 /// <summary>The server could not do what the measurement needs; the scenario is skipped with this note.</summary>
 internal sealed class ScenarioSkippedException(string message) : Exception(message);
 
 /// <summary>
-/// The sample running in its own process: started through bash so its descriptor limit can be
-/// raised, probed until it answers, stopped with SIGTERM (SIGKILL if it lingers).
+/// The server (an app, or nginx) running in its own process: started through bash so its
+/// descriptor limit can be raised, probed until it answers, stopped with SIGTERM (SIGKILL if it lingers).
 /// </summary>
 internal sealed class ServerProcess : IAsyncDisposable
 {
@@ -34,10 +41,13 @@ internal sealed class ServerProcess : IAsyncDisposable
     private string? _firstErrorLog;
     private int _errorDetailLines;
 
-    private ServerProcess(Process process, ServerSpec spec)
+    private readonly NginxConfig? _nginx;
+
+    private ServerProcess(Process process, ServerSpec spec, NginxConfig? nginx)
     {
         _process = process;
         _spec = spec;
+        _nginx = nginx;
     }
 
     /// <summary>The server's own pid: bash execs dotnet, so it is the process we started.</summary>
@@ -57,8 +67,13 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(string sampleDll, ServerSpec spec, CancellationToken cancellationToken)
+    public static async Task<ServerProcess> StartAsync(string appDll, ServerSpec spec, CancellationToken cancellationToken)
     {
+        NginxConfig? nginx = null;
+        if (spec.Transport == "nginx")
+        {
+            nginx = NginxConfig.Create(spec) ?? throw new ScenarioSkippedException("nginx is not installed (Debian: apt-get install nginx)");
+        }
         var info = new ProcessStartInfo("bash")
         {
             RedirectStandardOutput = true,
@@ -70,12 +85,63 @@ internal sealed class ServerProcess : IAsyncDisposable
         info.ArgumentList.Add(spec.FileLimit is { } fileLimit
             ? $"ulimit -n {fileLimit} || exit 111; exec \"$0\" \"$@\""
             : "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"");
+        if (nginx is not null)
+        {
+            foreach (var arg in nginx.CommandLine)
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
+        else
+        {
+            AddAppArguments(info, appDll, spec);
+        }
+        info.Environment["DOTNET_gcServer"] = "0";
+        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        info.Environment["Logging__LogLevel__Default"] = "Warning";
+        info.Environment.Remove("ASPNETCORE_URLS");
+        info.Environment.Remove("DOTNET_URLS");
+
+        var process = new Process { StartInfo = info };
+        var server = new ServerProcess(process, spec, nginx);
+        process.OutputDataReceived += (_, e) => server.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
+        try
+        {
+            process.Start();
+        }
+        catch
+        {
+            nginx?.Dispose();
+            process.Dispose();
+            throw;
+        }
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            await server.WaitUntilAnsweringAsync(cancellationToken).ConfigureAwait(false);
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private static void AddAppArguments(ProcessStartInfo info, string appDll, ServerSpec spec)
+    {
         info.ArgumentList.Add("dotnet");
-        info.ArgumentList.Add(sampleDll);
+        info.ArgumentList.Add(appDll);
         info.ArgumentList.Add("--transport");
         info.ArgumentList.Add(spec.Transport);
         info.ArgumentList.Add("--urls");
         info.ArgumentList.Add(spec.Listen.KestrelUrl);
+        foreach (var arg in spec.Arguments)
+        {
+            info.ArgumentList.Add(arg);
+        }
         if (spec.Seqpacket is { } seqpacket)
         {
             info.ArgumentList.Add("--seqpacket");
@@ -88,29 +154,6 @@ internal sealed class ServerProcess : IAsyncDisposable
         foreach (var arg in spec.ExtraArgs ?? [])
         {
             info.ArgumentList.Add(arg);
-        }
-        info.Environment["DOTNET_gcServer"] = "0";
-        info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        info.Environment["Logging__LogLevel__Default"] = "Warning";
-        info.Environment.Remove("ASPNETCORE_URLS");
-        info.Environment.Remove("DOTNET_URLS");
-
-        var process = new Process { StartInfo = info };
-        var server = new ServerProcess(process, spec);
-        process.OutputDataReceived += (_, e) => server.Append(e.Data);
-        process.ErrorDataReceived += (_, e) => server.Append(e.Data);
-        process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            await server.WaitUntilAnsweringAsync(cancellationToken).ConfigureAwait(false);
-            return server;
-        }
-        catch
-        {
-            await server.DisposeAsync().ConfigureAwait(false);
-            throw;
         }
     }
 
@@ -251,6 +294,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         finally
         {
             _process.Dispose();
+            _nginx?.Dispose();
             _spec.Listen.DeleteSocketFile();
             _spec.Seqpacket?.DeleteSocketFile();
         }

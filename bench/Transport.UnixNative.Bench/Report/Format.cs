@@ -12,6 +12,17 @@ internal static class Format
         ? string.Format(Invariant, "{0:F1} {1}", value, unit.Name)
         : string.Format(Invariant, "{0:N0} {1}", value, unit.Name);
 
+    /// <summary>min–max in the value's unit, compact: "70.1k–74.0k", "3,380–3,512", "9.8–10.3".</summary>
+    public static string Spread((double Min, double Max) spread, MetricUnit unit) => unit == MetricUnit.KiBPerConnection
+        ? string.Format(Invariant, "{0:F1}–{1:F1}", spread.Min, spread.Max)
+        : $"{Compact(spread.Min)}–{Compact(spread.Max)}";
+
+    public static string CpuSpread((double Min, double Max)? spread) => spread is { } s ? string.Format(Invariant, "{0:F2}–{1:F2}", s.Min, s.Max) : "";
+
+    private static string Compact(double value) => value >= 10_000
+        ? string.Format(Invariant, "{0:F1}k", value / 1000)
+        : string.Format(Invariant, "{0:N0}", value);
+
     public static string Latency(double microseconds) => microseconds < 1000
         ? string.Format(Invariant, "{0:F0} µs", microseconds)
         : string.Format(Invariant, "{0:F2} ms", microseconds / 1000);

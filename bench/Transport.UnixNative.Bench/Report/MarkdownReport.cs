@@ -9,23 +9,29 @@ internal static class MarkdownReport
     public static string Write(RunInfo info, BenchRun run, IReadOnlyList<SummaryRow> rows)
     {
         var md = new StringBuilder();
-        md.AppendLine($"Transport.UnixNative vs Kestrel's Sockets transport — {run.Started:yyyy-MM-dd HH:mm} UTC, commit {info.Commit}");
+        md.AppendLine($"Transport.UnixNative vs Kestrel's Sockets transport and nginx — {run.Started:yyyy-MM-dd HH:mm} UTC, commit {info.Commit}");
         md.AppendLine();
         md.AppendLine($"{info.Cores} cores ({info.Cpu}), Linux {info.Kernel}, {info.Runtime}, {info.H2Load}; client and server share the cores.");
-        md.AppendLine($"Median of {info.Rounds} round(s) of {info.DurationSeconds:0.##} s each (after {info.WarmupSeconds:0.##} s warm-up) on a freshly started server; " +
+        md.AppendLine($"Median (and min–max) of {info.Rounds} round(s) for the headline rows (minimal app under h2load, marked ★) and {info.OtherRounds} for the others, " +
+                      $"each run {info.DurationSeconds:0.##} s (latency runs {info.LatencySeconds:0.##} s) after a warm-up of at least {info.WarmupSeconds:0.##} s that goes on until the rate is steady, on a freshly started server, " +
+                      "the transports taking turns within each round in an order rotated every round; " +
                       "req/s and CPU from a throughput run, p50/p99 from a separate latency run (h2load --log-file) at the same concurrency. " +
-                      "×Sockets = ours ÷ Kestrel's Sockets transport on the same kind of unix socket (throughput: > 1 is better, except KiB/conn; CPU: < 1 is better). " +
+                      "Apps: *minimal app* = bench/MinimalApp (one MapGet per route, no middleware: the same work per request on every transport); " +
+                      "*WebOverUds sample* = samples/WebOverUds as shipped (UnixPeer authentication on every request, which only our transport can satisfy; on Sockets the handler finds no credentials and stops). " +
+                      "Ratios = this row ÷ the row named in the cell: Kestrel's Sockets transport on the same kind of unix socket, or for the seqpacket rows our own transport on SOCK_STREAM " +
+                      "(throughput: > 1 is better, except KiB/conn; CPU and p99: < 1 is better). nginx runs as one process (master_process off). " +
                       "CPU = server utime+stime per 100,000 requests (connections for churn and idle). " +
                       "others = share of all cores used by processes other than server and client during the measured window (noise: should be near 0%). " +
                       "Workstation GC, Production, log level Warning.");
         md.AppendLine();
-        md.AppendLine("| scenario | transport | throughput | ×Sockets | p50 | p99 | server CPU-s / 100k | ×Sockets | peak RSS | others |");
-        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine("| scenario — app | server | throughput | min–max | ratio | p50 | p99 | p99 ratio | server CPU-s / 100k | min–max | ratio | peak RSS | others |");
+        md.AppendLine("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         string? lastScenario = null;
         foreach (var row in rows)
         {
-            var scenario = row.Scenario.Name == lastScenario ? "" : row.Scenario.Title;
-            lastScenario = row.Scenario.Name;
+            var scenario = row.Scenario.Id == lastScenario ? "" : (row.Scenario.Headline ? "★ " : "") + row.Scenario.FullTitle;
+            lastScenario = row.Scenario.Id;
+            var against = " " + row.Scenario.BaselineName;
             var value = Format.Value(row.Value, row.Scenario.Unit)
                 + (row.Errors > 0 ? $" ({row.Errors} errors)" : "")
                 + (row.ServerErrorLogs > 0 ? " ⚠" : "");
@@ -33,11 +39,14 @@ internal static class MarkdownReport
                 "| " + scenario,
                 row.Variant.IsOurs ? $"**{row.Variant.Label}**" : row.Variant.Label,
                 value,
-                Format.Ratio(row.ValueRatio),
+                row.Rounds.Count > 1 ? Format.Spread(row.ValueSpread, row.Scenario.Unit) : "",
+                row.ValueRatio is null ? "" : Format.Ratio(row.ValueRatio) + against,
                 row.P50Us is { } p50 ? Format.Latency(p50) : "",
                 row.P99Us is { } p99 ? Format.Latency(p99) : "",
+                row.P99Ratio is null ? "" : Format.Ratio(row.P99Ratio),
                 Format.Cpu(row.CpuSecondsPer100k),
-                Format.Ratio(row.CpuRatio),
+                row.Rounds.Count > 1 ? Format.CpuSpread(row.CpuSpread) : "",
+                row.CpuRatio is null ? "" : Format.Ratio(row.CpuRatio) + against,
                 Format.Rss(row.PeakRssKiB),
                 Format.Share(row.OthersCpuShare)) + " |");
         }
@@ -56,7 +65,7 @@ internal static class MarkdownReport
             foreach (var row in troubled)
             {
                 var first = row.Rounds.Select(m => m.FirstServerErrorLog).FirstOrDefault(l => l is not null);
-                md.AppendLine($"- {row.Scenario.Name} on {row.Variant.Id}: {row.ServerErrorLogs} fail/crit log entries over {row.Rounds.Count} round(s); first: `{Truncate(first, 300)}`");
+                md.AppendLine($"- {row.Scenario.Id} on {row.Variant.Id}: {row.ServerErrorLogs} fail/crit log entries over {row.Rounds.Count} round(s); first: `{Truncate(first, 300)}`");
             }
         }
         foreach (var skip in run.Skipped)

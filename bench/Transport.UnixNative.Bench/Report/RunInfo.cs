@@ -15,7 +15,9 @@ internal sealed record RunInfo(
     string Commit,
     int Rounds,
     double DurationSeconds,
-    double WarmupSeconds)
+    double WarmupSeconds,
+    int OtherRounds,
+    double LatencySeconds)
 {
     public static async Task<RunInfo> CollectAsync(string root, BenchOptions options, H2LoadRunner h2load, IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
@@ -32,7 +34,9 @@ internal sealed record RunInfo(
             commit,
             options.Rounds,
             options.Duration.TotalSeconds,
-            options.Warmup.TotalSeconds);
+            options.Warmup.TotalSeconds,
+            Math.Min(options.Rounds, options.OtherRounds),
+            options.LatencyDuration.TotalSeconds);
     }
 
     private static string? Git(string root, params string[] args)

@@ -30,17 +30,18 @@ internal static class SvgChart
         [TransportVariant.Seqpacket.Id] = "#38a169",
         [TransportVariant.Sockets.Id] = "#dd6b20",
         [TransportVariant.Tcp.Id] = "#a0aec0",
+        [TransportVariant.Nginx.Id] = "#805ad5",
     };
 
     public static string Write(RunInfo info, IReadOnlyList<SummaryRow> rows)
     {
-        var groups = rows.GroupBy(r => r.Scenario.Name).ToArray();
+        var groups = rows.GroupBy(r => r.Scenario.Id).ToArray();
         var height = Top + groups.Sum(g => GroupTitleHeight + g.Count() * BarRowHeight + GroupGap) + 40;
         var svg = new StringBuilder();
         svg.AppendLine(Invariant($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{height}\" viewBox=\"0 0 {Width} {height}\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"12\">"));
         svg.AppendLine(Invariant($"<rect width=\"{Width}\" height=\"{height}\" fill=\"white\"/>"));
-        Text(svg, LabelX, 28, "Transport.UnixNative vs Kestrel's Sockets transport", "font-size=\"18\" font-weight=\"bold\"");
-        Text(svg, LabelX, 48, $"{info.Cores} cores, {info.Cpu}; median of {info.Rounds} round(s) × {info.DurationSeconds:0.##} s; h2load and own drivers; commit {info.Commit}", "fill=\"#4a5568\"");
+        Text(svg, LabelX, 28, "Transport.UnixNative vs Kestrel's Sockets transport and nginx", "font-size=\"18\" font-weight=\"bold\"");
+        Text(svg, LabelX, 48, $"{info.Cores} cores, {info.Cpu}; median of {info.Rounds} round(s) (headline) / {info.OtherRounds} (others) × {info.DurationSeconds:0.##} s; h2load and own drivers; commit {info.Commit}", "fill=\"#4a5568\"");
 
         var legendX = LabelX;
         foreach (var variant in TransportVariant.All.Where(v => rows.Any(r => r.Variant == v)))
@@ -56,7 +57,7 @@ internal static class SvgChart
         foreach (var group in groups)
         {
             var scenario = group.First().Scenario;
-            Text(svg, LabelX, y + 16, scenario.Title, "font-weight=\"bold\" font-size=\"13\"");
+            Text(svg, LabelX, y + 16, scenario.FullTitle, "font-weight=\"bold\" font-size=\"13\"");
             y += GroupTitleHeight;
             var maxValue = group.Max(r => r.Value);
             var maxCpu = group.Max(r => r.CpuSecondsPer100k ?? 0);
@@ -65,10 +66,10 @@ internal static class SvgChart
                 var color = Colors[row.Variant.Id];
                 Text(svg, LabelX + 12, y + 12, row.Variant.Label, "");
                 Bar(svg, ValueX, y, ValueLength, row.Value, maxValue, color,
-                    Format.Value(row.Value, scenario.Unit) + Suffix(row.ValueRatio) + (row.ServerErrorLogs > 0 ? "  ⚠" : ""));
+                    Format.Value(row.Value, scenario.Unit) + Suffix(row.ValueRatio, scenario) + (row.ServerErrorLogs > 0 ? "  ⚠" : ""));
                 if (row.CpuSecondsPer100k is { } cpu && double.IsFinite(cpu))
                 {
-                    Bar(svg, CpuX, y, CpuLength, cpu, maxCpu, color, Format.Cpu(cpu) + Suffix(row.CpuRatio));
+                    Bar(svg, CpuX, y, CpuLength, cpu, maxCpu, color, Format.Cpu(cpu) + Suffix(row.CpuRatio, scenario));
                 }
                 y += BarRowHeight;
             }
@@ -82,7 +83,7 @@ internal static class SvgChart
         return svg.ToString();
     }
 
-    private static string Suffix(double? ratio) => ratio is null ? "" : $"  ({Format.Ratio(ratio)} Sockets)";
+    private static string Suffix(double? ratio, Scenario scenario) => ratio is null ? "" : $"  ({Format.Ratio(ratio)} {scenario.BaselineName})";
 
     private static void Bar(StringBuilder svg, int x, int y, int fullLength, double value, double max, string color, string label)
     {

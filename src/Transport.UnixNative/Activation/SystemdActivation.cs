@@ -52,6 +52,12 @@ internal static class SystemdActivation
             {
                 sockets.Add(new InheritedListener(name, address, new SafeFdHandle(fd), null, InheritedFrom.Systemd));
             }
+            else if (InheritedSocket.IsConnectedStream(fd))
+            {
+                // One instance per connection cannot be a Kestrel listener; binding a default socket instead would leave this client hanging.
+                throw new InvalidOperationException(
+                    $"Socket activation: fd {fd} (fd name '{name}') is a connected socket (inetd style: Accept=yes or --accept), not a listening one; this server accepts its own connections: use Accept=no.");
+            }
             else
             {
                 ignored.Add((fd, name));

@@ -1,3 +1,4 @@
+using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Security.Claims;
 using Transport.UnixNative.Interop;
@@ -5,8 +6,9 @@ using Transport.UnixNative.Interop;
 namespace Transport.UnixNative.Authentication;
 
 /// <summary>
-/// What the claims are made of, resolved once per connection: credentials, groups and names.
-/// Immutable, so concurrent HTTP/2 streams share it; each request gets its own ClaimsPrincipal.
+/// What the claims are made of, resolved once per connection: credentials, groups and names, and
+/// the claims themselves. Immutable, so concurrent HTTP/2 streams share it; each request gets its
+/// own ClaimsPrincipal and ClaimsIdentity over the shared claims.
 /// </summary>
 internal sealed class UnixPeerIdentity
 {
@@ -25,24 +27,23 @@ internal sealed class UnixPeerIdentity
     public uint GroupId { get; }
     public (uint Id, string? Name)[] Groups { get; }
 
+    public bool NamesResolved { get; private init; }
+
     public static UnixPeerIdentity For(IUnixPeerCredentialsFeature peer, bool resolveNames)
     {
-        if (!resolveNames)
-        {
-            return Resolve(peer, resolveNames: false);
-        }
-        // Cache on the transport's feature object: one set of NSS lookups per connection.
+        // Cache on the transport's feature object, which lives as long as the connection and whose
+        // credentials are fixed at connect(): one set of lookups and claims per connection.
         if (peer is Internal.UnixPeerCredentialsFeature transportFeature)
         {
-            if (Volatile.Read(ref transportFeature.IdentityCache) is UnixPeerIdentity cached)
+            if (Volatile.Read(ref transportFeature.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
             {
                 return cached;
             }
-            var resolved = Resolve(peer, resolveNames: true);
-            Interlocked.CompareExchange(ref transportFeature.IdentityCache, resolved, null);
+            var resolved = Resolve(peer, resolveNames);
+            Volatile.Write(ref transportFeature.IdentityCache, resolved);
             return resolved;
         }
-        return Resolve(peer, resolveNames: true);
+        return Resolve(peer, resolveNames);
     }
 
     private static UnixPeerIdentity Resolve(IUnixPeerCredentialsFeature peer, bool resolveNames)
@@ -63,10 +64,32 @@ internal sealed class UnixPeerIdentity
         {
             Users.TryGetUserName(peer.UserId, out userName);
         }
-        return new UnixPeerIdentity(peer.ProcessId, peer.UserId, userName, peer.GroupId, groups.ToArray());
+        return new UnixPeerIdentity(peer.ProcessId, peer.UserId, userName, peer.GroupId, groups.ToArray()) { NamesResolved = resolveNames };
     }
 
+    // The claims last built, with the authentication type (scheme name) they were built for: almost always the only one.
+    private SharedClaims? _claims;
+
+    private sealed record SharedClaims(string AuthenticationType, ReadOnlyCollection<Claim> Claims);
+
+    /// <summary>
+    /// A fresh identity for one request. The claims are built once per connection and shared by
+    /// its requests (a read-only list, owned by an identity nobody else sees); what a request adds
+    /// or removes stays in its own identity (<see cref="UnixPeerClaimsIdentity"/>).
+    /// </summary>
     public ClaimsIdentity ToClaimsIdentity(string authenticationType)
+    {
+        var claims = Volatile.Read(ref _claims);
+        if (claims is null || !string.Equals(claims.AuthenticationType, authenticationType, StringComparison.Ordinal))
+        {
+            var owner = new ClaimsIdentity(BuildClaims(), authenticationType, ClaimTypes.Name, ClaimTypes.Role);
+            claims = new SharedClaims(authenticationType, owner.Claims.ToList().AsReadOnly());
+            Volatile.Write(ref _claims, claims);
+        }
+        return new UnixPeerClaimsIdentity(claims.Claims, authenticationType);
+    }
+
+    private List<Claim> BuildClaims()
     {
         const string issuer = UnixPeerDefaults.ClaimsIssuer;
         var uid = UserId.ToString(CultureInfo.InvariantCulture);
@@ -91,6 +114,6 @@ internal sealed class UnixPeerIdentity
                 claims.Add(new(UnixClaimTypes.GroupName, name, ClaimValueTypes.String, issuer));
             }
         }
-        return new ClaimsIdentity(claims, authenticationType, ClaimTypes.Name, ClaimTypes.Role);
+        return claims;
     }
 }

@@ -38,12 +38,15 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
         {
             Activation.SystemdFdStore.Store(factory.Listeners, _logger);
         }
-        if (factory.HasGatheredInherited && factory.Inherited.Predecessor is { } predecessor)
+        if (factory.HasGatheredInherited)
         {
-            if (predecessor.Complete(_logger))
+            var predecessorStopped = false;
+            if (factory.Inherited.Predecessor is { } predecessor && predecessor.Complete(_logger))
             {
                 factory.TakeOverSocketFiles();
+                predecessorStopped = true;
             }
+            factory.ReleaseUnservedInherited(ownsPredecessorFiles: predecessorStopped);
         }
         if (options.Value.HandoverSocketPath is { } path)
         {

@@ -17,6 +17,15 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     /// <summary>Spare descriptors: a new thread needs a few (a pipe, /proc reads); some to spare for the application.</summary>
     private const int ReserveSize = 16;
 
+    /// <summary>
+    /// Descriptors that must stay free beyond the reserve: accept4 stops below <see cref="StopHeadroom"/> and
+    /// resumes at <see cref="Headroom"/>, and a listener starts only with <see cref="Headroom"/>, so a process
+    /// that could start can always resume. The gap keeps a few descriptors the runtime opens and closes by
+    /// itself from turning one episode into many. Small: the reserve is the runtime's headroom, these only
+    /// cover the moment before it is given back.
+    /// </summary>
+    private const int Headroom = 8, StopHeadroom = 4;
+
     private readonly EventLoop _loop;
     private readonly SafeFdHandle _fd;
     private readonly SafeFdHandle?[] _reserve = new SafeFdHandle?[ReserveSize];
@@ -34,11 +43,11 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
             throw NativeError.Exception("timerfd_create", Libc.LastErrno);
         }
         _openFilesLimit = ResourceLimit.OpenFilesLimit();
-        if (!FillReserve())
+        var errno = !FillReserve() ? Libc.LastErrno : HasHeadroom() ? 0 : Libc.EMFILE; // the probes' close may reset errno
+        if (errno != 0)
         {
-            var errno = Libc.LastErrno;
             Dispose();
-            throw NativeError.Exception("fcntl(F_DUPFD_CLOEXEC)", errno);
+            throw NativeError.Exception($"Too few descriptors free under RLIMIT_NOFILE ({_openFilesLimit}) for a listener's {ReserveSize + Headroom} spare ones: fcntl(F_DUPFD_CLOEXEC)", errno);
         }
     }
 
@@ -56,13 +65,13 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     }
 
     /// <summary>
-    /// Whether an accepted descriptor numbered <paramref name="fd"/> leaves fewer than the reserve free: numbers
+    /// Whether an accepted descriptor numbered <paramref name="fd"/> leaves fewer than <see cref="StopHeadroom"/> free: numbers
     /// are handed out lowest first, so every number below it is taken and at most <c>limit - 1 - fd</c> remain.
     /// </summary>
-    public bool IsNearLimit(int fd) => fd >= _openFilesLimit - ReserveSize;
+    public bool IsNearLimit(int fd) => fd >= _openFilesLimit - StopHeadroom;
 
     /// <summary>
-    /// Takes the spare descriptors again and checks that as many again are still free; false if the
+    /// Takes the spare descriptors again and checks that <see cref="Headroom"/> more are still free; false if the
     /// process has not that many free yet (then it holds none, so the runtime keeps its headroom).
     /// </summary>
     public bool TryFillReserve()
@@ -97,11 +106,11 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
         }
     }
 
-    // As many again must be free beyond the reserve: the lowest free number alone does not say how many
-    // are free above it. A few syscalls per retry, only while starved.
+    // The lowest free number alone does not say how many are free above it: take them and give them back.
+    // A few syscalls per retry, only while starved.
     private bool HasHeadroom()
     {
-        var probes = new SafeFdHandle[ReserveSize];
+        var probes = new SafeFdHandle[Headroom];
         var taken = 0;
         try
         {

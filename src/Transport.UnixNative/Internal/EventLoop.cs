@@ -101,6 +101,8 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     public int Index { get; }
 
+    public Metrics.EventLoopMetrics? Metrics { get; set; }
+
     public System.Buffers.MemoryPool<byte> MemoryPool { get; }
 
     public PipeOptions InputOptions { get; }
@@ -241,6 +243,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         // drains the queue before it blocks again.
         if (Interlocked.CompareExchange(ref _state, Awake, Blocked) == Blocked)
         {
+            Metrics?.WokenUp();
             Wake();
         }
         // The exchange above is a full fence: either the stopped loop's last drain sees our item,
@@ -314,6 +317,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
                     // The loop itself is broken: fail fast and loudly rather than hang every connection.
                     Environment.FailFast($"UnixNative I/O {Index}: epoll_wait failed: {Libc.Describe(errno)}");
                 }
+                Metrics?.EventsFetched(count);
                 for (var i = 0; i < count; i++)
                 {
                     Epoll.ReadEvent(events, i, out var ev, out var token);

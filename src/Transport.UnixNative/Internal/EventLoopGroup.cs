@@ -9,7 +9,7 @@ internal sealed class EventLoopGroup : IDisposable
     private readonly EventLoop[] _loops;
     private int _next = -1;
 
-    public EventLoopGroup(UnixNativeTransportOptions options, IMemoryPoolFactory<byte> memoryPoolFactory, ILogger logger)
+    public EventLoopGroup(UnixNativeTransportOptions options, IMemoryPoolFactory<byte> memoryPoolFactory, ILogger logger, Metrics.UnixNativeMetrics? metrics = null)
     {
         var count = options.IOThreadCount;
         if (count < 1)
@@ -24,6 +24,7 @@ internal sealed class EventLoopGroup : IDisposable
             {
                 var loop = new EventLoop(i, options, memoryPoolFactory.Create());
                 loop.UnhandledLoopException = ex => TransportLog.LoopError(logger, loop.Index, ex);
+                loop.Metrics = metrics is null ? null : new Metrics.EventLoopMetrics(metrics, i);
                 _loops[i] = loop;
                 loop.Start();
             }

@@ -24,6 +24,12 @@ internal static class InheritedSocket
         return isPacket || type == Socket.SOCK_STREAM;
     }
 
+    /// <summary>Whether <paramref name="fd"/> is a connected (not listening) stream or seqpacket socket of any family: what inetd-style activation passes.</summary>
+    public static bool IsConnectedStream(int fd)
+        => Socket.GetIntOption(fd, Socket.SOL_SOCKET, Socket.SO_ACCEPTCONN, out var listening) == 0 && listening == 0
+            && Socket.GetIntOption(fd, Socket.SOL_SOCKET, Socket.SO_TYPE, out var type) == 0
+            && type is Socket.SOCK_STREAM or Socket.SOCK_SEQPACKET;
+
     /// <summary>The bound address of a listening unix socket (getsockname), with its kind from SO_TYPE; false for anything else or an unnamed socket.</summary>
     public static unsafe bool TryGetAddress(int fd, [NotNullWhen(true)] out UnixSocketAddress? address)
     {

@@ -15,7 +15,12 @@ internal static class SocketFilePermissions
 
     public static void Apply(UnixSocketAddress address, SocketFile.FileIdentity? bound, UnixNativeTransportOptions options, ILogger logger)
     {
-        if (options.SocketFileMode is null && options.SocketFileGroup is null && options.SocketFileOwner is null)
+        // An endpoint's own settings (SocketFiles[path]) win over the transport-wide ones, field by field.
+        var perFile = !address.IsAbstract && options.SocketFiles.TryGetValue(address.Name, out var own) ? own : null;
+        var modeOption = perFile?.Mode ?? options.SocketFileMode;
+        var groupOption = perFile?.Group ?? options.SocketFileGroup;
+        var ownerOption = perFile?.Owner ?? options.SocketFileOwner;
+        if (modeOption is null && groupOption is null && ownerOption is null)
         {
             return;
         }
@@ -25,14 +30,14 @@ internal static class SocketFilePermissions
             return;
         }
         var path = address.Name;
-        var mode = options.SocketFileMode is { } m ? (int)m : (int?)null;
+        var mode = modeOption is { } m ? (int)m : (int?)null;
         if (mode is { } bits && (bits & ~PermissionBits) != 0)
         {
             throw new ArgumentException(
                 $"Cannot set the mode of unix socket '{path}': SocketFileMode {Octal(bits)} has bits other than permissions (0777). A socket needs only read/write bits, e.g. 0660.");
         }
-        var uid = options.SocketFileOwner is { } owner ? ResolveUser(owner, path) : (uint?)null;
-        var gid = options.SocketFileGroup is { } group ? ResolveGroup(group, path) : (uint?)null;
+        var uid = ownerOption is { } owner ? ResolveUser(owner, path) : (uint?)null;
+        var gid = groupOption is { } group ? ResolveGroup(group, path) : (uint?)null;
 
         // Work through an O_PATH descriptor pinned to the inode we bound: a path that is swapped
         // for a symbolic link meanwhile cannot redirect chmod/chown to another file.
@@ -57,11 +62,11 @@ internal static class SocketFilePermissions
             if (FileSystem.fchownat(file, "", uid ?? uint.MaxValue, gid ?? uint.MaxValue, FileSystem.AT_EMPTY_PATH) != 0)
             {
                 errno = Libc.LastErrno;
-                var what = (options.SocketFileOwner, options.SocketFileGroup) switch
+                var what = (ownerOption, groupOption) switch
                 {
                     ({ } o, { } g) => $"owner '{o}' (uid {uid}) and group '{g}' (gid {gid})",
                     ({ } o, null) => $"owner '{o}' (uid {uid})",
-                    _ => $"group '{options.SocketFileGroup}' (gid {gid})",
+                    _ => $"group '{groupOption}' (gid {gid})",
                 };
                 var hint = errno == Libc.EPERM
                     ? uid is not null

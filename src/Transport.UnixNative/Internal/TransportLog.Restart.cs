@@ -40,4 +40,10 @@ internal static partial class TransportLog
 
     [LoggerMessage(91, LogLevel.Warning, "Could not store '{Address}' in systemd's file descriptor store through '{NotifySocket}'.", EventName = "FdStoreFailed")]
     public static partial void FdStoreFailed(ILogger logger, string notifySocket, string address, Exception exception);
+
+    [LoggerMessage(92, LogLevel.Warning, "Hand-over: took '{Address}' but no endpoint serves it; closed it (clients get ECONNREFUSED, not a queue nobody accepts from).", EventName = "HandoverSocketUnserved")]
+    public static partial void HandoverSocketUnserved(ILogger logger, string address);
+
+    [LoggerMessage(93, LogLevel.Warning, "Socket activation: no endpoint serves '{Address}' (fd name '{FdName}'); its clients wait in its backlog. Name it in the urls or drop it from the .socket unit.", EventName = "ActivatedSocketUnserved")]
+    public static partial void ActivatedSocketUnserved(ILogger logger, string address, string fdName);
 }

@@ -43,6 +43,10 @@ internal sealed partial class UnixConnection
                 : ReceiveStream(writer, intoPipe: dataReady && received == 0, out errno, out drained, out emptyPacket);
             if (n > 0 || emptyPacket)
             {
+                if (n > 0)
+                {
+                    Metrics?.Received(n);
+                }
                 // Empty packets count too: a flood of them must not hold the loop.
                 received += n > 0 ? (int)n : 64;
                 wrote |= n > 0 || _messages is not null;

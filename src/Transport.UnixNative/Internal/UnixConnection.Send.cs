@@ -67,6 +67,7 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                 }
                 var buffer = result.Buffer;
                 var status = Send(ref buffer, out var errno);
+                Metrics?.SendStarted(onLoop: _loop.IsCurrentThread);
                 if (status == SendStatus.Failed)
                 {
                     reader.AdvanceTo(buffer.Start, result.Buffer.End);
@@ -274,6 +275,10 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                 n = Message.sendmsg((int)_fd.DangerousGetHandle(), &message, Message.MSG_NOSIGNAL);
             }
             while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+            if (n > 0)
+            {
+                Metrics?.Sent(n);
+            }
             return n;
         }
         finally
@@ -323,6 +328,7 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         }
         _writable.Reset();
         _waitingForWritable = true;
+        Metrics?.SendWaitingForWritable();
         return new ValueTask<bool>(this, _writable.Version);
     }
 

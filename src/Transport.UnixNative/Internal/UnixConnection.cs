@@ -43,6 +43,9 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private ulong _token;
     private int _closeState;
 
+    /// <summary>Set by the listener before <see cref="Start"/>.</summary>
+    public Metrics.ListenerMetrics? Metrics;
+
     // Loop-thread state (read by the send loop too, hence volatile).
     private volatile bool _socketClosed;
 
@@ -236,6 +239,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
             return;
         }
         _socketClosed = true;
+        Metrics?.ConnectionClosed();
         _loop.Unregister(_token);
         // Forget the registration first, then close: the number may be reused at once. A send in
         // progress on another thread holds a reference, so the descriptor closes when it returns.

@@ -47,6 +47,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         _retryTimer = new AcceptRetryTimer(loops.AcceptLoop);
         _fileLock = fileLock;
         EndPoint = endPoint;
+        _connectionLocalEndPoint = ConnectionLocalEndPoint(endPoint);
         _fd = fd;
         _address = address;
         _fileIdentity = fileIdentity;
@@ -58,6 +59,20 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     }
 
     public EndPoint EndPoint { get; }
+
+    // Kestrel's meter tags network.transport=unix and the path only for a UnixDomainSocketEndPoint
+    // (anything else gets its AddressFamily, "Unix"), so a seqpacket connection's local end is one;
+    // its remote end stays a UnixSeqpacketEndPoint, which tells the socket type.
+    private readonly EndPoint _connectionLocalEndPoint;
+
+    private static EndPoint ConnectionLocalEndPoint(EndPoint listener) => listener is UnixSeqpacketEndPoint seqpacket
+        ? new UnixDomainSocketEndPoint(seqpacket.IsAbstract ? "\0" + seqpacket.Address[1..] : seqpacket.Address)
+        : listener;
+
+    /// <summary>Set by the factory right after binding, before Kestrel accepts.</summary>
+    public Metrics.ListenerMetrics? Metrics { get; set; }
+
+    internal bool IsPacket => _isPacket;
 
     /// <summary>The listening descriptor, for a hand-over to a successor.</summary>
     internal SafeFdHandle Handle => _fd;
@@ -223,6 +238,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 // The last connection took one of the last free descriptors: wait for some to come back
                 // before accept4 takes the very last (see AcceptRetryTimer for why the runtime needs them).
                 _nearLimit = false;
+                Metrics?.AcceptError(Libc.EMFILE); // counted like the accept4 failure it prevents
                 if (!await WaitForDescriptorsAsync(Libc.EMFILE, cancellationToken).ConfigureAwait(false))
                 {
                     return null;
@@ -232,19 +248,23 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             var connection = TryAccept(out var errno);
             if (connection is not null)
             {
-                if (_starvedSince != 0 && !_nearLimit)
-                {
-                    TransportLog.AcceptResumed(_logger, EndPoint.ToString() ?? "", Stopwatch.GetElapsedTime(_starvedSince).TotalSeconds, _starvedRetries);
-                    _starvedSince = 0;
-                }
                 return connection;
             }
             switch (errno)
             {
                 case Libc.EAGAIN:
+                    if (_starvedSince != 0)
+                    {
+                        // The episode ends when the backlog is served: running short again while serving it
+                        // (clients that left still take a descriptor each) is the same episode, not a new line.
+                        TransportLog.AcceptResumed(_logger, EndPoint.ToString() ?? "", Stopwatch.GetElapsedTime(_starvedSince).TotalSeconds, _starvedRetries);
+                        _starvedSince = 0;
+                    }
                     break;
                 case Libc.EINTR:
+                    continue;
                 case Libc.ECONNABORTED:
+                    Metrics?.RefusedByError(); // the peer gave up before accept4 took it, or setting it up failed
                     continue;
                 case Libc.EMFILE:
                 case Libc.ENFILE:
@@ -258,6 +278,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                     // client beyond the backlog gets EAGAIN from connect, and the episode is logged.
                     // The retry waits on a timerfd made at bind time, on the event loop that already runs:
                     // Task.Delay could need the runtime's timer thread, which cannot start without a descriptor.
+                    Metrics?.AcceptError(errno);
                     if (!await WaitForDescriptorsAsync(errno, cancellationToken).ConfigureAwait(false))
                     {
                         return null;
@@ -330,11 +351,12 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             if (!PeerCredentials.Admit(fd, _peerAccess, _logger, EndPoint, out var peer, out var peerGroups))
             {
                 handle.Dispose(); // refused before a byte is read; AcceptAsync moves on to the next connection
-                errno = Libc.ECONNABORTED;
+                Metrics?.RefusedByAllowlist();
+                errno = Libc.EINTR; // try the next one at once (ECONNABORTED would count it as an error too)
                 return null;
             }
             var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)], _isPacket);
-            var connection = new UnixConnection(handle, _loops.Next(), EndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
+            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
             if (peer is { } credentials)
             {
                 connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
@@ -343,6 +365,8 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             {
                 connection.EnableSendFile();
             }
+            connection.Metrics = Metrics;
+            Metrics?.ConnectionAccepted();
             connection.Start();
             return connection;
         }

@@ -517,8 +517,10 @@ public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixtur
         Assert.Equal("none", Assert.Single(response.Headers.GetValues("X-Remote-Ip")));
         if (fixture.Native)
         {
+            // The local end is a UnixDomainSocketEndPoint for seqpacket too (Kestrel's meter recognises only that
+            // type as unix); the remote end tells the socket type.
             var expectedType = Address.IsSeqpacket ? "UnixSeqpacketEndPoint" : "UnixDomainSocketEndPoint";
-            Assert.StartsWith(expectedType + ":", info["local"], StringComparison.Ordinal);
+            Assert.StartsWith("UnixDomainSocketEndPoint:", info["local"], StringComparison.Ordinal);
             Assert.StartsWith(expectedType + ":", info["remote"], StringComparison.Ordinal);
             Assert.Contains(Address.Address, info["local"], StringComparison.Ordinal);
         }

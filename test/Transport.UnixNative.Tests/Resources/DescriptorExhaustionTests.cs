@@ -91,6 +91,60 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
         }
     }
 
+    /// <summary>
+    /// A process that runs close to its limit (a few descriptors free beyond the listener's spare ones)
+    /// must still resume once its clients leave. Before the fix resuming asked for the spare descriptors
+    /// plus 16 more, more than the listener needed to start: an idle server with free descriptors
+    /// never accepted again.
+    /// </summary>
+    [ToolFact("prlimit")]
+    public async Task CloseToTheLimit_ResumesOnceClientsLeave()
+    {
+        using var paths = new TempPaths();
+        var path = paths.SocketPath();
+        paths.Add(path + ".lock");
+        await using var server = ChildServer.Start(path, DescriptorLimit);
+        var clients = new List<Socket>();
+        try
+        {
+            await server.WaitForLineAsync("Try:");
+            // The running server (spare descriptors held) gets a limit 14 above what it uses now (fewer than the 16 more the old code asked for).
+            var inUse = Directory.GetFiles($"/proc/{server.Pid}/fd").Length;
+            using (var limit = Process.Start(Tools.Require("prlimit"), ["--pid", server.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={inUse + 14}:{inUse + 14}"]))
+            {
+                await limit.WaitForExitAsync().DefaultTimeout();
+                Assert.Equal(0, limit.ExitCode);
+            }
+            for (var i = 0; i < 20; i++)
+            {
+                var client = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                clients.Add(client);
+                await client.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            }
+            await server.WaitForLineAsync(StarvedLine);
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+            clients.Clear();
+
+            using var fresh = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            await fresh.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
+            await fresh.SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
+            Assert.EndsWith("Hello, World!", await ReadToEndAsync(fresh).DefaultTimeout(), StringComparison.Ordinal);
+            await server.WaitForLineAsync(ResumedLine);
+            Assert.False(server.HasExited);
+        }
+        finally
+        {
+            foreach (var client in clients)
+            {
+                client.Dispose();
+            }
+            output.WriteLine(server.Output);
+        }
+    }
+
     private static async Task<string> ReadToEndAsync(Socket socket)
     {
         var buffer = new byte[4096];

@@ -119,6 +119,25 @@ public sealed class ActivationTests
         }
     }
 
+    /// <summary>
+    /// inetd style (<c>Accept=yes</c>, <c>--accept</c>): the sample gets one connected socket, not a
+    /// listener. It must say so and exit, not bind a default socket while that client hangs.
+    /// </summary>
+    [ToolFact(Launcher)]
+    public async Task AcceptStyle_ConnectedSocket_FailsStartupWithAClearMessage_ClientIsNotLeftHanging()
+    {
+        using var home = new TempSocketDirectory();
+        var socket = home.PathOf("a.sock");
+        await using var launcher = SampleChild.Start(home.Path, [Launcher, "--accept", "-l", socket], []);
+        await launcher.WaitForLineAsync($"Listening on {socket} as ");
+
+        using var client = await UnixClient.ConnectSocketAsync(new ServerAddress(socket));
+        await launcher.WaitForLineAsync("is a connected socket (inetd style: Accept=yes or --accept)");
+        // The instance exits, so the connection it was given ends instead of waiting for an answer.
+        Assert.Equal(0, await client.ReceiveAsync(new byte[16], SocketFlags.None).WaitAsync(TimeoutExtensions.DefaultTimeoutValue));
+        Assert.DoesNotContain(launcher.Lines, l => l.Contains("Now listening on", StringComparison.Ordinal));
+    }
+
     private static string[] TryLines(SampleChild sample) => sample.Lines.Where(l => l.StartsWith("Try: ", StringComparison.Ordinal)).ToArray();
 
     /// <summary>

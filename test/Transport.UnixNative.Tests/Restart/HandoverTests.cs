@@ -92,9 +92,10 @@ public sealed class HandoverTests(ITestOutputHelper output)
         // sockets, then fails to bind its second endpoint and exits before it is ready. It never
         // accepted, so no client was cut off.
         await using var broken = SampleChild.Start(home.Path, "--urls", $"http://unix:{socket};http://unix:{home.PathOf("missing/x.sock")}", "--handover", control);
-        Assert.NotEqual(0, await broken.WaitForExitAsync());
+        // A startup failure is an exit status and one line naming the cause, not SIGABRT (134) and a core dump.
+        Assert.Equal(1, await broken.WaitForExitAsync());
         Assert.Contains($"Hand-over: took '{socket}'", broken.Output);
-        Assert.Contains("does not exist", broken.Output);
+        Assert.Contains(broken.Lines, l => l.StartsWith("WebOverUds: cannot start: ", StringComparison.Ordinal) && l.Contains("does not exist", StringComparison.Ordinal));
 
         await predecessor.WaitForLineAsync($"Hand-over: the successor (pid {broken.Pid}) left before it was ready");
         Assert.False(predecessor.HasExited);
@@ -110,6 +111,30 @@ public sealed class HandoverTests(ITestOutputHelper output)
         output.WriteLine($"failed attempt, then a hand-over: {load.Summary(TimeSpan.Zero, TimeSpan.MaxValue)}");
         Assert.DoesNotContain(load.Results, r => r.Error is not null);
         Assert.DoesNotContain(load.Results, r => r.Pid == broken.Pid);
+    }
+
+    /// <summary>
+    /// The new version drops an endpoint: the socket it took but serves with no endpoint must not
+    /// linger as a listener nobody accepts on (clients would hang in its backlog forever).
+    /// </summary>
+    [Fact]
+    public async Task SuccessorWithoutAnEndpointForAHandedOverSocket_ClosesIt_AndRemovesItsFile()
+    {
+        using var home = new TempSocketDirectory();
+        var kept = home.PathOf("k.sock");
+        var dropped = home.PathOf("d.sock");
+        var control = home.PathOf("h.ctl");
+        await using var predecessor = await StartListeningForSuccessorAsync(home.Path, control, "--urls", $"http://unix:{kept};http://unix:{dropped}", "--handover", control);
+
+        await using var successor = await StartListeningForSuccessorAsync(home.Path, control, "--urls", $"http://unix:{kept}", "--handover", control);
+        Assert.Equal(0, await predecessor.WaitForExitAsync());
+
+        Assert.Equal(successor.Pid, await ProcessProbe.PidAsync(new ServerAddress(kept)));
+        Assert.Contains($"'{dropped}'", successor.Lines.Single(l => l.Contains("no endpoint serves it", StringComparison.Ordinal)));
+        Assert.False(File.Exists(dropped), "the file of a socket nobody serves any more goes with it");
+        using var client = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        var refused = Assert.Throws<System.Net.Sockets.SocketException>(() => client.Connect(new System.Net.Sockets.UnixDomainSocketEndPoint(dropped)));
+        output.WriteLine($"connect to the dropped socket: {refused.SocketErrorCode}");
     }
 
     [Fact]

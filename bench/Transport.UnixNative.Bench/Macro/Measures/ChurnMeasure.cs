@@ -19,7 +19,8 @@ internal sealed class ChurnMeasure : IMeasure
             run.Completed / run.Seconds,
             run.Latency.P50Us,
             run.Latency.P99Us,
-            cost.CpuPer100k(run.Completed + run.Errors),
+            // Per completed connection: a failed one costs the server little and must not make it look cheaper.
+            cost.CpuPer100k(run.Completed),
             run.Completed,
             run.Seconds,
             run.Errors,

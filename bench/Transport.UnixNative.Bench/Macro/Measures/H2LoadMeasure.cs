@@ -7,13 +7,48 @@ namespace Transport.UnixNative.Bench.Macro.Measures;
 /// </summary>
 internal sealed class H2LoadMeasure : IMeasure
 {
+    private static readonly TimeSpan WarmupStep = TimeSpan.FromSeconds(0.5);
+    private const double SteadyChange = 0.05;
+
+    /// <summary>
+    /// Load in steps of 0.5 s for at least <see cref="BenchOptions.Warmup"/>, then until two steps
+    /// in a row differ by less than 5% (tiered JIT has settled), at most twice the warm-up.
+    /// </summary>
+    private static async Task WarmUpAsync(MeasureContext context)
+    {
+        var warmup = context.Options.Warmup;
+        if (warmup <= TimeSpan.Zero)
+        {
+            return;
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        double? previous = null;
+        while (true)
+        {
+            double rate;
+            try
+            {
+                var step = await context.H2Load.RunAsync(context.Target, context.Scenario, WarmupStep, logFile: null, context.CancellationToken).ConfigureAwait(false);
+                rate = step.Succeeded / step.Seconds;
+            }
+            catch (IOException)
+            {
+                // On a loaded machine a short step may end before its connections are up; the measured run tells.
+                rate = 0;
+            }
+            var steady = previous is { } p && p > 0 && Math.Abs(rate - p) / p < SteadyChange;
+            previous = rate;
+            if (clock.Elapsed >= warmup * 2 || (clock.Elapsed >= warmup && steady))
+            {
+                return;
+            }
+        }
+    }
+
     public async Task<Measurement> MeasureAsync(MeasureContext context)
     {
         var (scenario, h2load, ct) = (context.Scenario, context.H2Load, context.CancellationToken);
-        if (context.Options.Warmup > TimeSpan.Zero)
-        {
-            await h2load.RunAsync(context.Target, scenario, context.Options.Warmup, logFile: null, ct).ConfigureAwait(false);
-        }
+        await WarmUpAsync(context).ConfigureAwait(false);
 
         var window = context.StartWindow();
         var throughput = await h2load.RunAsync(context.Target, scenario, context.Options.Duration, logFile: null, ct).ConfigureAwait(false);
@@ -24,7 +59,7 @@ internal sealed class H2LoadMeasure : IMeasure
         H2LoadOutput latencyRun;
         try
         {
-            latencyRun = await h2load.RunAsync(context.Target, scenario, context.Options.Duration, logFile, ct).ConfigureAwait(false);
+            latencyRun = await h2load.RunAsync(context.Target, scenario, context.Options.LatencyDuration, logFile, ct).ConfigureAwait(false);
             latency = LatencyLog.Read(logFile);
         }
         finally

@@ -1,0 +1,220 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace Transport.UnixNative.Configuration;
+
+/// <summary>
+/// Reads <see cref="UnixNativeTransportOptions"/> from the <c>Kestrel:UnixNative</c> section, and
+/// per-endpoint socket file settings from <c>Kestrel:Endpoints:NAME</c> sections with a unix URL.
+/// It runs before the application's own <c>UseUnixNativeTransport(o =&gt; …)</c>, so code wins.
+/// Read by hand, not by the binder: a mode is octal (the binder would read "0660" as decimal 660),
+/// and a misspelt key or a bad value must fail startup with its name rather than be ignored.
+/// </summary>
+internal sealed class UnixNativeTransportConfiguration(IConfiguration configuration) : IConfigureOptions<UnixNativeTransportOptions>
+{
+    public const string SectionName = "Kestrel:UnixNative";
+    private const string EndpointsSectionName = "Kestrel:Endpoints";
+
+    public void Configure(UnixNativeTransportOptions options)
+    {
+        var errors = new List<string>();
+        ReadTransportSection(configuration.GetSection(SectionName), options, errors);
+        ReadEndpoints(configuration.GetSection(EndpointsSectionName), options, errors);
+        if (errors.Count > 0)
+        {
+            throw new OptionsValidationException(Options.DefaultName, typeof(UnixNativeTransportOptions), errors);
+        }
+    }
+
+    private static void ReadTransportSection(IConfigurationSection section, UnixNativeTransportOptions options, List<string> errors)
+    {
+        foreach (var entry in section.GetChildren())
+        {
+            var key = entry.Path;
+            switch (entry.Key.ToUpperInvariant())
+            {
+                case "IOTHREADCOUNT":
+                    options.IOThreadCount = ReadInt(entry, errors) ?? options.IOThreadCount;
+                    break;
+                case "BACKLOG":
+                    options.Backlog = ReadInt(entry, errors) ?? options.Backlog;
+                    break;
+                case "MAXREADBUFFERSIZE":
+                    options.MaxReadBufferSize = ReadSize(entry, errors, options.MaxReadBufferSize);
+                    break;
+                case "MAXWRITEBUFFERSIZE":
+                    options.MaxWriteBufferSize = ReadSize(entry, errors, options.MaxWriteBufferSize);
+                    break;
+                case "UNSAFEPREFERINLINESCHEDULING":
+                    options.UnsafePreferInlineScheduling = ReadBool(entry, errors) ?? options.UnsafePreferInlineScheduling;
+                    break;
+                case "ALLOWEDUSERIDS":
+                    options.AllowedUserIds = ReadIds(entry, errors);
+                    break;
+                case "ALLOWEDGROUPIDS":
+                    options.AllowedGroupIds = ReadIds(entry, errors);
+                    break;
+                case "SOCKETFILEMODE":
+                    options.SocketFileMode = ReadMode(entry, errors) ?? options.SocketFileMode;
+                    break;
+                case "SOCKETFILEGROUP":
+                    options.SocketFileGroup = NonEmpty(entry, errors);
+                    break;
+                case "SOCKETFILEOWNER":
+                    options.SocketFileOwner = NonEmpty(entry, errors);
+                    break;
+                case "USESENDFILE":
+                    options.UseSendFile = ReadBool(entry, errors) ?? options.UseSendFile;
+                    break;
+                case "HANDOVERSOCKETPATH":
+                    options.HandoverSocketPath = NonEmpty(entry, errors);
+                    break;
+                case "USESYSTEMDFILEDESCRIPTORSTORE":
+                    options.UseSystemdFileDescriptorStore = ReadBool(entry, errors) ?? options.UseSystemdFileDescriptorStore;
+                    break;
+                default:
+                    errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
+                        "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
+                        "HandoverSocketPath, UseSystemdFileDescriptorStore.");
+                    break;
+            }
+        }
+    }
+
+    /// <summary>Kestrel reads <c>Url</c> and ignores keys it does not know; ours sit beside it.</summary>
+    private static void ReadEndpoints(IConfigurationSection endpoints, UnixNativeTransportOptions options, List<string> errors)
+    {
+        foreach (var endpoint in endpoints.GetChildren())
+        {
+            var mode = endpoint.GetSection("SocketFileMode");
+            var group = endpoint.GetSection("SocketFileGroup");
+            var owner = endpoint.GetSection("SocketFileOwner");
+            if (mode.Value is null && group.Value is null && owner.Value is null)
+            {
+                continue;
+            }
+            var url = endpoint["Url"];
+            var path = SocketFilePathOf(url);
+            if (path is null)
+            {
+                errors.Add($"{endpoint.Path}: SocketFileMode/SocketFileGroup/SocketFileOwner need a Url with a unix socket path " +
+                    $"(http://unix:/run/app/app.sock or http://unix-seqpacket:/path); Url is '{url}'" +
+                    (url is not null && url.Contains(":@", StringComparison.Ordinal) ? ", an abstract address, which has no file." : "."));
+                continue;
+            }
+            var file = options.SocketFiles.TryGetValue(path, out var existing) ? existing : options.SocketFiles[path] = new UnixSocketFileOptions();
+            if (mode.Value is not null)
+            {
+                file.Mode = ReadMode(mode, errors) ?? file.Mode;
+            }
+            if (group.Value is not null)
+            {
+                file.Group = NonEmpty(group, errors);
+            }
+            if (owner.Value is not null)
+            {
+                file.Owner = NonEmpty(owner, errors);
+            }
+        }
+    }
+
+    /// <summary>The path of <c>http://unix:/path</c> or <c>http://unix-seqpacket:/path</c>; null for anything else.</summary>
+    internal static string? SocketFilePathOf(string? url)
+    {
+        if (url is null)
+        {
+            return null;
+        }
+        foreach (var host in (ReadOnlySpan<string>)["://unix:", "://unix-seqpacket:"])
+        {
+            var at = url.IndexOf(host, StringComparison.OrdinalIgnoreCase);
+            if (at >= 0 && url.Length > at + host.Length && url[at + host.Length] == '/')
+            {
+                return url[(at + host.Length)..];
+            }
+        }
+        return null;
+    }
+
+    /// <summary>Octal digits (<c>0660</c>, <c>660</c>) or <see cref="UnixFileMode"/> names (<c>UserRead, UserWrite</c>).</summary>
+    internal static UnixFileMode? ReadMode(IConfigurationSection entry, List<string> errors)
+    {
+        var text = entry.Value?.Trim();
+        if (!string.IsNullOrEmpty(text) && text.All(c => c is >= '0' and <= '7') && text.Length <= 4)
+        {
+            return (UnixFileMode)Convert.ToInt32(text, 8);
+        }
+        if (!string.IsNullOrEmpty(text) && !char.IsAsciiDigit(text[0]) && Enum.TryParse<UnixFileMode>(text, ignoreCase: true, out var named))
+        {
+            return named;
+        }
+        errors.Add($"{entry.Path}: '{entry.Value}' is not a file mode; write octal permissions such as 0660, or names such as \"UserRead, UserWrite\".");
+        return null;
+    }
+
+    private static bool? ReadBool(IConfigurationSection entry, List<string> errors)
+    {
+        if (bool.TryParse(entry.Value, out var value))
+        {
+            return value;
+        }
+        errors.Add($"{entry.Path}: '{entry.Value}' is not true or false.");
+        return null;
+    }
+
+    private static int? ReadInt(IConfigurationSection entry, List<string> errors)
+    {
+        if (int.TryParse(entry.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+        errors.Add($"{entry.Path}: '{entry.Value}' is not a whole number.");
+        return null;
+    }
+
+    private static long? ReadSize(IConfigurationSection entry, List<string> errors, long? current)
+    {
+        if (string.IsNullOrWhiteSpace(entry.Value) || entry.Value.Equals("null", StringComparison.OrdinalIgnoreCase))
+        {
+            return null; // unlimited
+        }
+        if (long.TryParse(entry.Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value))
+        {
+            return value;
+        }
+        errors.Add($"{entry.Path}: '{entry.Value}' is not a byte count (or empty for unlimited).");
+        return current;
+    }
+
+    /// <summary>A JSON array (<c>[0, 1000]</c>: children 0, 1…) or a comma-separated list (<c>"0,1000"</c>, handy in environment variables).</summary>
+    private static HashSet<uint>? ReadIds(IConfigurationSection entry, List<string> errors)
+    {
+        var items = entry.Value is { } list
+            ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            : entry.GetChildren().Select(c => c.Value ?? "").ToArray();
+        var ids = new HashSet<uint>();
+        foreach (var item in items)
+        {
+            if (uint.TryParse(item, NumberStyles.None, CultureInfo.InvariantCulture, out var id))
+            {
+                ids.Add(id);
+            }
+            else
+            {
+                errors.Add($"{entry.Path}: '{item}' is not a numeric id.");
+            }
+        }
+        return ids;
+    }
+
+    private static string? NonEmpty(IConfigurationSection entry, List<string> errors)
+    {
+        if (string.IsNullOrWhiteSpace(entry.Value))
+        {
+            errors.Add($"{entry.Path}: empty; give a name or a numeric id, or remove the setting.");
+            return null;
+        }
+        return entry.Value.Trim();
+    }
+}
