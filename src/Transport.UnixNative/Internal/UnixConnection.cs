@@ -165,12 +165,13 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
             // This edge carried the end (or an error): from now on every receive reads until the
             // syscall says EOF, EAGAIN or the error, never stopping at a short read.
             _peerEnding = true;
-            if ((events & Epoll.EPOLLERR) != 0 && _receivePaused && !_receiveEnded)
+            if ((events & Epoll.EPOLLERR) != 0)
             {
-                // A paused receive would read the error (ECONNRESET) only after ConnectionClosed has let
-                // the application abort the connection, that is never: take it now, as recvmsg would.
-                if (Interop.Socket.GetIntOption(_fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_ERROR, out var pending) == 0 && pending != 0)
+                _peerFailed = true;
+                if (_receivePaused && !_receiveEnded && TakePendingError() is var pending and not 0)
                 {
+                    // A paused receive would read no further before ConnectionClosed lets the application
+                    // abort the connection: the reset would go unseen. Take it now.
                     ReceiveFailed(pending);
                 }
             }
