@@ -133,6 +133,7 @@ internal sealed class SendFileResponseBody(IHttpResponseBodyFeature inner, HttpC
             // give this flush the time a write of the file's size would get.
             var needed = TimeSpan.FromSeconds(Math.Min(bytes / minimum.BytesPerSecond, s_maxGracePeriod.TotalSeconds));
             rate!.MinDataRate = new MinDataRate(minimum.BytesPerSecond, needed > minimum.GracePeriod ? needed : minimum.GracePeriod);
+            connection.WatchRate(pending, minimum);
         }
         try
         {
