@@ -1,17 +1,22 @@
 // Transport.UnixNative benchmarks.
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [--quick] [options]   side-by-side load test (see --help)
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --reliability [--quick] [options]   reliability suite (see --reliability --help)
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --file-handover [--size-mib 1024] [--rounds 3]   descriptor vs upload
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sendfile [--quick]   static files: sendfile vs copy vs nginx
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --restart [--rounds 3] [--no-build]   hand-over vs stop-and-start under load
 using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Micro;
+using Transport.UnixNative.Bench.Reliability;
 using Transport.UnixNative.Bench.Restart;
 using Transport.UnixNative.Bench.SendFile;
 
 return args switch
 {
     ["--micro", .. var rest] => MicroBenchmarks.Run(rest),
+    ["--file-handover", .. var rest] => await FileHandoverBenchmark.RunAsync(rest),
     ["--sendfile", .. var rest] => await SendFileBenchmark.RunAsync(rest),
     ["--restart", .. var rest] => await RestartBenchmark.RunAsync(rest),
+    _ when args.Contains("--reliability") => await ReliabilitySuite.RunAsync(args),
     _ => await MacroBenchmark.RunAsync(args),
 };

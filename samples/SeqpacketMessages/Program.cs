@@ -1,11 +1,18 @@
 // SeqpacketMessages: a message protocol (not HTTP) over a SOCK_SEQPACKET unix socket, served by
 // Kestrel through Transport.UnixNative. Every packet a client sends is one request; the reply is
 // one packet: "<n>:<LENGTH>:<REQUEST IN UPPER CASE>" where n counts the connection's requests.
+// Two messages use descriptors (SCM_RIGHTS):
+//   "sha256" with exactly one descriptor attached → "sha256:<hex> size:<bytes>" of that file, read from offset 0;
+//   "memfd" → "memfd" with one descriptor attached: a memfd whose content is "from the server\n".
 //
 //   dotnet run --project samples/SeqpacketMessages -- @seqdemo          (or an absolute path)
 //   python3 -c "import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect('\0seqdemo'); s.send(b'hi'); print(s.recv(65536))"
+//   python3 -c "import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect('\0seqdemo'); socket.send_fds(s, [b'sha256'], [open('/etc/hosts').fileno()]); print(s.recv(256))"
+using System.Runtime.InteropServices;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Connections;
+using Microsoft.Win32.SafeHandles;
 using Transport.UnixNative;
 
 var address = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "@seqpacket-messages";
@@ -31,10 +38,75 @@ internal sealed class UpperCaseHandler : ConnectionHandler
         var messages = connection.Features.Get<IUnixMessageFeature>()
             ?? throw new InvalidOperationException("Bind this handler with ListenUnixSeqpacketMessages.");
         var count = 0;
-        while (await messages.ReceiveAsync(connection.ConnectionClosed) is { } request)
+        var descriptors = new List<SafeHandle>();
+        while (await messages.ReceiveAsync(descriptors, connection.ConnectionClosed) is { } request)
         {
-            var reply = $"{++count}:{request.Length}:{Encoding.UTF8.GetString(request.Span).ToUpperInvariant()}";
-            await messages.SendAsync(Encoding.UTF8.GetBytes(reply), connection.ConnectionClosed);
+            try
+            {
+                var text = Encoding.UTF8.GetString(request.Span);
+                if (text == "sha256")
+                {
+                    await messages.SendAsync(Encoding.UTF8.GetBytes(Sha256(descriptors)), connection.ConnectionClosed);
+                }
+                else if (text == "memfd")
+                {
+                    using var file = MemoryFile("from the server\n"u8);
+                    await messages.SendAsync("memfd"u8.ToArray(), [file], connection.ConnectionClosed);
+                }
+                else
+                {
+                    var reply = $"{++count}:{request.Length}:{text.ToUpperInvariant()}";
+                    await messages.SendAsync(Encoding.UTF8.GetBytes(reply), connection.ConnectionClosed);
+                }
+            }
+            finally
+            {
+                descriptors.ForEach(d => d.Dispose()); // whatever came with the message is closed, used or not
+                descriptors.Clear();
+            }
         }
     }
+
+    private static string Sha256(List<SafeHandle> descriptors)
+    {
+        if (descriptors is not [SafeFileHandle file])
+        {
+            return $"error: sha256 needs exactly one descriptor attached, got {descriptors.Count}";
+        }
+        try
+        {
+            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var buffer = new byte[256 * 1024];
+            long size = 0;
+            int n;
+            while ((n = RandomAccess.Read(file, buffer, size)) > 0)
+            {
+                sha.AppendData(buffer, 0, n);
+                size += n;
+            }
+            return $"sha256:{Convert.ToHexStringLower(sha.GetHashAndReset())} size:{size}";
+        }
+        catch (Exception e) when (e is IOException or NotSupportedException or UnauthorizedAccessException)
+        {
+            return $"error: cannot read the descriptor from offset 0: {e.Message}";
+        }
+    }
+
+    /// <summary>An anonymous in-memory file (memfd_create) holding <paramref name="content"/>, offset at 0.</summary>
+    private static SafeFileHandle MemoryFile(ReadOnlySpan<byte> content)
+    {
+        const uint MFD_CLOEXEC = 1;
+        var fd = MemfdCreate("seqpacket-messages", MFD_CLOEXEC);
+        if (fd < 0)
+        {
+            throw new IOException($"memfd_create failed: errno {Marshal.GetLastPInvokeError()}");
+        }
+        var file = new SafeFileHandle(fd, ownsHandle: true);
+        RandomAccess.Write(file, content, 0); // pwrite: the shared file offset stays at 0 for the reader
+        return file;
+    }
+
+    // A sample keeps to safe code: the classic DllImport marshals the string without an unsafe block.
+    [DllImport("libc", EntryPoint = "memfd_create", SetLastError = true)]
+    private static extern int MemfdCreate([MarshalAs(UnmanagedType.LPUTF8Str)] string name, uint flags);
 }

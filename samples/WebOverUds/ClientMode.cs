@@ -9,20 +9,27 @@ namespace WebOverUds;
 internal static class ClientMode
 {
     private const string Usage =
-        "usage: WebOverUds client <url> [--http2]\n" +
+        "usage: WebOverUds client <url> [--http2] [--send-fd FILE]\n" +
         "  url      http+unix://%2Frun%2Fapp.sock/path   (socket path, percent-encoded)\n" +
         "           http+unix://%40name/path             (abstract address @name)\n" +
         "           http+unix+seqpacket://…              (SOCK_SEQPACKET socket)\n" +
         "           http://host:port/path                (plain TCP)\n" +
-        "  --http2  HTTP/2 with prior knowledge (h2c); the server endpoint must be Http2-only";
+        "  --http2  HTTP/2 with prior knowledge (h2c); the server endpoint must be Http2-only\n" +
+        "  --send-fd FILE  POST with FILE's open descriptor attached (SCM_RIGHTS), e.g. to /files/sha256";
 
     public static async Task<int> RunAsync(string[] args)
     {
         string? url = null;
         var http2 = false;
-        foreach (var arg in args)
+        string? sendFile = null;
+        for (var i = 0; i < args.Length; i++)
         {
-            if (arg == "--http2")
+            var arg = args[i];
+            if (arg == "--send-fd" && i + 1 < args.Length)
+            {
+                sendFile = args[++i];
+            }
+            else if (arg == "--http2")
             {
                 http2 = true;
             }
@@ -46,10 +53,17 @@ internal static class ClientMode
         using var http = new HttpClient(new UnixSocketHttpHandler(new UnixSocketClientOptions { Http2PriorKnowledge = http2 }));
         try
         {
-            using var response = await http.GetAsync(url, HttpCompletionOption.ResponseHeadersRead);
+            using var file = sendFile is null ? null : File.OpenHandle(sendFile);
+            using var request = new HttpRequestMessage(file is null ? HttpMethod.Get : HttpMethod.Post, url);
+            if (file is not null)
+            {
+                // The server reads the file through this descriptor, with our rights: nothing is uploaded.
+                request.Options.Set(UnixSocketHttpHandler.DescriptorsOption, [file]);
+            }
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
             if (!response.IsSuccessStatusCode)
             {
-                Console.Error.WriteLine($"GET {url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+                Console.Error.WriteLine($"{request.Method} {url}: HTTP {(int)response.StatusCode} {response.ReasonPhrase}: {await response.Content.ReadAsStringAsync()}");
                 return 1;
             }
             await using var body = await response.Content.ReadAsStreamAsync();
@@ -66,6 +80,11 @@ internal static class ClientMode
         {
             Console.Error.WriteLine($"GET {url}: no response within {http.Timeout.TotalSeconds:0} s.");
             return 1;
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"--send-fd {sendFile}: {e.Message}");
+            return 2;
         }
         catch (Exception e) when (e is UriFormatException or InvalidOperationException or ArgumentException)
         {

@@ -32,15 +32,15 @@ internal static class PeerSecurity
                 return Results.Text("Not a unix socket connection served by Transport.UnixNative: the peer is unknown.\n", statusCode: StatusCodes.Status400BadRequest);
             }
             var user = context.User.FindFirst(UnixClaimTypes.UserName)?.Value;
-            return Results.Json(new WhoAmI(peer.ProcessId, peer.UserId, peer.GroupId, user), PeerSecurityJsonContext.Default.WhoAmI);
+            return Results.Json(new WhoAmI(peer.ProcessId, peer.UserId, peer.GroupId, user, peer.SecurityLabel), PeerSecurityJsonContext.Default.WhoAmI);
         });
         app.MapGet("/admin", (HttpContext context) => Results.Text($"Hello, {context.User.Identity?.Name}: you may administer.\n"))
             .RequireAuthorization(AdminPolicy);
     }
 }
 
-internal sealed record WhoAmI(int Pid, uint Uid, uint Gid, string? User);
+internal sealed record WhoAmI(int Pid, uint Uid, uint Gid, string? User, string? Label);
 
 [JsonSerializable(typeof(WhoAmI))]
-[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSourceGenerationOptions(PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 internal sealed partial class PeerSecurityJsonContext : JsonSerializerContext;

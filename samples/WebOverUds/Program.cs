@@ -9,6 +9,8 @@
 //   dotnet run --project samples/WebOverUds -- --handover /tmp/webover.handover   # run it again with the same switch: the new one takes over
 //   systemd-socket-activate -l /tmp/x.sock dotnet WebOverUds.dll   # serves exactly the activated sockets
 //   dotnet run --project samples/WebOverUds -- client http+unix://%2Ftmp%2Fwebover-uds.sock/json   # client mode
+//   dotnet run --project samples/WebOverUds -- client --send-fd /etc/hosts http+unix://%2Ftmp%2Fwebover-uds.sock/files/sha256
+//   dotnet run --project samples/WebOverUds -- pair       # a child process serves a socket pair's end; HttpClient on the other
 using System.Diagnostics;
 using System.Globalization;
 using System.IO.Pipelines;
@@ -21,6 +23,10 @@ using WebOverUds;
 if (args is ["client", ..])
 {
     return await ClientMode.RunAsync(args[1..]);
+}
+if (args is ["pair", ..])
+{
+    return await PairMode.RunAsync(args[1..]);
 }
 
 var options = SampleOptions.Parse(args);
@@ -40,16 +46,27 @@ if (options.Transport == "native")
     });
 }
 
-var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
-if (string.IsNullOrEmpty(urls))
+if (options.ListenFd is int listenFd)
 {
-    urls = $"http://unix:{SampleOptions.DefaultSocketPath()}";
+    // One inherited, already-connected socket: no file, no name. When it closes, the sample is done.
+    PairMode.ServeInheritedSocket(builder, listenFd);
 }
-// --seqpacket /path or @name adds a SOCK_SEQPACKET endpoint (a URL form our transport understands).
-urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix-seqpacket:{a}").Prepend(urls));
-builder.WebHost.UseUrls(urls);
+else
+{
+    var urls = builder.Configuration[WebHostDefaults.ServerUrlsKey];
+    if (string.IsNullOrEmpty(urls))
+    {
+        urls = $"http://unix:{SampleOptions.DefaultSocketPath()}";
+    }
+    // --seqpacket /path or @name adds a SOCK_SEQPACKET endpoint (a URL form our transport understands).
+    urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix-seqpacket:{a}").Prepend(urls));
+    builder.WebHost.UseUrls(urls);
+}
 
 builder.AddPeerSecurity(options);
+
+// --Kestrel:Limits:KeepAliveTimeout=00:00:05 and the like (Kestrel itself does not bind its Limits).
+builder.WebHost.ConfigureKestrel(kestrel => KestrelLimitsConfiguration.Bind(builder.Configuration, kestrel.Limits));
 
 var app = builder.Build();
 var started = Process.GetCurrentProcess().StartTime.ToUniversalTime().ToString("o", CultureInfo.InvariantCulture);
@@ -128,11 +145,14 @@ app.MapGet("/wait/{seconds}", async (string seconds, HttpContext context) =>
     return Results.Text("done", "text/plain");
 });
 app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
+app.MapPost("/files/sha256", FileRoutes.Sha256); // the descriptor that came with the request, read with the caller's rights
+app.MapPost("/body/sha256", (Delegate)FileRoutes.BodySha256); // the same for an uploaded body (to compare)
+
 
 app.Lifetime.ApplicationStarted.Register(() =>
 {
     var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
-    foreach (var address in addresses)
+    foreach (var address in addresses.Where(_ => options.ListenFd is null))
     {
         Console.WriteLine($"Try: {SampleOptions.CurlCommandFor(address)}");
     }

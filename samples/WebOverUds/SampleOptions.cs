@@ -11,6 +11,9 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--socket-group NAME</c>: the socket file's group (name or gid).</summary>
     public string? SocketGroup { get; private set; }
 
+    /// <summary><c>--listen-fd N</c>: serve the already-connected socket inherited as descriptor N (what <c>pair</c> starts).</summary>
+    public int? ListenFd { get; private set; }
+
     /// <summary><c>--files DIR</c>: DIR served under <c>/files/</c> by the static file middleware.</summary>
     public string? FilesDirectory { get; private set; }
     /// <summary><c>--handover PATH</c>: take the listening sockets from a predecessor on this control socket, and offer them to a successor.</summary>
@@ -30,6 +33,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         UnixFileMode? socketMode = null;
         string? socketGroup = null;
         var adminUser = "root";
+        int? listenFd = null;
         string? files = null;
         string? handover = null;
         var fdStore = false;
@@ -54,6 +58,10 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
             else if (args[i] == "--socket-group" && i + 1 < args.Length)
             {
                 socketGroup = args[++i];
+            }
+            else if (args[i] == "--listen-fd" && i + 1 < args.Length)
+            {
+                listenFd = int.TryParse(args[++i], out var fd) && fd >= 0 ? fd : throw new ArgumentException($"--listen-fd needs a descriptor number, not '{args[i]}'.");
             }
             else if (args[i] == "--handover" && i + 1 < args.Length)
             {
@@ -84,7 +92,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         {
             throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, FilesDirectory = files };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, FilesDirectory = files, ListenFd = listenFd };
     }
 
     private static UnixFileMode ParseMode(string text)

@@ -102,4 +102,25 @@ internal static class ControlMessages
         }
         return added;
     }
+
+    /// <summary>Whether <paramref name="control"/> (msg_controllen bytes from recvmsg) holds a SOL_SOCKET message of <paramref name="type"/>.</summary>
+    internal static bool Contains(ReadOnlySpan<byte> control, int type)
+    {
+        var offset = 0;
+        while (control.Length - offset >= HeaderSize)
+        {
+            var header = MemoryMarshal.Read<ControlMessageHeader>(control[offset..]);
+            var length = (long)header.Length;
+            if (length < HeaderSize || length > control.Length - offset)
+            {
+                return false;
+            }
+            if (header.Level == SOL_SOCKET && header.Type == type)
+            {
+                return true;
+            }
+            offset += Align((int)length);
+        }
+        return false;
+    }
 }

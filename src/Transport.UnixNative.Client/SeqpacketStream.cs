@@ -1,5 +1,7 @@
 using System.Buffers;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using Transport.UnixNative.Client.Internal;
 
 namespace Transport.UnixNative.Client;
 
@@ -227,6 +229,56 @@ public sealed class SeqpacketStream : Stream
         {
             throw WriteFailed(e);
         }
+    }
+
+    /// <summary>
+    /// Writes <paramref name="buffer"/> with <paramref name="descriptors"/> (<c>SCM_RIGHTS</c>) attached to its
+    /// first packet. The caller keeps ownership of the descriptors; the peer receives its own copies.
+    /// </summary>
+    /// <exception cref="ArgumentException">More than 253 descriptors (the kernel's <c>SCM_MAX_FD</c>).</exception>
+    public async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, IReadOnlyList<SafeHandle> descriptors, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(descriptors);
+        if (buffer.IsEmpty)
+        {
+            throw new ArgumentException("Descriptors need at least one byte to travel with (an empty packet reads as end of stream).", nameof(buffer));
+        }
+        var first = buffer[..Math.Min(buffer.Length, MaxPacketSize)];
+        await DescriptorSocket.SendAsync(Socket, first, descriptors, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(buffer[first.Length..], cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Reads like <see cref="ReadAsync(Memory{byte}, CancellationToken)"/> and adds the descriptors that came with
+    /// the packet (close-on-exec, yours to dispose) to <paramref name="descriptors"/>. A packet larger than
+    /// <paramref name="buffer"/> is handed out over several reads; its descriptors come with the first.
+    /// </summary>
+    public async ValueTask<int> ReadAsync(Memory<byte> buffer, ICollection<SafeHandle> descriptors, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(descriptors);
+        if (_packetCount > 0)
+        {
+            return CopyFromPacket(buffer.Span);
+        }
+        if (buffer.IsEmpty)
+        {
+            return 0;
+        }
+        var size = await DescriptorSocket.PeekPacketSizeAsync(Socket, cancellationToken).ConfigureAwait(false);
+        if (size == 0)
+        {
+            return 0;
+        }
+        if (size <= buffer.Length)
+        {
+            return await DescriptorSocket.ReceiveAsync(Socket, buffer, descriptors, cancellationToken).ConfigureAwait(false);
+        }
+        var packet = RentPacket(size);
+        _packetCount = await DescriptorSocket.ReceiveAsync(Socket, packet.AsMemory(0, size), descriptors, cancellationToken).ConfigureAwait(false);
+        _packetOffset = 0;
+        return CopyFromPacket(buffer.Span);
     }
 
     // A seqpacket send is atomic: all of the packet or an error.

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Runtime.InteropServices;
 using Transport.UnixNative.Client.Internal;
 
 namespace Transport.UnixNative.Client;
@@ -42,6 +43,23 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     private readonly bool _http2PriorKnowledge;
     private readonly bool _allRequestsToSocket;
     private readonly UnixSocketPoolHosts _hosts;
+    private readonly UnixSocketTarget? _defaultTarget;
+    private static long s_dedicatedConnections;
+
+    /// <summary>
+    /// Open files (<see cref="SafeHandle"/>s) to pass to the server with a request (<c>SCM_RIGHTS</c>): set it in
+    /// <see cref="HttpRequestMessage.Options"/>. They are sent with the request's head (in a sendmsg of its own), on a connection
+    /// made for that request alone (<c>Connection: close</c>), so no other request's bytes can carry them;
+    /// HTTP/1.1 only (HTTP/2 multiplexes requests on one connection). Keep them open until the response
+    /// arrives; the server gets its own copies. At most 253 (the kernel's <c>SCM_MAX_FD</c>).
+    /// </summary>
+    /// <example><code>
+    /// using var file = File.OpenHandle("/var/log/big.log");
+    /// var request = new HttpRequestMessage(HttpMethod.Post, "/files/sha256");
+    /// request.Options.Set(UnixSocketHttpHandler.DescriptorsOption, [file]);
+    /// </code></example>
+    public static HttpRequestOptionsKey<IReadOnlyList<SafeHandle>> DescriptorsOption { get; } = new("Transport.UnixNative.Client.Descriptors");
+
 
     /// <summary>A handler for <c>http+unix://</c> URLs; plain <c>http://</c> URLs connect over TCP.</summary>
     public UnixSocketHttpHandler()
@@ -74,6 +92,7 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         ConfigureSocketsHandler(socketsHandler, options, _hosts);
         _http2PriorKnowledge = options.Http2PriorKnowledge;
         _allRequestsToSocket = options.Address is not null;
+        _defaultTarget = DefaultTargetOf(options);
         InnerHandler = socketsHandler;
     }
 
@@ -84,7 +103,11 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         _hosts = hosts;
         _http2PriorKnowledge = options.Http2PriorKnowledge;
         _allRequestsToSocket = options.Address is not null;
+        _defaultTarget = DefaultTargetOf(options);
     }
+
+    private static UnixSocketTarget? DefaultTargetOf(UnixSocketClientOptions options)
+        => options.Address is { } address ? UnixSocketTarget.Parse(address, options.SocketType == System.Net.Sockets.SocketType.Seqpacket) : null;
 
     /// <summary>A handler whose requests all go to <paramref name="address"/> (and <c>http+unix://</c> URLs to theirs).</summary>
     /// <param name="address">An absolute path (<c>/run/app/app.sock</c>) or <c>@name</c> for a Linux abstract address.</param>
@@ -107,6 +130,44 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         var options = new UnixSocketClientOptions { Address = address };
         configure(options);
         return new UnixSocketHttpHandler(options);
+    }
+
+    /// <summary>
+    /// A handler whose requests all go over <paramref name="socket"/>, one already-connected unix socket (an end
+    /// of a <see cref="UnixSocketPair"/>, or a socket inherited from a parent). There is one connection and no
+    /// address to reconnect to: once the server closes it (for example after its keep-alive timeout), requests fail.
+    /// </summary>
+    /// <param name="socket">A connected stream or seqpacket unix socket; the handler owns it from here on.</param>
+    /// <example><code>
+    /// var (server, client) = UnixSocketPair.Create();
+    /// // … Kestrel: k.ListenConnectedHandle(server.SafeHandle)
+    /// var http = new HttpClient(UnixSocketHttpHandler.ForConnectedSocket(client)) { BaseAddress = new("http://localhost") };
+    /// </code></example>
+    public static UnixSocketHttpHandler ForConnectedSocket(System.Net.Sockets.Socket socket)
+    {
+        ArgumentNullException.ThrowIfNull(socket);
+        if (socket.AddressFamily != System.Net.Sockets.AddressFamily.Unix || socket.SocketType is not (System.Net.Sockets.SocketType.Stream or System.Net.Sockets.SocketType.Seqpacket))
+        {
+            throw new ArgumentException($"Expected a connected unix stream or seqpacket socket, not {socket.AddressFamily}/{socket.SocketType}.", nameof(socket));
+        }
+        var remaining = socket;
+        var sockets = new SocketsHttpHandler
+        {
+            UseProxy = false,
+            MaxConnectionsPerServer = 1,
+            PooledConnectionIdleTimeout = Timeout.InfiniteTimeSpan,
+            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
+            ConnectCallback = (_, _) =>
+            {
+                var connected = Interlocked.Exchange(ref remaining, null)
+                    ?? throw new HttpRequestException("The handler's one connected socket was used and has closed; it cannot reconnect.");
+                Stream stream = connected.SocketType == System.Net.Sockets.SocketType.Seqpacket
+                    ? new SeqpacketStream(connected, ownsSocket: true)
+                    : new System.Net.Sockets.NetworkStream(connected, ownsSocket: true);
+                return ValueTask.FromResult(stream);
+            },
+        };
+        return new UnixSocketHttpHandler(new UnixSocketClientOptions(), sockets);
     }
 
     /// <summary>
@@ -191,34 +252,51 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         var uri = request.RequestUri;
         var isUnixUrl = uri is { IsAbsoluteUri: true } && TryGetSocketType(uri.Scheme, out _);
         var toSocket = isUnixUrl || _allRequestsToSocket;
-        var upgrade = toSocket && _http2PriorKnowledge && request.Version == HttpVersion.Version11
+        var passesDescriptors = request.Options.TryGetValue(DescriptorsOption, out var descriptors) && descriptors is { Count: > 0 };
+        if (passesDescriptors)
+        {
+            CheckDescriptorRequest(request, descriptors!, toSocket && (isUnixUrl || _defaultTarget is not null));
+        }
+        var upgrade = toSocket && !passesDescriptors && _http2PriorKnowledge && request.Version == HttpVersion.Version11
             && request.VersionPolicy == HttpVersionPolicy.RequestVersionOrLower;
-        if (!isUnixUrl && !upgrade)
+        if (!isUnixUrl && !upgrade && !passesDescriptors)
         {
             return request;
         }
         var target = uri!;
         string? poolHost = null;
-        if (isUnixUrl)
+        if (isUnixUrl || passesDescriptors)
         {
-            TryGetSocketType(uri!.Scheme, out var isSeqpacket);
             UnixSocketTarget socket;
-            try
+            if (isUnixUrl)
             {
-                socket = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
+                TryGetSocketType(uri!.Scheme, out var isSeqpacket);
+                try
+                {
+                    socket = UnixSocketTarget.Parse(uri.GetComponents(UriComponents.Host, UriFormat.Unescaped), isSeqpacket);
+                }
+                catch (UnixSocketAddressException e)
+                {
+                    throw ConnectErrors.InvalidAddress(e).ToPublic();
+                }
             }
-            catch (UnixSocketAddressException e)
+            else
             {
-                throw ConnectErrors.InvalidAddress(e).ToPublic();
+                socket = _defaultTarget!;
             }
             poolHost = _hosts.HostFor(socket);
-            target = new Uri("http://" + poolHost + uri.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+            if (passesDescriptors)
+            {
+                // A pool of its own: the connection is made for this request, so its first write is this request's head.
+                poolHost = UnixSocketPoolHosts.Dedicated(poolHost, Interlocked.Increment(ref s_dedicatedConnections));
+            }
+            target = new Uri("http://" + poolHost + uri!.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
         }
         var copy = new HttpRequestMessage(request.Method, target)
         {
             Content = request.Content,
-            Version = upgrade ? HttpVersion.Version20 : request.Version,
-            VersionPolicy = upgrade ? HttpVersionPolicy.RequestVersionExact : request.VersionPolicy,
+            Version = passesDescriptors ? HttpVersion.Version11 : upgrade ? HttpVersion.Version20 : request.Version,
+            VersionPolicy = upgrade || passesDescriptors ? HttpVersionPolicy.RequestVersionExact : request.VersionPolicy,
         };
         foreach (var header in request.Headers)
         {
@@ -233,14 +311,33 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
             copy.Headers.Host ??= DefaultHostHeader;
             copy.Options.Set(UnixSocketConnector.PoolHostOption, poolHost);
         }
+        if (passesDescriptors)
+        {
+            copy.Headers.ConnectionClose = true;
+        }
         return copy;
     }
 
-    /// <summary>Shows the caller the URL it asked for (or, after a redirect, the same socket's new path) on the response's request.</summary>
+    private static void CheckDescriptorRequest(HttpRequestMessage request, IReadOnlyList<SafeHandle> descriptors, bool toSocket)
+    {
+        if (!toSocket)
+        {
+            throw new InvalidOperationException("Descriptors travel only over a unix socket: use an http+unix:// URL or a handler created with an address.");
+        }
+        if (descriptors.Count > 253)
+        {
+            throw new ArgumentException($"A request carries at most 253 descriptors (the kernel's SCM_MAX_FD); {descriptors.Count} were given.", nameof(request));
+        }
+        if (request.Version.Major >= 2 && request.VersionPolicy != HttpVersionPolicy.RequestVersionOrLower)
+        {
+            throw new InvalidOperationException("Descriptors travel only with HTTP/1.1 requests: HTTP/2 multiplexes requests, so the server could not tell whose they are.");
+        }
+    }
+
     private HttpResponseMessage Restore(HttpResponseMessage response)
     {
         if (response.RequestMessage is { RequestUri: { IsAbsoluteUri: true } now } sent
-            && UnixSocketPoolHosts.LooksSynthetic(now.Host) && _hosts.TryParse(now.Host, out var target))
+            && UnixSocketPoolHosts.LooksSynthetic(now.Host) && _hosts.TryParse(UnixSocketPoolHosts.WithoutDedicatedLabel(now.Host), out var target))
         {
             var scheme = target!.IsSeqpacket ? UnixSeqpacketScheme : UnixScheme;
             sent.RequestUri = new Uri(scheme + "://" + Uri.EscapeDataString(target.Display) + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));

@@ -29,6 +29,16 @@ public interface IUnixPeerCredentialsFeature
     uint GroupId { get; }
 
     /// <summary>
+    /// The peer's security label from the kernel's Linux security module (SO_PEERSEC): an SELinux context
+    /// such as <c>system_u:system_r:httpd_t:s0</c> or an AppArmor profile such as <c>/usr/bin/app (enforce)</c>;
+    /// <see langword="null"/> where no module labels sockets (the kernel answers <c>ENOPROTOOPT</c>). Read on
+    /// the first call and cached; never throws for a missing module.
+    /// </summary>
+    /// <remarks>The label is the peer socket's as of connect(2) (for a socket pair, its creator's).</remarks>
+    /// <exception cref="ObjectDisposedException">The connection was closed before the first call.</exception>
+    string? SecurityLabel { get; }
+
+    /// <summary>
     /// The peer's supplementary groups (SO_PEERGROUPS): the groups the peer process held, which are
     /// the groups the kernel checks against a file's group permission. Read from the kernel on the
     /// first call and cached.

@@ -71,4 +71,20 @@ public static class KestrelServerOptionsUnixExtensions
         ArgumentException.ThrowIfNullOrEmpty(fdName);
         options.Listen(ActivatedEndPoint.For(fdName), configure ?? (static _ => { }));
     }
+
+    /// <summary>
+    /// Serves one already-connected unix socket (stream or seqpacket): one end of a socket pair, or a
+    /// descriptor inherited from a parent process. No socket file, no name, no accept: the endpoint
+    /// serves that connection and is done when it closes. The transport works on a close-on-exec
+    /// duplicate, so <paramref name="handle"/> stays yours.
+    /// </summary>
+    /// <param name="options">Kestrel's options.</param>
+    /// <param name="handle">A connected <c>AF_UNIX</c> socket.</param>
+    /// <param name="configure">Configures the endpoint (protocols, connection middleware).</param>
+    public static void ListenConnectedHandle(this KestrelServerOptions options, System.Runtime.InteropServices.SafeHandle handle, Action<ListenOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(handle);
+        options.Listen(new UnixConnectedEndPoint(handle), configure ?? (static _ => { }));
+    }
 }

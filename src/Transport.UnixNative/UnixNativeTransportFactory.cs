@@ -83,6 +83,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         System.Net.Sockets.UnixDomainSocketEndPoint or UnixSeqpacketEndPoint => true,
         FileHandleEndPoint handle => InheritedSocket.IsUnix(handle, out _),
+        UnixConnectedEndPoint => true, // BindAsync says what is wrong with the handle, if anything
         _ => false,
     };
 
@@ -90,6 +91,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+        if (endpoint is UnixConnectedEndPoint connected)
+        {
+            return BindConnected(connected);
+        }
         UnixSocketAddress? address = null;
         InheritedListener? inherited = null;
         if (endpoint is System.Net.Sockets.UnixDomainSocketEndPoint unix && ActivatedEndPoint.TryGetFdName(unix, out var fdName))
@@ -160,6 +165,29 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 _live.Add(listener);
             }
             return listener;
+        }
+        catch
+        {
+            Release();
+            throw;
+        }
+    }
+
+    /// <summary>One already-connected socket: a listener that hands out that connection once.</summary>
+    private ConnectedSocketListener BindConnected(UnixConnectedEndPoint endpoint)
+    {
+        var loops = AcquireLoops();
+        var released = 0;
+        void Release()
+        {
+            if (Interlocked.Exchange(ref released, 1) == 0)
+            {
+                ReleaseLoops();
+            }
+        }
+        try
+        {
+            return ConnectedSocketListener.Create(endpoint, _options, loops, Release, _logger);
         }
         catch
         {

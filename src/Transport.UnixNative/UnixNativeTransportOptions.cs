@@ -56,4 +56,7 @@ public sealed partial class UnixNativeTransportOptions
     /// truncation path.
     /// </summary>
     internal int SeqpacketReceiveBufferSize { get; set; } = Internal.SeqpacketLimits.MaxPacketSize;
+
+    /// <summary>Descriptors one receive takes: the kernel's SCM_MAX_FD, so MSG_CTRUNC never happens (tests lower it to see it handled).</summary>
+    internal int DescriptorsPerReceive { get; set; } = Interop.ControlMessages.MaxDescriptorsPerMessage;
 }

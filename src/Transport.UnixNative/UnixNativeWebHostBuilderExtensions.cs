@@ -39,6 +39,7 @@ public static class UnixNativeWebHostBuilderExtensions
             // Kestrel asks the most recently registered factory first; ours claims only unix endpoints.
             services.AddSingleton<IConnectionListenerFactory, UnixNativeTransportFactory>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, UnixUrlRewriter>());
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestDescriptorsStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, Transport.UnixNative.SendFile.SendFileStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());
             services.Configure(configureOptions);

@@ -10,7 +10,9 @@ namespace Transport.UnixNative.Bench.Macro;
 /// <param name="Listen">The stream endpoint (--urls); the readiness probe goes there.</param>
 /// <param name="Seqpacket">An extra SOCK_SEQPACKET endpoint (--seqpacket), or null.</param>
 /// <param name="Http2Only">Start Kestrel with Protocols=Http2 (needed for h2c with prior knowledge).</param>
-internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only);
+/// <param name="ExtraArgs">More arguments for the sample, e.g. <c>--Kestrel:Limits:KeepAliveTimeout=00:00:03</c>.</param>
+/// <param name="FileLimit">RLIMIT_NOFILE of the server, or null for as many as allowed.</param>
+internal sealed record ServerSpec(string Transport, ServerAddress Listen, ServerAddress? Seqpacket, bool Http2Only, IReadOnlyList<string>? ExtraArgs = null, int? FileLimit = null);
 
 /// <summary>The server could not do what the measurement needs; the scenario is skipped with this note.</summary>
 internal sealed class ScenarioSkippedException(string message) : Exception(message);
@@ -65,7 +67,9 @@ internal sealed class ServerProcess : IAsyncDisposable
         };
         // 10k idle connections need more descriptors than the usual soft limit; go as high as the hard limit allows.
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add("ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"");
+        info.ArgumentList.Add(spec.FileLimit is { } fileLimit
+            ? $"ulimit -n {fileLimit} || exit 111; exec \"$0\" \"$@\""
+            : "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"");
         info.ArgumentList.Add("dotnet");
         info.ArgumentList.Add(sampleDll);
         info.ArgumentList.Add("--transport");
@@ -80,6 +84,10 @@ internal sealed class ServerProcess : IAsyncDisposable
         if (spec.Http2Only)
         {
             info.ArgumentList.Add("--Kestrel:EndpointDefaults:Protocols=Http2");
+        }
+        foreach (var arg in spec.ExtraArgs ?? [])
+        {
+            info.ArgumentList.Add(arg);
         }
         info.Environment["DOTNET_gcServer"] = "0";
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";

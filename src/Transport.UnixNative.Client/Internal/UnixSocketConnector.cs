@@ -66,7 +66,10 @@ internal sealed class UnixSocketConnector
             if (context.InitialRequestMessage.Options.TryGetValue(PoolHostOption, out var rewritten)
                 && string.Equals(rewritten, host, StringComparison.OrdinalIgnoreCase))
             {
-                return ConnectAsync(PoolTarget(host), cancellationToken);
+                var target = PoolTarget(UnixSocketPoolHosts.WithoutDedicatedLabel(host));
+                return context.InitialRequestMessage.Options.TryGetValue(UnixSocketHttpHandler.DescriptorsOption, out var descriptors) && descriptors is { Count: > 0 }
+                    ? ConnectPassingDescriptorsAsync(target, descriptors, cancellationToken)
+                    : ConnectAsync(target, cancellationToken);
             }
             return ValueTask.FromException<Stream>(Refused(host));
         }
@@ -115,6 +118,19 @@ internal sealed class UnixSocketConnector
             await Task.Delay(retryDelay, cancellationToken).ConfigureAwait(false);
             retryDelay = Math.Min(retryDelay * 2, MaxBacklogRetryDelayMilliseconds);
         }
+    }
+
+    /// <summary>A connection for one request: its first write carries <paramref name="descriptors"/>.</summary>
+    private async ValueTask<Stream> ConnectPassingDescriptorsAsync(UnixSocketTarget target, IReadOnlyList<SafeHandle> descriptors, CancellationToken cancellationToken)
+    {
+        var stream = await ConnectAsync(target, cancellationToken).ConfigureAwait(false);
+        var socket = stream switch
+        {
+            NetworkStream network => network.Socket,
+            SeqpacketStream seqpacket => seqpacket.Socket,
+            _ => throw new InvalidOperationException("Unexpected stream type."),
+        };
+        return new DescriptorPassingStream(stream, socket, descriptors);
     }
 
     private UnixSocketTarget PoolTarget(string host)

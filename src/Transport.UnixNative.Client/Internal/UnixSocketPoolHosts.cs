@@ -31,6 +31,16 @@ internal sealed class UnixSocketPoolHosts
 
     public static bool LooksSynthetic(string host) => host.EndsWith(Suffix, StringComparison.OrdinalIgnoreCase);
 
+    /// <summary>A first label that gives one request a connection (and a pool) of its own: it carries descriptors.</summary>
+    private const string DedicatedPrefix = "fds-";
+
+    /// <summary><paramref name="host"/> with a <c>fds-N.</c> label in front: a pool no other request shares.</summary>
+    public static string Dedicated(string host, long number) => $"{DedicatedPrefix}{number}.{host}";
+
+    /// <summary>The host without a <see cref="Dedicated"/> label.</summary>
+    public static string WithoutDedicatedLabel(string host)
+        => host.StartsWith(DedicatedPrefix, StringComparison.OrdinalIgnoreCase) && host.IndexOf('.') is > 0 and var dot ? host[(dot + 1)..] : host;
+
     /// <summary>The host for <paramref name="target"/>; the same for the same socket, for the life of this instance.</summary>
     public string HostFor(UnixSocketTarget target)
     {

@@ -64,6 +64,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         Index = index;
         MemoryPool = memoryPool;
         _packetBufferSize = options.SeqpacketReceiveBufferSize;
+        DescriptorsPerReceive = options.DescriptorsPerReceive;
         var applicationScheduler = options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
@@ -110,6 +111,17 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(_packetBufferSize, pinned: true);
 
     private readonly int _packetBufferSize;
+
+    /// <summary>
+    /// The ancillary-data buffer of every receive on this loop (loop thread only): room for
+    /// <see cref="DescriptorsPerReceive"/> descriptors and the credentials SO_PASSCRED adds to packets.
+    /// </summary>
+    public byte[] ControlBuffer => _controlBuffer ??= GC.AllocateArray<byte>(
+        ControlMessages.RightsSpace(DescriptorsPerReceive) + ControlMessages.Space(sizeof(int) * 3), pinned: true);
+
+    public int DescriptorsPerReceive { get; }
+
+    private byte[]? _controlBuffer;
 
     /// <summary>Scratch for stream receives that may find nothing (loop thread only); what arrives is copied into the pipe.</summary>
     public Memory<byte> StreamBuffer => _streamBuffer ??= GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);

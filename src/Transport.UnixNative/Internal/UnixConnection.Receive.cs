@@ -96,20 +96,11 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private unsafe nint ReceiveStream(PipeWriter writer, bool intoPipe, out int errno, out bool drained, out bool emptyPacket)
+    private nint ReceiveStream(PipeWriter writer, bool intoPipe, out int errno, out bool drained, out bool emptyPacket)
     {
         emptyPacket = false;
         var memory = intoPipe ? writer.GetMemory() : _loop.StreamBuffer;
-        nint n;
-        int flags;
-        fixed (byte* buffer = memory.Span)
-        {
-            var iov = new IOVector { Base = buffer, Count = (nuint)memory.Length };
-            var message = new MessageHeader { IOVectors = &iov, IOVectorCount = 1 };
-            n = Message.recvmsg(_fd.Fd, &message, 0);
-            flags = message.Flags;
-        }
-        errno = n < 0 ? Libc.LastErrno : 0;
+        var n = ReceiveWithDescriptors(memory.Span, out _, out errno, out var carriedDescriptors, out _);
         if (n > 0)
         {
             if (intoPipe)
@@ -123,16 +114,16 @@ internal sealed partial class UnixConnection
         }
         // A short read has emptied the socket only if the event that led here did not carry the
         // end (data arriving later raises a new edge; an end already signalled does not), and the
-        // kernel did not stop early at a message carrying descriptors (MSG_CTRUNC: they were
-        // dropped, there is no room for them). Otherwise read on, to EAGAIN or EOF.
-        drained = n > 0 && n < memory.Length && !_peerEnding && (flags & ControlMessages.MSG_CTRUNC) == 0;
+        // kernel did not end it early after a sendmsg carrying descriptors. Otherwise read on, to
+        // EAGAIN or EOF.
+        drained = n > 0 && n < memory.Length && !_peerEnding && !carriedDescriptors;
         return n;
     }
 
     /// <summary>
-    /// Turns on SO_PASSCRED for a packet socket: then every packet, even an empty one, comes with
-    /// MSG_CTRUNC (no room for its credentials), and a read of 0 without it is the peer's real end.
-    /// Without it an empty packet (legal) and the end of the connection read the same.
+    /// Turns on SO_PASSCRED for a packet socket: then every packet, even an empty one, comes with its
+    /// sender's credentials, and a read of 0 without them is the peer's real end. Without it an empty
+    /// packet (legal) and the end of the connection read the same.
     /// </summary>
     private void EnablePacketCredentials()
     {
@@ -142,26 +133,17 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private unsafe nint ReceivePacket(PipeWriter writer, out int errno, out bool emptyPacket)
+    private nint ReceivePacket(PipeWriter writer, out int errno, out bool emptyPacket)
     {
         // A packet is read whole or not at all: receive into a buffer as large as any packet a peer
         // can send, then copy into the pipe (idle connections hold no buffer of their own).
         var buffer = _loop.PacketBuffer;
-        nint n;
-        int flags;
-        fixed (byte* p = buffer)
-        {
-            var iov = new IOVector { Base = p, Count = (nuint)buffer.Length };
-            var message = new MessageHeader { IOVectors = &iov, IOVectorCount = 1 };
-            n = Message.recvmsg(_fd.Fd, &message, 0);
-            flags = message.Flags;
-        }
-        errno = n < 0 ? Libc.LastErrno : 0;
+        var n = ReceiveWithDescriptors(buffer, out var flags, out errno, out var carriedDescriptors, out var carriedCredentials);
         // An empty packet carries no bytes (HTTP skips it) but is a message of its own.
-        emptyPacket = n == 0 && (flags & ControlMessages.MSG_CTRUNC) != 0;
+        emptyPacket = n == 0 && carriedCredentials;
         if (emptyPacket && _messages is not null)
         {
-            UnixMessageFeature.WriteFrame(writer, []);
+            UnixMessageFeature.WriteFrame(writer, [], carriedDescriptors);
         }
         if (n > 0)
         {
@@ -174,7 +156,7 @@ internal sealed partial class UnixConnection
             }
             if (_messages is not null)
             {
-                UnixMessageFeature.WriteFrame(writer, buffer.AsSpan(0, (int)n));
+                UnixMessageFeature.WriteFrame(writer, buffer.AsSpan(0, (int)n), carriedDescriptors);
             }
             else
             {
@@ -218,11 +200,12 @@ internal sealed partial class UnixConnection
         SignalConnectionClosed();
         Exception error = errno switch
         {
+            DescriptorFailure => _descriptorFailure!,
             Libc.ECONNRESET => new ConnectionResetException($"The peer reset the connection ({Libc.Describe(errno)}).", NativeError.Exception("recvmsg", errno)),
             Libc.EMSGSIZE => new ConnectionAbortedException("A packet larger than the receive buffer arrived; the connection was aborted rather than lose its tail."),
             _ => NativeError.Exception("recvmsg", errno),
         };
-        if (errno != Libc.ECONNRESET)
+        if (errno != Libc.ECONNRESET && errno != DescriptorFailure) // descriptor failures are logged where they happen
         {
             TransportLog.ConnectionError(_logger, ConnectionId, error);
         }

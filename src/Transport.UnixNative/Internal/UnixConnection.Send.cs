@@ -171,10 +171,10 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     private SendStatus SendMessages(ref ReadOnlySequence<byte> buffer, out int errno)
     {
         errno = 0;
-        while (UnixMessageFeature.TryReadLength(buffer, out var length) && buffer.Length >= UnixMessageFeature.HeaderSize + (long)length)
+        while (UnixMessageFeature.TryReadLength(buffer, out var length, out var hasDescriptors) && buffer.Length >= UnixMessageFeature.HeaderSize + (long)length)
         {
             var payload = buffer.Slice(UnixMessageFeature.HeaderSize, length);
-            var n = GatherAndSend(payload, out var total, out errno);
+            var n = hasDescriptors ? SendMessageWithDescriptors(payload, out errno) : GatherAndSend(payload, out _, out errno);
             if (n < 0)
             {
                 return errno == Libc.EAGAIN ? SendStatus.WouldBlock : SendStatus.Failed;

@@ -77,6 +77,11 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
                 _features.Set<IUnixMessageFeature>(_messages);
             }
         }
+        if (_messages is null)
+        {
+            // Byte streams count what the application consumes, to tell which request a descriptor belongs to.
+            TrackDescriptors();
+        }
     }
 
     /// <summary>The socket, for tests that change its options.</summary>
@@ -225,6 +230,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         // Forget the registration first, then close: the number may be reused at once. A send in
         // progress on another thread holds a reference, so the descriptor closes when it returns.
         _fd.Dispose();
+        ReleaseDescriptors();
 
         // Complete the input after the descriptor is closed, with the reason the application should see.
         // The output's reader belongs to the send loop (it may be inside sendmsg with the pipe's
@@ -293,7 +299,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _connectionClosedTokenSource.Dispose();
     }
 
-    PipeReader IDuplexPipe.Input => _input.Reader;
+    PipeReader IDuplexPipe.Input => (PipeReader?)_receivedDescriptors?.Input ?? _input.Reader;
 
     // Kestrel writes through the send-file writer where the connection offers sendfile.
     PipeWriter IDuplexPipe.Output => (PipeWriter?)_sendFileWriter ?? _output.Writer;

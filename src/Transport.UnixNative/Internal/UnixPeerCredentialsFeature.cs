@@ -24,6 +24,32 @@ internal sealed class UnixPeerCredentialsFeature(PeerCredentials credentials, ui
     /// <summary>The authentication handler's per-connection cache of user and group names.</summary>
     internal object? IdentityCache;
 
+    private LabelCache? _securityLabel;
+
+    public string? SecurityLabel
+    {
+        get
+        {
+            if (Volatile.Read(ref _securityLabel) is { } cached)
+            {
+                return cached.Label;
+            }
+            byte[] raw = [];
+            var errno = WithSocket(fd => Interop.Socket.GetPeerSecurityLabel(fd, out raw));
+            string? label = errno switch
+            {
+                0 => PeerSecurityLabel.Parse(raw),
+                // No LSM labels sockets here (or none is stacked that does): the documented "no label".
+                Interop.Socket.ENOPROTOOPT or Libc.EINVAL => null,
+                _ => throw NativeError.Exception("getsockopt(SO_PEERSEC)", errno),
+            };
+            Interlocked.CompareExchange(ref _securityLabel, new LabelCache(label), null);
+            return _securityLabel!.Label;
+        }
+    }
+
+    private sealed record LabelCache(string? Label);
+
     public IReadOnlyList<uint> GetSupplementaryGroupIds()
     {
         if (Volatile.Read(ref _supplementaryGroups) is { } cached)

@@ -99,4 +99,35 @@ internal static unsafe partial class Message
             socket.DangerousRelease();
         }
     }
+
+    /// <summary>
+    /// One recvmsg on the event loop's own descriptor into <paramref name="buffer"/> with <paramref name="control"/>
+    /// as the ancillary buffer (<c>MSG_CMSG_CLOEXEC</c>). Returns the bytes read (0 at end), or -1 with
+    /// <paramref name="errno"/>; <paramref name="controlLength"/> is what the kernel put in the control buffer.
+    /// </summary>
+    internal static nint ReceiveWithControl(int fd, Span<byte> buffer, Span<byte> control, out int controlLength, out int flags, out int errno)
+    {
+        fixed (byte* payload = buffer)
+        fixed (byte* controlBuffer = control)
+        {
+            var iov = new IOVector { Base = payload, Count = (nuint)buffer.Length };
+            var message = new MessageHeader
+            {
+                IOVectors = &iov,
+                IOVectorCount = 1,
+                Control = controlBuffer,
+                ControlLength = (nuint)control.Length,
+            };
+            nint n;
+            errno = 0;
+            do
+            {
+                n = recvmsg(fd, &message, MSG_CMSG_CLOEXEC);
+            }
+            while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
+            flags = n >= 0 ? message.Flags : 0;
+            controlLength = n >= 0 ? (int)message.ControlLength : 0;
+            return n;
+        }
+    }
 }

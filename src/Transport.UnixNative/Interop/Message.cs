@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 
 namespace Transport.UnixNative.Interop;
 
-/// <summary>recvmsg(2) and sendmsg(2) with scatter/gather vectors.</summary>
+/// <summary>recvmsg(2) and sendmsg(2) with scatter/gather vectors (msghdr and iovec: src/Shared/MessageHeader.cs).</summary>
 internal static unsafe partial class Message
 {
     internal const int MSG_PEEK = 0x2;
@@ -18,25 +18,4 @@ internal static unsafe partial class Message
 
     [LibraryImport(Libc.Name, SetLastError = true)]
     internal static partial nint sendmsg(int fd, MessageHeader* message, int flags);
-}
-
-/// <summary><c>struct iovec</c>.</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct IOVector
-{
-    public void* Base;
-    public nuint Count;
-}
-
-/// <summary><c>struct msghdr</c> (LP64 layout: 56 bytes, natural alignment).</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal unsafe struct MessageHeader
-{
-    public void* Name;
-    public uint NameLength;
-    public IOVector* IOVectors;
-    public nuint IOVectorCount;
-    public void* Control;
-    public nuint ControlLength;
-    public int Flags;
 }

@@ -5,6 +5,7 @@ internal static unsafe partial class Socket
 {
     internal const int SO_PEERGROUPS = 59;  // Linux 4.13
     internal const int SO_PEERPIDFD = 77;   // Linux 6.5
+    internal const int SO_PEERSEC = 31;
     internal const int ESRCH = 3;
     internal const int ERANGE = 34;
     internal const int ENOPROTOOPT = 92;
@@ -59,5 +60,34 @@ internal static unsafe partial class Socket
         var errno = rc == 0 ? 0 : Libc.LastErrno;
         pidFd = new SafeFdHandle(rc == 0 ? value : -1);
         return errno;
+    }
+
+    /// <summary>The peer's LSM label as the kernel returns it (SO_PEERSEC); 0 or errno (ENOPROTOOPT: no LSM labels sockets).</summary>
+    internal static int GetPeerSecurityLabel(int fd, out byte[] label)
+    {
+        var room = 256;
+        while (true)
+        {
+            var buffer = new byte[room];
+            int length = room;
+            int rc;
+            fixed (byte* p = buffer)
+            {
+                rc = getsockopt(fd, SOL_SOCKET, SO_PEERSEC, p, &length);
+            }
+            if (rc == 0)
+            {
+                label = buffer[..Math.Clamp(length, 0, room)];
+                return 0;
+            }
+            var errno = Libc.LastErrno;
+            if (errno == ERANGE && length > room && room < 64 * 1024)
+            {
+                room = length;
+                continue;
+            }
+            label = [];
+            return errno;
+        }
     }
 }

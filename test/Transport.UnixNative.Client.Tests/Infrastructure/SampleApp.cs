@@ -35,7 +35,7 @@ internal static class SampleApp
     }
 
     /// <summary>The dotnet host running these tests, so the sample runs on the same runtime.</summary>
-    private static string Dotnet => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet"
+    public static string Dotnet => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet"
         ? host
         : Tools.Require("dotnet");
 }

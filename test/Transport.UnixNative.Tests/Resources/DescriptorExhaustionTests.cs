@@ -50,6 +50,9 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             output.WriteLine($"baseline fds {baseline}, clients {count}, CPU while starved: {cpu:F3} s over 2 s");
             Assert.False(server.HasExited, "the server died out of descriptors");
             Assert.True(cpu < 0.2, $"the starved server used {cpu:F3} CPU-s in 2 s");
+            // Some 20 retries happened in that window: one line for the whole episode, not one per retry.
+            // (Checked here: while the backlog drains later, a second short episode is legitimate.)
+            Assert.Equal(1, server.CountLines(StarvedLine));
 
             // A client waiting in the backlog with its request already sent.
             using var waiting = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
@@ -72,7 +75,6 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             Assert.EndsWith("Hello, World!", await ReadToEndAsync(fresh).DefaultTimeout(), StringComparison.Ordinal);
 
             await server.WaitForLineAsync(ResumedLine);
-            Assert.Equal(1, server.CountLines(StarvedLine));
             Assert.False(server.HasExited);
         }
         finally

@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using Transport.UnixNative.Bench.Macro;
+
+namespace Transport.UnixNative.Bench.Reliability;
+
+/// <summary>
+/// <c>--reliability</c>: every check on both transports, one table. Printed, and written to
+/// <c>--out FILE</c> (docs/reliability.md is such a file).
+/// </summary>
+internal static class ReliabilitySuite
+{
+    private static readonly IReliabilityCheck[] Checks =
+    [
+        new HeldConnectionsCheck(),
+        new ChurnCheck(),
+        new HostilePeersCheck(),
+        new SlowClientsCheck(),
+        new EmfileStormCheck(),
+        new KillRestartCheck(),
+    ];
+
+    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    {
+        if (args.Contains("--help") || args.Contains("-h"))
+        {
+            Console.WriteLine(ReliabilityOptions.Usage);
+            return 0;
+        }
+        ReliabilityOptions options;
+        try
+        {
+            options = ReliabilityOptions.Parse(args);
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            Console.Error.WriteLine(ReliabilityOptions.Usage);
+            return 2;
+        }
+
+        using var cancel = new CancellationTokenSource();
+        Console.CancelKeyPress += (_, e) =>
+        {
+            // Stop at the next await; the checks' finally blocks stop the servers and close the clients.
+            e.Cancel = true;
+            cancel.Cancel();
+        };
+        var log = Console.Out;
+        var started = DateTime.UtcNow;
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            var layout = SampleBuild.Locate(options.Root);
+            if (options.Build)
+            {
+                await layout.BuildAsync(log, cancel.Token).ConfigureAwait(false);
+            }
+            if (!File.Exists(layout.Dll))
+            {
+                throw new FileNotFoundException($"no sample build at {layout.Dll}; run without --no-build");
+            }
+            var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            var report = new ReliabilityReport();
+            var context = new CheckContext(layout.Dll, options, Target.Both, report, log, cancel.Token);
+            var failures = new List<string>();
+            var selected = Checks.Where(c => options.Checks.Contains(c.Name)).ToArray();
+            for (var i = 0; i < selected.Length; i++)
+            {
+                var check = selected[i];
+                log.WriteLine($"{check.Name}:");
+                try
+                {
+                    await check.RunAsync(context, i).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancel.IsCancellationRequested)
+                {
+                    // One check that cannot run is a line in the table, not the end of the suite.
+                    failures.Add($"{check.Name}: {ex.GetType().Name}: {ex.Message}");
+                    report.Note($"The {check.Name} check could not run: {ServerChecks.Shorten(ex.Message, 300)}");
+                    log.WriteLine($"  {check.Name} failed: {ex}");
+                }
+            }
+
+            var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+            var cores = Environment.ProcessorCount;
+            var busy = double.Parse(load, CultureInfo.InvariantCulture) > cores / 2.0 || double.Parse(loadAfter, CultureInfo.InvariantCulture) > cores;
+            var machine = string.Join(" ", [
+                $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {cores} cores ({Cpu()}), Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {Commit(layout.Root)};",
+                $"load average {load} at the start, {loadAfter} at the end.",
+                busy ? "The machine was busy with other work (builds, tests) while this ran: times and CPU shares are disturbed, read the two columns side by side." : "",
+                options.Quick ? "This was a --quick run (small counts)." : "",
+            ]).Trim();
+            var markdown = report.ToMarkdown(CommandLine(args, layout.Root), machine, Target.Both);
+            log.WriteLine();
+            log.WriteLine(markdown);
+            if (options.OutputFile is { } file)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+                File.WriteAllText(file, markdown);
+                log.WriteLine($"Written: {file}");
+            }
+            return failures.Count == 0 ? 0 : 1;
+        }
+        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        {
+            Console.Error.WriteLine("cancelled");
+            return 130;
+        }
+        catch (Exception ex) when (ex is IOException or FileNotFoundException or DirectoryNotFoundException or System.ComponentModel.Win32Exception)
+        {
+            Console.Error.WriteLine($"error: {ex.Message}");
+            return 1;
+        }
+    }
+
+    /// <summary>The command that made this report, with --out relative to the repository so it can be pasted.</summary>
+    private static string CommandLine(IReadOnlyList<string> args, string root)
+    {
+        var shown = new List<string>();
+        for (var i = 0; i < args.Count; i++)
+        {
+            shown.Add(args[i]);
+            if (args[i] is "--out" or "--root" && i + 1 < args.Count)
+            {
+                shown.Add(Path.GetRelativePath(root, Path.GetFullPath(args[++i])));
+            }
+        }
+        return "dotnet run -c Release --project bench/Transport.UnixNative.Bench -- " + string.Join(' ', shown);
+    }
+
+    private static string Cpu()
+        => File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? RuntimeInformation.ProcessArchitecture.ToString();
+
+    private static string Commit(string root)
+    {
+        try
+        {
+            using var git = Process.Start(new ProcessStartInfo("git", ["-C", root, "rev-parse", "--short", "HEAD"]) { RedirectStandardOutput = true, RedirectStandardError = true });
+            if (git is null)
+            {
+                return "unknown";
+            }
+            var commit = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit();
+            return git.ExitCode == 0 ? commit : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+}

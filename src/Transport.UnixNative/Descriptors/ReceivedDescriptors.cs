@@ -1,0 +1,135 @@
+using System.IO.Pipelines;
+using System.Runtime.InteropServices;
+using Transport.UnixNative.Interop;
+
+namespace Transport.UnixNative.Internal;
+
+/// <summary>
+/// Descriptors that arrived on a byte-stream connection, each tagged with the input position of a byte it
+/// came with (the last byte of the read that delivered it). A consumer may take those whose bytes it has consumed (through <see cref="Input"/>,
+/// which counts them): that is how a request sees only its own descriptors.
+/// </summary>
+internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
+{
+    /// <summary>Untaken descriptors a connection may hold before it is aborted (a peer cannot exhaust our descriptor table).</summary>
+    public const int MaxQueued = 1024;
+
+    private readonly Queue<(long Position, SafeFdHandle Handle)> _queue = new();
+    private readonly Lock _gate = new();
+    private bool _closed;
+    private int _count; // _queue.Count, readable without the lock
+
+    public ReceivedDescriptors(PipeReader input)
+    {
+        Input = new ConsumptionCountingReader(input);
+    }
+
+    /// <summary>The reader the application gets in place of the input pipe's.</summary>
+    public ConsumptionCountingReader Input { get; }
+
+    /// <summary>Bytes received so far (loop thread).</summary>
+    public long Received;
+
+    /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/> (takeable once it is consumed); false (all closed) when over the limit or closed.</summary>
+    public bool Add(long position, List<SafeFdHandle> handles)
+    {
+        lock (_gate)
+        {
+            if (!_closed && _queue.Count + handles.Count <= MaxQueued)
+            {
+                foreach (var handle in handles)
+                {
+                    _queue.Enqueue((position, handle));
+                }
+                Volatile.Write(ref _count, _queue.Count);
+                return true;
+            }
+        }
+        handles.ForEach(h => h.Dispose());
+        return false;
+    }
+
+    public int Count
+    {
+        get
+        {
+            var consumed = Input.Consumed;
+            lock (_gate)
+            {
+                var count = 0;
+                foreach (var (position, _) in _queue)
+                {
+                    if (position >= consumed)
+                    {
+                        break;
+                    }
+                    count++;
+                }
+                return count;
+            }
+        }
+    }
+
+    public SafeHandle? TryTake()
+    {
+        var consumed = Input.Consumed;
+        lock (_gate)
+        {
+            if (!_queue.TryPeek(out var next) || next.Position >= consumed)
+            {
+                return null;
+            }
+            _queue.Dequeue();
+            Volatile.Write(ref _count, _queue.Count);
+            return HandOver(next.Handle);
+        }
+    }
+
+    public IReadOnlyList<SafeHandle> TakeAll()
+    {
+        var taken = new List<SafeHandle>();
+        while (TryTake() is { } handle)
+        {
+            taken.Add(handle);
+        }
+        return taken;
+    }
+
+    /// <summary>Closes every descriptor that came with bytes already consumed (the request that owned them has ended).</summary>
+    public void CloseConsumed()
+    {
+        if (Volatile.Read(ref _count) == 0)
+        {
+            return; // the usual case, without the lock
+        }
+        while (TryTake() is { } handle)
+        {
+            handle.Dispose();
+        }
+    }
+
+    /// <summary>Closes everything, now and on arrival (the connection is closed).</summary>
+    public void CloseAll()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            while (_queue.TryDequeue(out var entry))
+            {
+                entry.Handle.Dispose();
+            }
+            Volatile.Write(ref _count, 0);
+        }
+    }
+
+    /// <summary>
+    /// Gives the application a <see cref="Microsoft.Win32.SafeHandles.SafeFileHandle"/> (usable with
+    /// <see cref="RandomAccess"/> and <see cref="FileStream"/>) that takes over the descriptor.
+    /// </summary>
+    internal static Microsoft.Win32.SafeHandles.SafeFileHandle HandOver(SafeFdHandle received)
+    {
+        var fd = received.DangerousGetHandle();
+        received.SetHandleAsInvalid(); // ownership moves; the number is not closed
+        return new Microsoft.Win32.SafeHandles.SafeFileHandle(fd, ownsHandle: true);
+    }
+}
