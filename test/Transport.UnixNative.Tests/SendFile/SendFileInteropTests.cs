@@ -13,6 +13,7 @@ public sealed class SendFileInteropTests
         #include <poll.h>
         #include <stddef.h>
         #include <stdio.h>
+        #include <sys/stat.h>
         #include <sys/syscall.h>
         #include <linux/mman.h>
         {{CHeaders.PrintMacro}}
@@ -20,6 +21,8 @@ public sealed class SendFileInteropTests
             P("POSIX_FADV_SEQUENTIAL", POSIX_FADV_SEQUENTIAL);
             P("POSIX_FADV_WILLNEED", POSIX_FADV_WILLNEED);
             P("POLLOUT", POLLOUT);
+            P("AT_EMPTY_PATH", AT_EMPTY_PATH);
+            P("S_IFREG", S_IFREG);
             P("pollfd.size", sizeof(struct pollfd));
             P("pollfd.revents", offsetof(struct pollfd, revents));
         #ifdef __NR_cachestat
@@ -39,6 +42,8 @@ public sealed class SendFileInteropTests
             Assert.Equal(Interop.SendFile.POSIX_FADV_SEQUENTIAL, c["POSIX_FADV_SEQUENTIAL"]);
             Assert.Equal(Interop.SendFile.POSIX_FADV_WILLNEED, c["POSIX_FADV_WILLNEED"]);
             Assert.Equal(Interop.Poll.POLLOUT, c["POLLOUT"]);
+            Assert.Equal(Interop.SendFile.AT_EMPTY_PATH, c["AT_EMPTY_PATH"]);
+            Assert.Equal(Interop.SendFile.S_IFREG, c["S_IFREG"]);
             Assert.Equal(c["pollfd.size"], Marshal.SizeOf<PollFd>());
             Assert.Equal(c["pollfd.revents"], Marshal.OffsetOf<PollFd>(nameof(PollFd.Returned)).ToInt64());
             if (c.TryGetValue("__NR_cachestat", out var number))
