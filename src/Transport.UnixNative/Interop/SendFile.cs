@@ -3,11 +3,13 @@ using Microsoft.Win32.SafeHandles;
 
 namespace Transport.UnixNative.Interop;
 
-/// <summary>sendfile(2), posix_fadvise(2) and cachestat(2): a file range into a stream socket.</summary>
+/// <summary>sendfile(2), posix_fadvise(2), cachestat(2) and statx(2) of the file: a file range into a stream socket.</summary>
 internal static unsafe partial class SendFile
 {
     internal const int POSIX_FADV_SEQUENTIAL = 2;
     internal const int POSIX_FADV_WILLNEED = 3;
+    internal const int AT_EMPTY_PATH = 0x1000;
+    internal const ushort S_IFREG = 0x8000;
 
     // cachestat has no glibc wrapper yet; the number is the same in the generic and x86-64 tables.
     private const long SYS_cachestat = 451;
@@ -21,6 +23,26 @@ internal static unsafe partial class SendFile
 
     [LibraryImport(Libc.Name, EntryPoint = "syscall", SetLastError = true)]
     private static partial long syscall_cachestat(long number, int fd, CacheStatRange* range, CacheStat* stat, uint flags);
+
+    /// <summary>Whether <paramref name="file"/> is a regular file: a device or FIFO has no length sendfile could be checked against.</summary>
+    internal static bool IsRegularFile(SafeFileHandle file)
+    {
+        var added = false;
+        try
+        {
+            file.DangerousAddRef(ref added);
+            StatX status;
+            return FileSystem.statx((int)file.DangerousGetHandle(), "", AT_EMPTY_PATH, FileSystem.STATX_TYPE, &status) == 0
+                && (status.Mode & FileSystem.S_IFMT) == S_IFREG;
+        }
+        finally
+        {
+            if (added)
+            {
+                file.DangerousRelease();
+            }
+        }
+    }
 
     /// <summary>
     /// Sends up to <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/>

@@ -1,4 +1,8 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Internal;
 
@@ -7,6 +11,9 @@ namespace Transport.UnixNative.SendFile;
 /// <summary>What a response body needs of its connection to send a file with sendfile(2).</summary>
 internal sealed class SendFileConnectionFeature(UnixConnection connection, SendFileWriter? writer, ILogger logger)
 {
+    private FileRateWatch? _rateWatch;
+    private bool _onHeartbeat;
+
     public string ConnectionId => connection.ConnectionId;
 
     public ILogger Logger => logger;
@@ -34,5 +41,35 @@ internal sealed class SendFileConnectionFeature(UnixConnection connection, SendF
             return "the connection's output is wrapped by connection middleware";
         }
         return null;
+    }
+
+    /// <summary>Closes the connection if the peer reads <paramref name="file"/> below <paramref name="rate"/> (application's thread).</summary>
+    public void WatchRate(PendingFile file, MinDataRate rate)
+    {
+        Volatile.Write(ref _rateWatch, new FileRateWatch(file, rate, Stopwatch.GetTimestamp()));
+        // Kestrel's once-a-second tick, the one that times its own writes; a callback cannot be removed, so one per connection.
+        if (!_onHeartbeat && connection.Features.Get<IConnectionHeartbeatFeature>() is { } heartbeat)
+        {
+            _onHeartbeat = true;
+            heartbeat.OnHeartbeat(static state => ((SendFileConnectionFeature)state).CheckRate(), this);
+        }
+    }
+
+    private void CheckRate()
+    {
+        if (Volatile.Read(ref _rateWatch) is not { } watch)
+        {
+            return;
+        }
+        if (watch.File.Completion.IsCompleted)
+        {
+            Interlocked.CompareExchange(ref _rateWatch, null, watch);
+            return;
+        }
+        if (watch.IsTooSlow(Stopwatch.GetTimestamp()) && Interlocked.CompareExchange(ref _rateWatch, null, watch) == watch)
+        {
+            TransportLog.SendFileTooSlow(logger, ConnectionId);
+            connection.Abort(new ConnectionAbortedException("The connection was aborted because the response was not read by the client at the specified minimum data rate."));
+        }
     }
 }

@@ -66,6 +66,13 @@ internal sealed class SendFileResponseBody(IHttpResponseBodyFeature inner, HttpC
     private async Task SendWithSendFileAsync(string path, long offset, long? count, CancellationToken cancellationToken)
     {
         using var file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        if (!Interop.SendFile.IsRegularFile(file))
+        {
+            // A device linked into a served directory: its length reads as 0, the copying path reads what was promised.
+            file.Dispose();
+            await Fallback("not a regular file", path, offset, count, cancellationToken).ConfigureAwait(false);
+            return;
+        }
         var length = RandomAccess.GetLength(file);
         // The same checks as Kestrel's copying path.
         if (offset < 0 || offset > length)
@@ -133,6 +140,7 @@ internal sealed class SendFileResponseBody(IHttpResponseBodyFeature inner, HttpC
             // give this flush the time a write of the file's size would get.
             var needed = TimeSpan.FromSeconds(Math.Min(bytes / minimum.BytesPerSecond, s_maxGracePeriod.TotalSeconds));
             rate!.MinDataRate = new MinDataRate(minimum.BytesPerSecond, needed > minimum.GracePeriod ? needed : minimum.GracePeriod);
+            connection.WatchRate(pending, minimum);
         }
         try
         {

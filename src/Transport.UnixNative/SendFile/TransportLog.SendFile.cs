@@ -12,4 +12,7 @@ internal static partial class TransportLog
 
     [LoggerMessage(122, LogLevel.Warning, "Connection id \"{ConnectionId}\": sending a file failed, so the response cannot be completed and the connection is closed: {Reason}", EventName = "SendFileFailed")]
     public static partial void SendFileFailed(ILogger logger, string connectionId, string reason, Exception exception);
+
+    [LoggerMessage(123, LogLevel.Debug, "Connection id \"{ConnectionId}\" closed: the peer read the file below the minimum response data rate.", EventName = "SendFileTooSlow")]
+    public static partial void SendFileTooSlow(ILogger logger, string connectionId);
 }

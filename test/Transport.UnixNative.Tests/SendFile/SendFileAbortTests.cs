@@ -1,6 +1,7 @@
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Transport.UnixNative.Tests.Infrastructure;
 
 namespace Transport.UnixNative.Tests.SendFile;
@@ -83,6 +84,27 @@ public sealed class SendFileAbortTests
             Assert.Equal(1, SendFileServer.OpenHandlesTo(path)); // the stalled send is parked, not finished
         }
         Assert.True(await Poll.UntilAsync(() => SendFileServer.OpenHandlesTo(path) == 0));
+    }
+
+    [Fact]
+    public async Task A_peer_that_stops_reading_is_closed_at_the_minimum_response_data_rate()
+    {
+        // Kestrel's copying path times each 64 KiB write: a stalled reader is cut off after the grace
+        // period. A file sent as one flush must not buy the peer the whole file's allowance (17 minutes here).
+        var rate = new MinDataRate(bytesPerSecond: 64 * 1024, gracePeriod: TimeSpan.FromSeconds(2));
+        await using var server = await SendFileServer.StartAsync(new() { Kestrel = k => k.Limits.MinResponseDataRate = rate });
+        var path = server.CreateFile("big.bin", Large);
+
+        var (stalled, _) = await StartDownloadAsync(server, "/files/big.bin", 64 * 1024);
+        using (stalled)
+        {
+            Assert.True(await Poll.UntilAsync(() => SendFileServer.OpenHandlesTo(path) == 0),
+                "the stalled download still holds the file");
+            // The server gave up: what is left in the socket ends short of the file.
+            Assert.True(await ReadToEndAsync(stalled) < Large);
+        }
+        Assert.Single(server.Logs.WithEventId(123));
+        Assert.Empty(server.SentWithSendFile);
     }
 
     [Fact]

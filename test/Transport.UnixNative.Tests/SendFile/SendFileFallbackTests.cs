@@ -52,6 +52,19 @@ public sealed class SendFileFallbackTests
     }
 
     [Fact]
+    public async Task A_device_linked_into_the_directory_copies()
+    {
+        // A character device has no length of its own (fstat says 0): only the copying path reads what the response promised.
+        await using var server = await SendFileServer.StartAsync();
+        File.CreateSymbolicLink(Path.Combine(server.Files, "zero"), "/dev/zero");
+        var body = await GetAsync(server, "files/zero");
+        Assert.NotEmpty(body);
+        Assert.All(body, b => Assert.Equal(0, b));
+        Assert.Empty(server.SentWithSendFile);
+        Assert.Equal(["not a regular file"], server.Fallbacks);
+    }
+
+    [Fact]
     public async Task Seqpacket_copies()
     {
         await using var server = await SendFileServer.StartAsync(new() { Seqpacket = true });

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
@@ -8,19 +7,22 @@ namespace Transport.UnixNative.Tests.SendFile;
 /// <summary>The sendfile interop constants and cachestat structs against the C headers (cachestat only where the headers know it: Linux 6.5+).</summary>
 public sealed class SendFileInteropTests
 {
-    private const string Program = """
+    private const string Program = $$"""
         #define _GNU_SOURCE
         #include <fcntl.h>
         #include <poll.h>
         #include <stddef.h>
         #include <stdio.h>
+        #include <sys/stat.h>
         #include <sys/syscall.h>
         #include <linux/mman.h>
-        #define P(name, value) printf("%s %zu\n", name, (size_t)(value))
+        {{CHeaders.PrintMacro}}
         int main(void) {
             P("POSIX_FADV_SEQUENTIAL", POSIX_FADV_SEQUENTIAL);
             P("POSIX_FADV_WILLNEED", POSIX_FADV_WILLNEED);
             P("POLLOUT", POLLOUT);
+            P("AT_EMPTY_PATH", AT_EMPTY_PATH);
+            P("S_IFREG", S_IFREG);
             P("pollfd.size", sizeof(struct pollfd));
             P("pollfd.revents", offsetof(struct pollfd, revents));
         #ifdef __NR_cachestat
@@ -36,20 +38,12 @@ public sealed class SendFileInteropTests
     [ToolFact("gcc")]
     public async Task Constants_and_structs_match_C()
     {
-        var dir = Directory.CreateTempSubdirectory("un-sf-");
-        try
-        {
-            var source = Path.Combine(dir.FullName, "sf.c");
-            var binary = Path.Combine(dir.FullName, "sf");
-            await File.WriteAllTextAsync(source, Program);
-            var compile = await ProcessRunner.RunAsync("gcc", ["-O0", "-o", binary, source], TimeSpan.FromSeconds(60));
-            Assert.True(compile.ExitCode == 0, "gcc failed: " + compile.StandardError);
-            var run = await ProcessRunner.RunAsync(binary, []);
-            var c = run.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' '))
-                .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
+        var c = await CHeaders.CompileAndRunAsync(Program).DefaultTimeout();
             Assert.Equal(Interop.SendFile.POSIX_FADV_SEQUENTIAL, c["POSIX_FADV_SEQUENTIAL"]);
             Assert.Equal(Interop.SendFile.POSIX_FADV_WILLNEED, c["POSIX_FADV_WILLNEED"]);
             Assert.Equal(Interop.Poll.POLLOUT, c["POLLOUT"]);
+            Assert.Equal(Interop.SendFile.AT_EMPTY_PATH, c["AT_EMPTY_PATH"]);
+            Assert.Equal(Interop.SendFile.S_IFREG, c["S_IFREG"]);
             Assert.Equal(c["pollfd.size"], Marshal.SizeOf<PollFd>());
             Assert.Equal(c["pollfd.revents"], Marshal.OffsetOf<PollFd>(nameof(PollFd.Returned)).ToInt64());
             if (c.TryGetValue("__NR_cachestat", out var number))
@@ -59,11 +53,6 @@ public sealed class SendFileInteropTests
                 Assert.Equal(c["cachestat.size"], Marshal.SizeOf<CacheStat>());
                 Assert.Equal(c["cachestat.nr_cache"], Marshal.OffsetOf<CacheStat>(nameof(CacheStat.Cached)).ToInt64());
             }
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
     }
 
     [Fact]

@@ -25,6 +25,9 @@ internal sealed record SendFileServerSpec
 
     public Action<IServiceCollection>? Services { get; init; }
 
+    /// <summary>Kestrel's options (limits such as MinResponseDataRate).</summary>
+    public Action<KestrelServerOptions>? Kestrel { get; init; }
+
     /// <summary>Middleware that runs before the routes (compression, body wrappers).</summary>
     public Action<WebApplication>? Pipeline { get; init; }
 
@@ -144,6 +147,7 @@ internal sealed class SendFileServer : IAsyncDisposable
         builder.WebHost.UseUnixNativeTransport(options => _spec.Transport?.Invoke(options));
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
+            _spec.Kestrel?.Invoke(kestrel);
             void Configure(ListenOptions listen)
             {
                 listen.Protocols = _spec.Protocols;

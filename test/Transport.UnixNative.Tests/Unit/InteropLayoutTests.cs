@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
@@ -11,7 +10,7 @@ namespace Transport.UnixNative.Tests.Unit;
 /// </summary>
 public class InteropLayoutTests
 {
-    private const string Program = """
+    private const string Program = $$"""
         #define _GNU_SOURCE
         #include <stddef.h>
         #include <stdio.h>
@@ -24,7 +23,7 @@ public class InteropLayoutTests
         #include <sys/stat.h>
         #include <sys/uio.h>
         #include <sys/un.h>
-        #define P(name, value) printf("%s %zu\n", name, (size_t)(value))
+        {{CHeaders.PrintMacro}}
         int main(void) {
             P("epoll_event.size", sizeof(struct epoll_event));
             P("epoll_event.events", offsetof(struct epoll_event, events));
@@ -95,36 +94,13 @@ public class InteropLayoutTests
         }
         """;
 
-    private static readonly Lazy<Task<Dictionary<string, long>>> s_c = new(CompileAndRunAsync);
+    private static readonly Lazy<Task<CHeaders>> s_c = new(() => CHeaders.CompileAndRunAsync(Program));
 
-    private static async Task<Dictionary<string, long>> CompileAndRunAsync()
-    {
-        var dir = Directory.CreateTempSubdirectory("un-layout-");
-        try
-        {
-            var source = Path.Combine(dir.FullName, "layout.c");
-            var binary = Path.Combine(dir.FullName, "layout");
-            await File.WriteAllTextAsync(source, Program);
-            var compile = await ProcessRunner.RunAsync("gcc", ["-O0", "-o", binary, source], TimeSpan.FromSeconds(60));
-            Assert.True(compile.ExitCode == 0, "gcc failed: " + compile.StandardError);
-            var run = await ProcessRunner.RunAsync(binary, []);
-            Assert.Equal(0, run.ExitCode);
-            return run.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries)
-                .Select(line => line.Split(' '))
-                .ToDictionary(p => p[0], p => long.Parse(p[1], CultureInfo.InvariantCulture));
-        }
-        finally
-        {
-            dir.Delete(recursive: true);
-        }
-    }
+    private static async Task<CHeaders> C() => await s_c.Value.DefaultTimeout();
 
-    private static async Task<Dictionary<string, long>> C() => await s_c.Value.DefaultTimeout();
+    private static long Offset<T>(string field) => CHeaders.Offset<T>(field);
 
-    private static long Offset<T>(string field) => Marshal.OffsetOf<T>(field).ToInt64();
-
-    private static void Same(Dictionary<string, long> c, string name, long managed)
-        => Assert.True(c[name] == managed, $"{name}: C says {c[name]}, the managed definition says {managed}");
+    private static void Same(CHeaders c, string name, long managed) => c.Same(name, managed);
 
     [ToolFact("gcc")]
     public async Task EpollEvent_MatchesC()
