@@ -20,6 +20,10 @@ internal sealed partial class UnixConnection
     // socket empty (the edge that carried the end is spent), so receives go on to EOF or EAGAIN.
     private bool _peerEnding;
 
+    // EPOLLERR came: the peer closed with our data unread (ECONNRESET pending in SO_ERROR). A
+    // non-blocking seqpacket recvmsg never returns that error, a stream one only on an empty queue.
+    private bool _peerFailed;
+
     /// <summary>
     /// Reads until the socket is drained, then flushes. Loop thread. The first read of an input
     /// event goes straight into pipe memory; any read that may find nothing (after a full read, at
@@ -58,6 +62,12 @@ internal sealed partial class UnixConnection
             }
             if (n == 0)
             {
+                if (_peerFailed && TakePendingError() is var pending and not 0)
+                {
+                    // Everything sent was read; the end is a reset, not a clean close.
+                    ReceiveFailed(pending);
+                    return;
+                }
                 // End of stream (a FIN, or for seqpacket the peer's shutdown or close). Complete also publishes what was read.
                 _receiveEnded = true;
                 writer.Complete();
@@ -197,11 +207,13 @@ internal sealed partial class UnixConnection
         return true;
     }
 
+    /// <summary>The socket's pending error (SO_ERROR, cleared by reading it), or 0.</summary>
+    private int TakePendingError()
+        => Interop.Socket.GetIntOption(_fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_ERROR, out var pending) == 0 ? pending : 0;
+
     private void ReceiveFailed(int errno)
     {
         _receiveEnded = true;
-        // Reset or failed: the peer's side is gone, whether or not the application reads.
-        SignalConnectionClosed();
         Exception error = errno switch
         {
             DescriptorFailure => _descriptorFailure!,
@@ -217,6 +229,9 @@ internal sealed partial class UnixConnection
         {
             TransportLog.ConnectionReset(_logger, ConnectionId);
         }
+        // Reset or failed: the peer's side is gone, whether or not the application reads. Signalled
+        // after logging: ConnectionClosed can end the connection on another thread at once.
+        SignalConnectionClosed();
         _input.Writer.Complete(error);
     }
 }

@@ -165,11 +165,15 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
             // This edge carried the end (or an error): from now on every receive reads until the
             // syscall says EOF, EAGAIN or the error, never stopping at a short read.
             _peerEnding = true;
-            if ((events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+            if ((events & Epoll.EPOLLERR) != 0)
             {
-                // Both directions are gone (the peer closed, or reset): nobody is left to answer.
-                // A handler waiting on RequestAborted learns it now, even if nothing reads the input.
-                SignalConnectionClosed();
+                _peerFailed = true;
+                if (_receivePaused && !_receiveEnded && TakePendingError() is var pending and not 0)
+                {
+                    // A paused receive would read no further before ConnectionClosed lets the application
+                    // abort the connection: the reset would go unseen. Take it now.
+                    ReceiveFailed(pending);
+                }
             }
         }
         // HUP and ERR count as both readable and writable: the syscalls tell what really happened.
@@ -180,6 +184,13 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         if ((events & (Epoll.EPOLLOUT | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
             OnWritable(canSend: true);
+        }
+        if ((events & (Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
+        {
+            // Both directions are gone (the peer closed, or reset): nobody is left to answer. A handler
+            // waiting on RequestAborted learns it now, even if nothing reads the input; signalled after
+            // the receive and the send had their say, since the application may abort at once.
+            SignalConnectionClosed();
         }
     }
 

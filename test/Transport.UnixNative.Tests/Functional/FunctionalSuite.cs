@@ -228,6 +228,8 @@ public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixtur
             var responseHead = await ReadHeadAsync(stream);
             Assert.StartsWith("HTTP/1.1 200", responseHead, StringComparison.Ordinal);
             connectionId = HeaderValue(responseHead, "X-Connection-Id");
+            // Only a close with data unread is a reset; the head may have been all that had arrived.
+            Assert.True(await Poll.UntilAsync(() => socket.Available > 0), "no echoed data arrived after the head");
             socket.Close();
         }
         var tracked = Host.Connections.Get(connectionId);
@@ -236,6 +238,43 @@ public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixtur
         if (fixture.Native)
         {
             // The transport saw the reset (ECONNRESET on receive or EPIPE on send) and said so, at debug level.
+            Assert.Contains(Host.Logs.Entries, e => e.EventId.Name == "ConnectionReset" && e.Message.Contains(connectionId, StringComparison.Ordinal));
+            Assert.DoesNotContain(Host.Logs.Entries, e => e.EventId.Name == "ConnectionError" && e.Message.Contains(connectionId, StringComparison.Ordinal));
+        }
+        await AssertServesAsync();
+    }
+
+    [Fact]
+    public async Task PeerResets_WhileTheRequestBodyIsUnread_IsLoggedAsAReset()
+    {
+        string connectionId;
+        using (var socket = await UnixClient.ConnectSocketAsync(Address))
+        {
+            // /test/slow never reads the body: with a 1-byte read buffer the transport's receive is paused
+            // when the reset comes, and only the pending socket error tells it was one.
+            var request = Encoding.ASCII.GetBytes("POST /test/slow HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100000\r\n\r\n" + new string('x', 1000));
+            await socket.SendAsync(request).DefaultTimeout();
+            // Peeked, not read: the response stays queued, so closing resets the connection (ECONNRESET for the server).
+            var peeked = "";
+            var buffer = new byte[4096];
+            Assert.True(await Poll.UntilAsync(() =>
+            {
+                if (socket.Available > 0)
+                {
+                    peeked = Encoding.ASCII.GetString(buffer, 0, socket.Receive(buffer, SocketFlags.Peek));
+                }
+                return peeked.Contains("\r\n\r\n", StringComparison.Ordinal);
+            }), $"no response head arrived: '{peeked}'");
+            Assert.StartsWith("HTTP/1.1 200", peeked, StringComparison.Ordinal);
+            connectionId = HeaderValue(peeked[..peeked.IndexOf("\r\n\r\n", StringComparison.Ordinal)], "X-Connection-Id");
+            socket.Close();
+        }
+        var tracked = Host.Connections.Get(connectionId);
+        await tracked.ClosedFired.Task.DefaultTimeout();
+        await tracked.Ended.Task.DefaultTimeout();
+        if (fixture.Native)
+        {
+            // Said before ConnectionClosed lets the application end the connection, so it is there by now.
             Assert.Contains(Host.Logs.Entries, e => e.EventId.Name == "ConnectionReset" && e.Message.Contains(connectionId, StringComparison.Ordinal));
             Assert.DoesNotContain(Host.Logs.Entries, e => e.EventId.Name == "ConnectionError" && e.Message.Contains(connectionId, StringComparison.Ordinal));
         }
