@@ -77,12 +77,36 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     public bool TryFillReserve()
     {
         _openFilesLimit = ResourceLimit.OpenFilesLimit(); // it may have been raised meanwhile (prlimit)
-        if (!FillReserve() || !HasHeadroom())
+        // Count first: taking descriptors one by one until one fails would leave the runtime none at
+        // all for that instant, and a thread starting then aborts the process (seen 1 in 14 runs).
+        if (FreeDescriptors() < MissingFromReserve() + Headroom || !FillReserve() || !HasHeadroom())
         {
             ReleaseReserve();
             return false;
         }
         return true;
+    }
+
+    private int MissingFromReserve()
+    {
+        lock (_gate)
+        {
+            return _reserve.Count(spare => spare is null);
+        }
+    }
+
+    /// <summary>Unused descriptor numbers below the limit; 0 when even /proc cannot be opened.</summary>
+    private int FreeDescriptors()
+    {
+        try
+        {
+            // The directory's own descriptor is counted too: one short, on the safe side.
+            return _openFilesLimit - Directory.EnumerateFileSystemEntries("/proc/self/fd").Count();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return 0;
+        }
     }
 
     private bool FillReserve()
