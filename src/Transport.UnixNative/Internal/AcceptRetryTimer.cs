@@ -98,15 +98,10 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     /// <summary>Unused descriptor numbers below the limit; 0 when even /proc cannot be opened.</summary>
     private int FreeDescriptors()
     {
-        try
-        {
-            // The directory's own descriptor is counted too: one short, on the safe side.
-            return _openFilesLimit - Directory.EnumerateFileSystemEntries("/proc/self/fd").Count();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return 0;
-        }
+        // readdir without a stat per entry: a managed directory enumeration stats every link and cost
+        // 0.05 of a core at 10 retries a second with 500 descriptors open.
+        var open = DirectoryEntries.CountOpenDescriptors();
+        return open < 0 ? 0 : _openFilesLimit - open;
     }
 
     private bool FillReserve()
