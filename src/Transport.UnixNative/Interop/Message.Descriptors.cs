@@ -62,34 +62,14 @@ internal static unsafe partial class Message
         socket.DangerousAddRef(ref added);
         try
         {
-            nint n;
-            fixed (byte* payload = buffer)
-            fixed (byte* controlBuffer = control)
+            var n = ReceiveWithControl(socket.Fd, buffer, control, out var filled, out flags, out errno);
+            if (filled > 0)
             {
-                var iov = new IOVector { Base = payload, Count = (nuint)buffer.Length };
-                var message = new MessageHeader
+                var numbers = new List<int>();
+                ControlMessages.ReadRights(control[..filled], numbers);
+                foreach (var fd in numbers)
                 {
-                    IOVectors = &iov,
-                    IOVectorCount = 1,
-                    Control = controlBuffer,
-                    ControlLength = (nuint)controlLength,
-                };
-                errno = 0;
-                do
-                {
-                    // MSG_CMSG_CLOEXEC: a descriptor must never leak into a child started meanwhile.
-                    n = recvmsg(socket.Fd, &message, MSG_CMSG_CLOEXEC);
-                }
-                while (n < 0 && (errno = Libc.LastErrno) == Libc.EINTR);
-                flags = n >= 0 ? message.Flags : 0;
-                if (n >= 0 && message.ControlLength > 0)
-                {
-                    var numbers = new List<int>();
-                    ControlMessages.ReadRights(control[..(int)message.ControlLength], numbers);
-                    foreach (var fd in numbers)
-                    {
-                        received.Add(new SafeFdHandle(fd));
-                    }
+                    received.Add(new SafeFdHandle(fd));
                 }
             }
             return n;
