@@ -91,6 +91,19 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     /// <summary>The socket, for tests that change its options.</summary>
     internal SafeFdHandle Socket => _fd;
 
+    /// <summary>For tests: delivers readiness <paramref name="events"/> on the loop as epoll would (even when nothing is there); completes once handled.</summary>
+    internal Task DeliverEventsAsync(uint events)
+    {
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Schedule(static state =>
+        {
+            var (connection, events, handled) = ((UnixConnection, uint, TaskCompletionSource))state!;
+            connection.OnEvents(events);
+            handled.SetResult();
+        }, (this, events, handled));
+        return handled.Task;
+    }
+
     // The kernel refuses a packet larger than the send buffer less its own bookkeeping (32 bytes).
     private static int MaxMessageSize(SafeFdHandle fd)
         => Interop.Socket.GetIntOption(fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_SNDBUF, out var sendBuffer) == 0 && sendBuffer > 64
@@ -180,7 +193,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         // HUP and ERR count as both readable and writable: the syscalls tell what really happened.
         if ((events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
-            Receive(dataReady: (events & Epoll.EPOLLIN) != 0 && !_peerEnding);
+            Receive();
         }
         if ((events & (Epoll.EPOLLOUT | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
