@@ -47,7 +47,8 @@ internal sealed record BenchOptions
           --duration S          seconds per measured throughput run (default 2; --quick: 1)
           --latency-duration S  seconds of the separate h2load latency run (default 1; --quick: 0.5)
           --warmup S            seconds of load at least before each measurement, not measured; h2load loads go on
-                                until the rate is steady, at most twice as long (default 1; --quick: 0.5)
+                                until the rate is steady and a .NET server's tiered JIT is idle, at most 10 times as
+                                long (default 1; --quick: 0.5)
           --scenario a,b        only these scenarios: h1-c32 h1-c256 h1-pipelined h2c-c32 get-1mib h1-inline churn idle
                                 seqpacket seqpacket-1mib
           --apps a,b            only these apps: minimal (bench/MinimalApp), sample (samples/WebOverUds). Default: both.

@@ -33,6 +33,30 @@ internal static class ProcStat
     }
 
     /// <summary>
+    /// utime + stime, in clock ticks, of the process's threads named <paramref name="threadName"/>
+    /// (/proc/PID/task/*/comm, which the kernel cuts to 15 bytes); null when it has none.
+    /// </summary>
+    public static long? ReadThreadCpuTicks(int pid, string threadName)
+    {
+        long? ticks = null;
+        foreach (var task in Directory.EnumerateDirectories($"/proc/{pid}/task"))
+        {
+            try
+            {
+                if (File.ReadAllText(Path.Combine(task, "comm")).TrimEnd('\n') == threadName)
+                {
+                    ticks = (ticks ?? 0) + ParseCpuTicks(File.ReadAllText(Path.Combine(task, "stat")));
+                }
+            }
+            catch (IOException)
+            {
+                // The thread ended between listing and reading.
+            }
+        }
+        return ticks;
+    }
+
+    /// <summary>
     /// The machine's busy time and ours. The difference between two samples, less the server's
     /// own, is what other processes used: on a shared machine that is the noise in the numbers.
     /// </summary>

@@ -21,6 +21,7 @@ public class UnixPeerAuthenticationBenchmarks
     private ServiceProvider _services = null!;
     private NativeSocketPair _pair = null!;
     private UnixPeerCredentialsFeature _peer = null!;
+    private AuthenticationMiddleware _middleware = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -31,6 +32,7 @@ public class UnixPeerAuthenticationBenchmarks
         _services = services.BuildServiceProvider();
         _pair = new NativeSocketPair(nonBlocking: true);
         _peer = new UnixPeerCredentialsFeature(new PeerCredentials(Environment.ProcessId, 0, 0), [], _pair.First);
+        _middleware = new AuthenticationMiddleware(static _ => Task.CompletedTask, _services.GetRequiredService<IAuthenticationSchemeProvider>());
     }
 
     [GlobalCleanup]
@@ -51,6 +53,24 @@ public class UnixPeerAuthenticationBenchmarks
     {
         var result = await AuthenticateAsync(_peer).ConfigureAwait(false);
         return result.Principal!.Identity!.Name;
+    }
+
+    [Benchmark(Description = "AuthenticationMiddleware, no peer credentials")]
+    public Task MiddlewareNoCredentials() => InvokeMiddlewareAsync(peer: null);
+
+    [Benchmark(Description = "AuthenticationMiddleware, a connection's later request")]
+    public Task MiddlewareLaterRequest() => InvokeMiddlewareAsync(_peer);
+
+    // The whole per-request cost: the middleware also sets User and the authentication features on success.
+    private async Task InvokeMiddlewareAsync(IUnixPeerCredentialsFeature? peer)
+    {
+        await using var scope = _services.CreateAsyncScope();
+        var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+        if (peer is not null)
+        {
+            context.Features.Set(peer);
+        }
+        await _middleware.Invoke(context).ConfigureAwait(false);
     }
 
     private async Task<AuthenticateResult> AuthenticateAsync(IUnixPeerCredentialsFeature? peer)

@@ -58,6 +58,9 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
         return false;
     }
 
+    /// <summary>No descriptor is queued, consumed or not (read without the lock).</summary>
+    public bool IsEmpty => Volatile.Read(ref _count) == 0;
+
     public int Count
     {
         get

@@ -33,6 +33,12 @@ internal sealed class RequestDescriptorsStartupFilter : IStartupFilter
             {
                 return RunWithBodyAsync(next, context, descriptors);
             }
+            if (descriptors.IsEmpty)
+            {
+                // Nothing queued: a request without a body consumes no more input while it runs, so
+                // nothing that arrives meanwhile can be its own (the usual case, and nothing to close after).
+                return next(context);
+            }
             var running = next(context);
             if (running.IsCompletedSuccessfully)
             {

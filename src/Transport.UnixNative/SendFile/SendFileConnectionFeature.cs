@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Internal;
@@ -13,6 +14,7 @@ internal sealed class SendFileConnectionFeature(UnixConnection connection, SendF
 {
     private FileRateWatch? _rateWatch;
     private bool _onHeartbeat;
+    private SendFileResponseBody? _responseBody;
 
     public string ConnectionId => connection.ConnectionId;
 
@@ -22,6 +24,23 @@ internal sealed class SendFileConnectionFeature(UnixConnection connection, SendF
 
     /// <summary>The connection's send-file writer (checked to be Kestrel's output by <see cref="WhyNot"/>).</summary>
     public SendFileWriter Writer => writer!;
+
+    /// <summary>
+    /// The sendfile body over <paramref name="inner"/> for <paramref name="context"/>'s request. On
+    /// HTTP/1.x Kestrel serves every request of a connection with the same response body and
+    /// HttpContext, so the last wrapper is reused when it wraps the same two (it holds nothing
+    /// else); HTTP/2 streams get their own.
+    /// </summary>
+    public SendFileResponseBody ResponseBodyFor(IHttpResponseBodyFeature inner, HttpContext context)
+    {
+        if (Volatile.Read(ref _responseBody) is { } last && last.Wraps(inner, context))
+        {
+            return last;
+        }
+        var created = new SendFileResponseBody(inner, context, this);
+        Volatile.Write(ref _responseBody, created);
+        return created;
+    }
 
     /// <summary>Why this request's file cannot go out with sendfile, or null if it can.</summary>
     public string? WhyNot(HttpRequest request)

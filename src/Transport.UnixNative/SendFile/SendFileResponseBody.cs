@@ -22,6 +22,9 @@ internal sealed class SendFileResponseBody(IHttpResponseBodyFeature inner, HttpC
     // A flush's allowance under MinResponseDataRate never needs to exceed this.
     private static readonly TimeSpan s_maxGracePeriod = TimeSpan.FromDays(7);
 
+    /// <summary>Whether this wraps exactly <paramref name="body"/> for <paramref name="httpContext"/> (then it can serve that request).</summary>
+    public bool Wraps(IHttpResponseBodyFeature body, HttpContext httpContext) => ReferenceEquals(inner, body) && ReferenceEquals(context, httpContext);
+
     public Stream Stream => inner.Stream;
 
     public PipeWriter Writer => inner.Writer;

@@ -9,6 +9,8 @@ namespace Transport.UnixNative.SendFile;
 /// Puts <see cref="SendFileResponseBody"/> in front of Kestrel's response body for requests on
 /// connections that offer sendfile, first in the pipeline: middleware added by the application
 /// (response compression, body wrappers) wraps it, so their own <c>SendFileAsync</c> decides.
+/// Kestrel resets a request's features, so the wrapper is set for each request; it is made once
+/// per connection (<see cref="SendFileConnectionFeature.ResponseBodyFor"/>).
 /// </summary>
 internal sealed class SendFileStartupFilter : IStartupFilter
 {
@@ -19,7 +21,7 @@ internal sealed class SendFileStartupFilter : IStartupFilter
             if (context.Features.Get<SendFileConnectionFeature>() is { } connection
                 && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
             {
-                context.Features.Set<IHttpResponseBodyFeature>(new SendFileResponseBody(body, context, connection));
+                context.Features.Set<IHttpResponseBodyFeature>(connection.ResponseBodyFor(body, context));
             }
             return nextMiddleware(context);
         });

@@ -85,6 +85,8 @@ internal sealed class DescriptorHost : IAsyncDisposable
         });
         // Takes nothing and reads no body: whatever came with it must be closed when it ends.
         app.MapPost("/fd/ignore", () => "ignored");
+        // A bodiless request: how many descriptors are its own; takes none.
+        app.MapGet("/fd/count", (HttpContext context) => $"count:{context.Features.Get<IUnixFileDescriptorsFeature>()!.Count}");
         await app.StartAsync().DefaultTimeout();
         return new DescriptorHost(app, streamPath, seqpacketPath, messages, logs);
     }

@@ -64,6 +64,34 @@ public sealed class HttpDescriptorTests
     }
 
     [ToolFact("python3")]
+    public async Task PipelinedGets_UntakenDescriptorsEndWithTheirRequest_AndRequestsWithoutNeverSeeAny()
+    {
+        await using var host = await DescriptorHost.StartAsync();
+        using var first = TestFiles.Create("first\n");
+        using var second = TestFiles.Create("second\n");
+
+        var output = await PythonPeer.RunAsync(Python + """
+
+            s = connect(sys.argv[1], socket.SOCK_STREAM)
+            a, b = open(sys.argv[2], 'rb'), open(sys.argv[3], 'rb')
+            def get(path):
+                return b'GET ' + path + b' HTTP/1.1\r\nHost: x\r\n\r\n'
+            # Bodiless requests in a row: one with a descriptor it leaves, one with none (must not
+            # inherit it), one with its own, one with none again; and one with none on a fresh connection.
+            socket.send_fds(s, [get(b'/fd/count')], [a.fileno()])
+            s.send(get(b'/fd/count'))
+            socket.send_fds(s, [get(b'/fd/count')], [b.fileno()])
+            s.send(get(b'/fd/count'))
+            print('\n'.join(responses(s, 4)))
+            t = connect(sys.argv[1], socket.SOCK_STREAM)
+            t.send(get(b'/fd/count'))
+            print('\n'.join(responses(t, 1)))
+            """, host.StreamPath, first.Path, second.Path);
+
+        Assert.Equal(["count:1", "count:0", "count:1", "count:0", "count:0"], output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
+
+    [ToolFact("python3")]
     public async Task DescriptorSentWithBodyBytes_IsTheRequestsOnceTheBodyIsRead_AndAnUnreadOnesNeverReachTheNextRequest()
     {
         await using var host = await DescriptorHost.StartAsync();
