@@ -19,6 +19,9 @@ internal sealed record ServerSpec(string Transport, ServerAddress Listen, Server
 
     /// <summary>The path the load asks for (nginx needs a file for a /bytes/N path).</summary>
     public string BodyPath { get; init; } = "/plaintext";
+
+    /// <summary>Extra environment for the server process (the same for every transport of a comparison).</summary>
+    public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>The server could not do what the measurement needs; the scenario is skipped with this note.</summary>
@@ -101,6 +104,10 @@ internal sealed class ServerProcess : IAsyncDisposable
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment.Remove("ASPNETCORE_URLS");
         info.Environment.Remove("DOTNET_URLS");
+        foreach (var (name, value) in spec.Environment)
+        {
+            info.Environment[name] = value;
+        }
 
         var process = new Process { StartInfo = info };
         var server = new ServerProcess(process, spec, nginx);

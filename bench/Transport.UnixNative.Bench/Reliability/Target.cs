@@ -22,8 +22,11 @@ internal static class ServerChecks
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
 
     public static async Task<ServerProcess> StartAsync(string dll, Target target, ServerAddress listen, CancellationToken cancellationToken,
-        ServerAddress? seqpacket = null, IReadOnlyList<string>? extraArgs = null, int? fileLimit = null)
-        => await ServerProcess.StartAsync(dll, new ServerSpec(target.Transport, listen, seqpacket, Http2Only: false, extraArgs, fileLimit), cancellationToken).ConfigureAwait(false);
+        ServerAddress? seqpacket = null, IReadOnlyList<string>? extraArgs = null, int? fileLimit = null, IReadOnlyDictionary<string, string>? environment = null)
+        => await ServerProcess.StartAsync(dll, new ServerSpec(target.Transport, listen, seqpacket, Http2Only: false, extraArgs, fileLimit)
+        {
+            Environment = environment ?? new Dictionary<string, string>(),
+        }, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Open descriptors of the server (/proc/PID/fd), or -1 once it has gone.</summary>
     public static int FdCount(this ServerProcess server)

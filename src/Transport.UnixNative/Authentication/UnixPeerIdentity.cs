@@ -6,8 +6,9 @@ using Transport.UnixNative.Interop;
 namespace Transport.UnixNative.Authentication;
 
 /// <summary>
-/// What the claims are made of, resolved once per connection: credentials, groups and names, and
-/// the claims themselves. Immutable, so concurrent HTTP/2 streams share it; each request gets its
+/// What the claims are made of, resolved once per set of peer credentials: credentials, groups and
+/// names, and the claims themselves. Immutable, so concurrent HTTP/2 streams and every connection
+/// with the same credentials share it (<see cref="UnixPeerIdentityCache"/>); each request gets its
 /// own ClaimsPrincipal and ClaimsIdentity over the shared claims.
 /// </summary>
 internal sealed class UnixPeerIdentity
@@ -31,17 +32,19 @@ internal sealed class UnixPeerIdentity
 
     public static UnixPeerIdentity For(IUnixPeerCredentialsFeature peer, bool resolveNames)
     {
-        // Cache on the transport's feature object, which lives as long as the connection and whose
-        // credentials are fixed at connect(): one set of lookups and claims per connection.
+        // The transport's feature lives as long as the connection and its credentials are fixed at
+        // connect(): the connection keeps the identity it got, and connections with identical
+        // credentials (one client process's pool) get the same one from the shared cache.
         if (peer is Internal.UnixPeerCredentialsFeature transportFeature)
         {
             if (Volatile.Read(ref transportFeature.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
             {
                 return cached;
             }
-            var resolved = Resolve(peer, resolveNames);
-            Volatile.Write(ref transportFeature.IdentityCache, resolved);
-            return resolved;
+            var shared = UnixPeerIdentityCache.Shared.GetOrResolve(peer.ProcessId, peer.UserId, peer.GroupId, peer.GetSupplementaryGroupIds(), resolveNames,
+                () => Resolve(peer, resolveNames));
+            Volatile.Write(ref transportFeature.IdentityCache, shared);
+            return shared;
         }
         return Resolve(peer, resolveNames);
     }
@@ -73,8 +76,8 @@ internal sealed class UnixPeerIdentity
     private sealed record SharedClaims(string AuthenticationType, ReadOnlyCollection<Claim> Claims);
 
     /// <summary>
-    /// A fresh identity for one request. The claims are built once per connection and shared by
-    /// its requests (a read-only list, owned by an identity nobody else sees); what a request adds
+    /// A fresh identity for one request. The claims are built once per identity and shared by
+    /// the requests of every connection that has it (a read-only list, owned by an identity nobody else sees); what a request adds
     /// or removes stays in its own identity (<see cref="UnixPeerClaimsIdentity"/>).
     /// </summary>
     public ClaimsIdentity ToClaimsIdentity(string authenticationType)

@@ -14,8 +14,9 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     /// <summary>Untaken descriptors a connection may hold before it is aborted (a peer cannot exhaust our descriptor table).</summary>
     public const int MaxQueued = 1024;
 
-    private readonly Queue<(long Position, SafeFdHandle Handle)> _queue = new();
-    private readonly Lock _gate = new();
+    // Made at the first descriptor (most connections never get one) and then also the lock. Only the
+    // loop thread makes it (Add) and closes (CloseAll); other threads read it through Volatile.
+    private Queue<(long Position, SafeFdHandle Handle)>? _queue;
     private bool _closed;
     private int _count; // _queue.Count, readable without the lock
 
@@ -30,19 +31,27 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     /// <summary>Bytes received so far (loop thread).</summary>
     public long Received;
 
-    /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/> (takeable once it is consumed); false (all closed) when over the limit or closed.</summary>
+    /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/> (takeable once it is consumed); false (all closed) when over the limit or closed. Loop thread.</summary>
     public bool Add(long position, List<SafeFdHandle> handles)
     {
-        lock (_gate)
+        if (!_closed && _queue is null)
         {
-            if (!_closed && _queue.Count + handles.Count <= MaxQueued)
+            Volatile.Write(ref _queue, new Queue<(long, SafeFdHandle)>());
+        }
+        var queue = _queue;
+        if (queue is not null)
+        {
+            lock (queue)
             {
-                foreach (var handle in handles)
+                if (!_closed && queue.Count + handles.Count <= MaxQueued)
                 {
-                    _queue.Enqueue((position, handle));
+                    foreach (var handle in handles)
+                    {
+                        queue.Enqueue((position, handle));
+                    }
+                    Volatile.Write(ref _count, queue.Count);
+                    return true;
                 }
-                Volatile.Write(ref _count, _queue.Count);
-                return true;
             }
         }
         handles.ForEach(h => h.Dispose());
@@ -54,10 +63,14 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
         get
         {
             var consumed = Input.Consumed;
-            lock (_gate)
+            if (Volatile.Read(ref _queue) is not { } queue)
+            {
+                return 0;
+            }
+            lock (queue)
             {
                 var count = 0;
-                foreach (var (position, _) in _queue)
+                foreach (var (position, _) in queue)
                 {
                     if (position >= consumed)
                     {
@@ -73,14 +86,18 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     public SafeHandle? TryTake()
     {
         var consumed = Input.Consumed;
-        lock (_gate)
+        if (Volatile.Read(ref _queue) is not { } queue)
         {
-            if (!_queue.TryPeek(out var next) || next.Position >= consumed)
+            return null;
+        }
+        lock (queue)
+        {
+            if (!queue.TryPeek(out var next) || next.Position >= consumed)
             {
                 return null;
             }
-            _queue.Dequeue();
-            Volatile.Write(ref _count, _queue.Count);
+            queue.Dequeue();
+            Volatile.Write(ref _count, queue.Count);
             return HandOver(next.Handle);
         }
     }
@@ -108,13 +125,17 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
         }
     }
 
-    /// <summary>Closes everything, now and on arrival (the connection is closed).</summary>
+    /// <summary>Closes everything, now and on arrival (the connection is closed). Loop thread.</summary>
     public void CloseAll()
     {
-        lock (_gate)
+        _closed = true;
+        if (_queue is not { } queue)
         {
-            _closed = true;
-            while (_queue.TryDequeue(out var entry))
+            return;
+        }
+        lock (queue)
+        {
+            while (queue.TryDequeue(out var entry))
             {
                 entry.Handle.Dispose();
             }

@@ -4,17 +4,39 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Transport.UnixNative.Internal;
 
 /// <summary>
-/// A connection's features in two small parallel arrays. A connection carries about a dozen
-/// (the transport's and those Kestrel adds); a linear scan over that many type references beats
-/// hashing, and the arrays cost about a third of a dictionary's memory, which adds up over
-/// thousands of idle keep-alive connections.
+/// A connection's features. The ones the connection object implements itself are answered by a
+/// type check, stored nowhere (unless replaced or removed); the others (about eight: descriptors,
+/// credentials, send-file, and those Kestrel adds) live in one small array of pairs, scanned
+/// linearly, which beats hashing at that size. Every idle keep-alive connection carries one, so
+/// its size counts: this is about a quarter of a dictionary's.
 /// </summary>
 internal sealed class FeatureStore : IFeatureCollection
 {
-    private Type[] _types = new Type[16];
-    private object[] _instances = new object[16];
+    private const int InitialCapacity = 8;
+
+    // Stands for "removed" where the owner would otherwise answer.
+    private static readonly object s_removed = new();
+
+    private readonly object? _owner;
+    private readonly Type[] _ownerFeatures;
+    private Entry[]? _entries;
     private int _count;
     private int _revision;
+
+    public FeatureStore()
+        : this(null, [])
+    {
+    }
+
+    /// <param name="owner">The object that implements <paramref name="ownerFeatures"/>.</param>
+    /// <param name="ownerFeatures">Feature types answered by <paramref name="owner"/> (shared, not copied).</param>
+    public FeatureStore(object? owner, Type[] ownerFeatures)
+    {
+        _owner = owner;
+        _ownerFeatures = ownerFeatures;
+    }
+
+    private record struct Entry(Type Key, object Value);
 
     public bool IsReadOnly => false;
 
@@ -25,53 +47,77 @@ internal sealed class FeatureStore : IFeatureCollection
         get
         {
             ArgumentNullException.ThrowIfNull(key);
-            var types = _types;
-            for (var i = 0; i < _count; i++)
+            var index = IndexOf(key);
+            if (index >= 0)
             {
-                if (ReferenceEquals(types[i], key))
-                {
-                    return _instances[i];
-                }
+                var value = _entries![index].Value;
+                return ReferenceEquals(value, s_removed) ? null : value;
             }
-            return null;
+            return IsOwnerFeature(key) ? _owner : null;
         }
         set
         {
             ArgumentNullException.ThrowIfNull(key);
-            for (var i = 0; i < _count; i++)
+            var index = IndexOf(key);
+            // Removing what the owner answers needs a marker; removing anything else, the entry.
+            var stored = value ?? (IsOwnerFeature(key) ? s_removed : null);
+            if (index >= 0)
             {
-                if (ReferenceEquals(_types[i], key))
+                if (stored is null)
                 {
-                    if (value is null)
-                    {
-                        _count--;
-                        _types[i] = _types[_count];
-                        _instances[i] = _instances[_count];
-                        _types[_count] = null!;
-                        _instances[_count] = null!;
-                    }
-                    else
-                    {
-                        _instances[i] = value;
-                    }
-                    _revision++;
-                    return;
+                    _count--;
+                    _entries![index] = _entries[_count];
+                    _entries[_count] = default;
                 }
+                else
+                {
+                    _entries![index].Value = stored;
+                }
+                _revision++;
+                return;
             }
-            if (value is null)
+            if (stored is null)
             {
                 return;
             }
-            if (_count == _types.Length)
+            if (ReferenceEquals(stored, _owner) && IsOwnerFeature(key))
             {
-                Array.Resize(ref _types, _count * 2);
-                Array.Resize(ref _instances, _count * 2);
+                _revision++; // already the answer
+                return;
             }
-            _types[_count] = key;
-            _instances[_count] = value;
-            _count++;
+            _entries ??= new Entry[InitialCapacity];
+            if (_count == _entries.Length)
+            {
+                Array.Resize(ref _entries, _count * 2);
+            }
+            _entries[_count++] = new Entry(key, stored);
             _revision++;
         }
+    }
+
+    private int IndexOf(Type key)
+    {
+        var entries = _entries;
+        for (var i = 0; i < _count; i++)
+        {
+            if (ReferenceEquals(entries![i].Key, key))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private bool IsOwnerFeature(Type key)
+    {
+        foreach (var type in _ownerFeatures)
+        {
+            if (ReferenceEquals(type, key))
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     public TFeature? Get<TFeature>() => this[typeof(TFeature)] is TFeature feature ? feature : default;
@@ -80,9 +126,19 @@ internal sealed class FeatureStore : IFeatureCollection
 
     public IEnumerator<KeyValuePair<Type, object>> GetEnumerator()
     {
+        foreach (var type in _ownerFeatures)
+        {
+            if (IndexOf(type) < 0)
+            {
+                yield return new KeyValuePair<Type, object>(type, _owner!);
+            }
+        }
         for (var i = 0; i < _count; i++)
         {
-            yield return new KeyValuePair<Type, object>(_types[i], _instances[i]);
+            if (!ReferenceEquals(_entries![i].Value, s_removed))
+            {
+                yield return new KeyValuePair<Type, object>(_entries[i].Key, _entries[i].Value);
+            }
         }
     }
 

@@ -25,12 +25,12 @@ internal sealed partial class UnixConnection
     private bool _peerFailed;
 
     /// <summary>
-    /// Reads until the socket is drained, then flushes. Loop thread. The first read of an input
-    /// event goes straight into pipe memory; any read that may find nothing (after a full read, at
-    /// the end, after a pause) goes into the loop's scratch buffer and is copied, so an idle
-    /// connection never keeps a pool block taken for a receive that found nothing.
+    /// Reads until the socket is drained, then flushes. Loop thread. Every stream read goes into the
+    /// loop's scratch buffer and what arrived is copied into the pipe: any read may find nothing (an
+    /// edge whose data an earlier read already took, after a full read, at the end, after a pause),
+    /// and pipe memory taken for it would stay with the idle connection until its next bytes.
     /// </summary>
-    private void Receive(bool dataReady = false)
+    private void Receive()
     {
         if (_receivePaused || _receiveEnded || _socketClosed)
         {
@@ -44,7 +44,7 @@ internal sealed partial class UnixConnection
         {
             var n = _isPacket
                 ? ReceivePacket(writer, out var errno, out var emptyPacket)
-                : ReceiveStream(writer, intoPipe: dataReady && received == 0, out errno, out drained, out emptyPacket);
+                : ReceiveStream(writer, out errno, out drained, out emptyPacket);
             if (n > 0 || emptyPacket)
             {
                 if (n > 0)
@@ -110,21 +110,14 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private nint ReceiveStream(PipeWriter writer, bool intoPipe, out int errno, out bool drained, out bool emptyPacket)
+    private nint ReceiveStream(PipeWriter writer, out int errno, out bool drained, out bool emptyPacket)
     {
         emptyPacket = false;
-        var memory = intoPipe ? writer.GetMemory() : _loop.StreamBuffer;
+        var memory = _loop.StreamBuffer;
         var n = ReceiveWithDescriptors(memory.Span, out _, out errno, out var carriedDescriptors, out _);
         if (n > 0)
         {
-            if (intoPipe)
-            {
-                writer.Advance((int)n);
-            }
-            else
-            {
-                writer.Write(memory.Span[..(int)n]);
-            }
+            writer.Write(memory.Span[..(int)n]);
         }
         // A short read has emptied the socket only if the event that led here did not carry the
         // end (data arriving later raises a new edge; an end already signalled does not), and the
@@ -189,7 +182,7 @@ internal sealed partial class UnixConnection
             return;
         }
         // Edges that arrived while paused were consumed without reading: try now.
-        Receive(dataReady: false);
+        Receive();
     }
 
     private bool ContinueAfterFlush(FlushResult result)

@@ -6,7 +6,7 @@ using Transport.UnixNative.Interop;
 
 namespace Transport.UnixNative.Internal;
 
-internal sealed partial class UnixConnection : IValueTaskSource<bool>
+internal sealed partial class UnixConnection
 {
     // Segments gathered into one sendmsg; Kestrel's pool blocks are 4 KiB, so 64 of them is 256 KiB.
     private const int MaxIOVectors = 64;
@@ -20,7 +20,8 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
     // Seqpacket: the largest packet we send, from SO_SNDBUF at the start (see MaxMessageSize).
     private int _packetSendLimit;
 
-    private ManualResetValueTaskSourceCore<bool> _writable = new() { RunContinuationsAsynchronously = false };
+    // Made at the first send that would block: most connections never wait.
+    private WritableSignal? _writable;
     private bool _waitingForWritable;
     private bool _outputEventsRegistered;
 
@@ -326,10 +327,10 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
                 return ValueTask.FromResult(false);
             }
         }
-        _writable.Reset();
+        var writable = _writable ??= new WritableSignal();
         _waitingForWritable = true;
         Metrics?.SendWaitingForWritable();
-        return new ValueTask<bool>(this, _writable.Version);
+        return writable.Wait();
     }
 
     private void OnWritable(bool canSend)
@@ -337,14 +338,28 @@ internal sealed partial class UnixConnection : IValueTaskSource<bool>
         if (_waitingForWritable)
         {
             _waitingForWritable = false;
-            _writable.SetResult(canSend);
+            _writable!.Set(canSend);
         }
     }
 
-    bool IValueTaskSource<bool>.GetResult(short token) => _writable.GetResult(token);
+    /// <summary>The send loop's wait for output readiness: true when it may send again, false when the connection is ending.</summary>
+    private sealed class WritableSignal : IValueTaskSource<bool>
+    {
+        private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = false };
 
-    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _writable.GetStatus(token);
+        public ValueTask<bool> Wait()
+        {
+            _core.Reset();
+            return new ValueTask<bool>(this, _core.Version);
+        }
 
-    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
-        => _writable.OnCompleted(continuation, state, token, flags & ~ValueTaskSourceOnCompletedFlags.FlowExecutionContext);
+        public void Set(bool canSend) => _core.SetResult(canSend);
+
+        bool IValueTaskSource<bool>.GetResult(short token) => _core.GetResult(token);
+
+        ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _core.GetStatus(token);
+
+        void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+            => _core.OnCompleted(continuation, state, token, flags & ~ValueTaskSourceOnCompletedFlags.FlowExecutionContext);
+    }
 }

@@ -19,6 +19,13 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 {
     private static long s_lastConnectionId;
 
+    // Answered by the connection itself: stored nowhere (see FeatureStore).
+    private static readonly Type[] s_ownFeatures =
+    [
+        typeof(IConnectionIdFeature), typeof(IConnectionTransportFeature), typeof(IConnectionItemsFeature),
+        typeof(IConnectionLifetimeFeature), typeof(IConnectionEndPointFeature), typeof(IMemoryPoolFeature),
+    ];
+
     // ConnectionClosed fires once the peer's side ended or the socket closed, whichever is first;
     // DisposeAsync returns once the socket is closed and the send loop has let go of its memory.
     private const int ClosedQueued = 1, ClosedFired = 2, SocketClosed = 4, SendEnded = 8;
@@ -34,7 +41,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly CancellationToken _connectionClosed;
     // Made only when DisposeAsync has to wait: most connections are fully closed by then.
     private TaskCompletionSource? _closed;
-    private readonly FeatureStore _features = new();
+    private readonly FeatureStore _features;
     private readonly UnixMessageFeature? _messages;
 
     private string? _connectionId;
@@ -63,13 +70,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _input = new Pipe(loop.InputOptions);
         _output = new Pipe(loop.OutputOptions);
         Transport = this;
-
-        _features.Set<IConnectionIdFeature>(this);
-        _features.Set<IConnectionTransportFeature>(this);
-        _features.Set<IConnectionItemsFeature>(this);
-        _features.Set<IConnectionLifetimeFeature>(this);
-        _features.Set<IConnectionEndPointFeature>(this);
-        _features.Set<IMemoryPoolFeature>(this);
+        _features = new FeatureStore(this, s_ownFeatures);
         if (isPacket)
         {
             var maxMessageSize = MaxMessageSize(fd);
@@ -89,6 +90,19 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     /// <summary>The socket, for tests that change its options.</summary>
     internal SafeFdHandle Socket => _fd;
+
+    /// <summary>For tests: delivers readiness <paramref name="events"/> on the loop as epoll would (even when nothing is there); completes once handled.</summary>
+    internal Task DeliverEventsAsync(uint events)
+    {
+        var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _loop.Schedule(static state =>
+        {
+            var (connection, events, handled) = ((UnixConnection, uint, TaskCompletionSource))state!;
+            connection.OnEvents(events);
+            handled.SetResult();
+        }, (this, events, handled));
+        return handled.Task;
+    }
 
     // The kernel refuses a packet larger than the send buffer less its own bookkeeping (32 bytes).
     private static int MaxMessageSize(SafeFdHandle fd)
@@ -179,7 +193,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         // HUP and ERR count as both readable and writable: the syscalls tell what really happened.
         if ((events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {
-            Receive(dataReady: (events & Epoll.EPOLLIN) != 0 && !_peerEnding);
+            Receive();
         }
         if ((events & (Epoll.EPOLLOUT | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0)
         {

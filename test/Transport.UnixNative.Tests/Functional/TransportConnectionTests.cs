@@ -115,11 +115,11 @@ internal sealed class TransportServer : IAsyncDisposable
 
     public ServerAddress Address { get; }
 
-    public static async Task<TransportServer> StartAsync(bool seqpacket, Action<UnixNativeTransportOptions>? configure = null)
+    public static async Task<TransportServer> StartAsync(bool seqpacket, Action<UnixNativeTransportOptions>? configure = null, IMemoryPoolFactory<byte>? pools = null)
     {
         var options = new UnixNativeTransportOptions();
         configure?.Invoke(options);
-        var factory = new UnixNativeTransportFactory(Options.Create(options), NullLoggerFactory.Instance, new PoolFactory());
+        var factory = new UnixNativeTransportFactory(Options.Create(options), NullLoggerFactory.Instance, pools ?? new PoolFactory());
         var address = new ServerAddress(TestPaths.SocketPath(), seqpacket);
         var endPoint = seqpacket ? (System.Net.EndPoint)new UnixSeqpacketEndPoint(address.Address) : new UnixDomainSocketEndPoint(address.Address);
         var listener = await factory.BindAsync(endPoint).AsTask().DefaultTimeout();

@@ -17,7 +17,7 @@ namespace Transport.UnixNative.Tests.Security;
 /// <summary>What <c>GET /peer</c> reports about the caller.</summary>
 public sealed record PeerReport(
     int Pid, uint Uid, uint Gid, uint[] SupplementaryGroups, int? PidFdPid, bool SameFeatureAsConnection,
-    string? UserName, string[] GroupNames, string? Protocol);
+    string? UserName, string[] GroupNames, string? Protocol, string? ClaimedProcessId = null, string[]? ClaimedGroupIds = null);
 
 /// <summary>
 /// A real Kestrel on the native transport, on a unix socket in a fresh 0755 directory, with the
@@ -172,7 +172,9 @@ internal sealed class SecureServer : IAsyncDisposable
             peer.ProcessId, peer.UserId, peer.GroupId, peer.GetSupplementaryGroupIds().ToArray(), pidFdPid, sameAsConnection,
             context.User.FindFirst(UnixClaimTypes.UserName)?.Value,
             context.User.FindAll(UnixClaimTypes.GroupName).Select(c => c.Value).ToArray(),
-            context.Request.Protocol));
+            context.Request.Protocol,
+            context.User.FindFirst(UnixClaimTypes.ProcessId)?.Value,
+            context.User.FindAll(UnixClaimTypes.GroupId).Select(c => c.Value).ToArray()));
     }
 
     /// <summary>Stops the host: returns once every connection has been disposed (its socket closed).</summary>

@@ -50,4 +50,42 @@ public sealed class FeatureStoreTests
         Assert.All(types, type => Assert.Equal(type.Name, store[type]));
         Assert.Equal(types.Length, store.Count());
     }
+
+    private sealed class Owner : IConnectionIdFeature, IConnectionItemsFeature
+    {
+        public string ConnectionId { get; set; } = "owner";
+
+        public IDictionary<object, object?> Items { get; set; } = new Dictionary<object, object?>();
+    }
+
+    [Fact]
+    public void OwnersFeatures_AreAnsweredWithoutBeingSet_AndCanBeReplacedAndRemoved()
+    {
+        var owner = new Owner();
+        IFeatureCollection store = new FeatureStore(owner, [typeof(IConnectionIdFeature), typeof(IConnectionItemsFeature)]);
+        Assert.Same(owner, store.Get<IConnectionIdFeature>());
+        Assert.Same(owner, store.Get<IConnectionItemsFeature>());
+        Assert.Equal([typeof(IConnectionIdFeature), typeof(IConnectionItemsFeature)], store.Select(p => p.Key));
+
+        var revision = store.Revision;
+        store.Set<IConnectionIdFeature>(new Id("replaced"));
+        Assert.Equal("replaced", store.Get<IConnectionIdFeature>()!.ConnectionId);
+        Assert.NotEqual(revision, store.Revision);
+        Assert.Equal(2, store.Count());
+
+        store.Set<IConnectionItemsFeature>(null);
+        Assert.Null(store.Get<IConnectionItemsFeature>());
+        Assert.Equal([typeof(IConnectionIdFeature)], store.Select(p => p.Key));
+
+        store.Set<IConnectionItemsFeature>(owner);
+        store.Set<IConnectionIdFeature>(owner);
+        Assert.Same(owner, store.Get<IConnectionItemsFeature>());
+        Assert.Same(owner, store.Get<IConnectionIdFeature>());
+        Assert.Equal(2, store.Count());
+
+        store.Set<IConnectionIdFeature>(null);
+        store.Set<IConnectionIdFeature>(null); // removing twice is removing once
+        Assert.Null(store.Get<IConnectionIdFeature>());
+        Assert.Single(store);
+    }
 }

@@ -15,19 +15,22 @@ public sealed class UnixPeerClaimsIdentityTests
     private const string Scheme = UnixPeerDefaults.AuthenticationScheme;
 
     // root, groups 0 and 4: names resolve on any Linux (root, adm may or may not exist; the test compares with itself).
-    private static UnixPeerCredentialsFeature Connection() => new(new PeerCredentials(1234, 0, 0), [4], new SafeFdHandle());
+    private static UnixPeerCredentialsFeature Connection(int pid = 1234) => new(new PeerCredentials(pid, 0, 0), [4], new SafeFdHandle());
 
     [Fact]
-    public void ClaimsAreBuiltOncePerConnection_EachRequestGetsItsOwnIdentity()
+    public void ClaimsAreBuiltOncePerPeerCredentials_EachRequestGetsItsOwnIdentity()
     {
         var connection = Connection();
         var first = UnixPeerIdentity.For(connection, resolveNames: true).ToClaimsIdentity(Scheme);
         var second = UnixPeerIdentity.For(connection, resolveNames: true).ToClaimsIdentity(Scheme);
-        var otherConnection = UnixPeerIdentity.For(Connection(), resolveNames: true).ToClaimsIdentity(Scheme);
+        var sameProcess = UnixPeerIdentity.For(Connection(), resolveNames: true).ToClaimsIdentity(Scheme);
+        var otherProcess = UnixPeerIdentity.For(Connection(pid: 1235), resolveNames: true).ToClaimsIdentity(Scheme);
 
         Assert.NotSame(first, second);
+        Assert.NotSame(first, sameProcess);
         Assert.Equal(first.Claims, second.Claims); // the very same Claim objects
-        Assert.DoesNotContain(first.Claims, c => otherConnection.Claims.Contains(c));
+        Assert.Equal(first.Claims, sameProcess.Claims); // another connection with identical credentials shares them
+        Assert.DoesNotContain(first.Claims, c => otherProcess.Claims.Contains(c));
     }
 
     [Fact]
