@@ -18,13 +18,14 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     private const int ReserveSize = 16;
 
     /// <summary>
-    /// Descriptors that must stay free beyond the reserve: accept4 stops below <see cref="StopHeadroom"/> and
-    /// resumes at <see cref="Headroom"/>, and a listener starts only with <see cref="Headroom"/>, so a process
-    /// that could start can always resume. The gap keeps a few descriptors the runtime opens and closes by
-    /// itself from turning one episode into many. Small: the reserve is the runtime's headroom, these only
-    /// cover the moment before it is given back.
+    /// Descriptors that must stay free beyond the reserve: accept4 stops when a connection leaves fewer than
+    /// <see cref="Headroom"/>, and resumes as soon as one more would leave that many. Resuming asks no more than
+    /// accepting does: the process's own use grows after it started (the runtime opens each assembly it loads,
+    /// twice: serving the sample's first request takes 8), so a higher bar can stay out of reach with
+    /// descriptors free and the listener idle for good. Small: the reserve is the runtime's headroom, this
+    /// only covers the moment before it is given back. A listener starts only with <see cref="StartHeadroom"/>.
     /// </summary>
-    private const int Headroom = 8, StopHeadroom = 4;
+    private const int Headroom = 4, StartHeadroom = 8;
 
     private readonly EventLoop _loop;
     private readonly SafeFdHandle _fd;
@@ -43,11 +44,11 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
             throw NativeError.Exception("timerfd_create", Libc.LastErrno);
         }
         _openFilesLimit = ResourceLimit.OpenFilesLimit();
-        var errno = !FillReserve() ? Libc.LastErrno : HasHeadroom() ? 0 : Libc.EMFILE; // the probes' close may reset errno
+        var errno = !FillReserve() ? Libc.LastErrno : HasFree(StartHeadroom) ? 0 : Libc.EMFILE; // the probes' close may reset errno
         if (errno != 0)
         {
             Dispose();
-            throw NativeError.Exception($"Too few descriptors free under RLIMIT_NOFILE ({_openFilesLimit}) for a listener's {ReserveSize + Headroom} spare ones: fcntl(F_DUPFD_CLOEXEC)", errno);
+            throw NativeError.Exception($"Too few descriptors free under RLIMIT_NOFILE ({_openFilesLimit}) for a listener's {ReserveSize + StartHeadroom} spare ones: fcntl(F_DUPFD_CLOEXEC)", errno);
         }
     }
 
@@ -65,26 +66,29 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     }
 
     /// <summary>
-    /// Whether an accepted descriptor numbered <paramref name="fd"/> leaves fewer than <see cref="StopHeadroom"/> free: numbers
+    /// Whether an accepted descriptor numbered <paramref name="fd"/> leaves fewer than <see cref="Headroom"/> free: numbers
     /// are handed out lowest first, so every number below it is taken and at most <c>limit - 1 - fd</c> remain.
     /// </summary>
-    public bool IsNearLimit(int fd) => fd >= _openFilesLimit - StopHeadroom;
+    public bool IsNearLimit(int fd) => fd >= _openFilesLimit - Headroom;
 
     /// <summary>
-    /// Takes the spare descriptors again and checks that <see cref="Headroom"/> more are still free; false if the
-    /// process has not that many free yet (then it holds none, so the runtime keeps its headroom).
+    /// Takes the spare descriptors again if they and <see cref="Headroom"/> + 1 more are free (the next connection
+    /// then leaves <see cref="Headroom"/>); false if not yet, and then it holds none, so the runtime keeps its headroom.
     /// </summary>
     public bool TryFillReserve()
     {
         _openFilesLimit = ResourceLimit.OpenFilesLimit(); // it may have been raised meanwhile (prlimit)
-        // Count first: taking descriptors one by one until one fails would leave the runtime none at
-        // all for that instant, and a thread starting then aborts the process (seen 1 in 14 runs).
-        if (FreeDescriptors() < MissingFromReserve() + Headroom || !FillReserve() || !HasHeadroom())
+        // Count first, then take: taking descriptors until one fails, or probing the headroom by taking it,
+        // leaves the runtime none at all for that instant, and a thread starting then aborts the process.
+        var free = FreeDescriptors();
+        var ready = free >= 0
+            ? free >= MissingFromReserve() + Headroom + 1 && FillReserve()
+            : FillReserve() && HasFree(Headroom + 1);
+        if (!ready)
         {
             ReleaseReserve();
-            return false;
         }
-        return true;
+        return ready;
     }
 
     private int MissingFromReserve()
@@ -95,13 +99,16 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
         }
     }
 
-    /// <summary>Unused descriptor numbers below the limit; 0 when even /proc cannot be opened.</summary>
+    /// <summary>
+    /// Unused descriptor numbers below the limit; 0 when no descriptor is left to count with, -1 when
+    /// /proc/self/fd cannot be read (not mounted).
+    /// </summary>
     private int FreeDescriptors()
     {
         // readdir without a stat per entry: a managed directory enumeration stats every link and cost
         // 0.05 of a core at 10 retries a second with 500 descriptors open.
         var open = DirectoryEntries.CountOpenDescriptors();
-        return open < 0 ? 0 : _openFilesLimit - open;
+        return open >= 0 ? _openFilesLimit - open : Libc.LastErrno is Libc.EMFILE or Libc.ENFILE ? 0 : -1;
     }
 
     private bool FillReserve()
@@ -125,11 +132,15 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
         }
     }
 
-    // The lowest free number alone does not say how many are free above it: take them and give them back.
-    // A few syscalls per retry, only while starved.
-    private bool HasHeadroom()
+    /// <summary>Whether <paramref name="count"/> more descriptors are free: counted, or where /proc/self/fd cannot be read, taken and given back.</summary>
+    private bool HasFree(int count)
     {
-        var probes = new SafeFdHandle[Headroom];
+        if (FreeDescriptors() is var free && free >= 0)
+        {
+            return free >= count;
+        }
+        // The lowest free number alone does not say how many are free above it.
+        var probes = new SafeFdHandle[count];
         var taken = 0;
         try
         {

@@ -16,8 +16,8 @@ internal static unsafe partial class DirectoryEntries
     private static partial int closedir(nint directory);
 
     /// <summary>
-    /// The descriptors this process has open (the count includes the one opendir itself used), or -1 when
-    /// /proc cannot be opened (no descriptor free, for instance).
+    /// The descriptors this process has open besides the one opendir itself uses, or -1 (errno set) when
+    /// /proc/self/fd cannot be opened (no descriptor free, or no /proc).
     /// </summary>
     internal static int CountOpenDescriptors()
     {
@@ -32,6 +32,6 @@ internal static unsafe partial class DirectoryEntries
             entries++;
         }
         closedir(directory);
-        return entries - 2; // "." and ".."
+        return entries - 3; // ".", ".." and the directory's own descriptor
     }
 }

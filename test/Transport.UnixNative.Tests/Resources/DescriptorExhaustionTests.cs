@@ -43,13 +43,15 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             }
             await server.WaitForLineAsync(StarvedLine);
 
-            // A resource measure over a fixed window, not a synchronisation: CPU seconds while starved.
-            var before = server.CpuSeconds();
+            // A resource measure over a fixed window, not a synchronisation: CPU seconds while starved, less the
+            // runtime's tiered compiler, which recompiles the methods the burst of accepts made hot and took
+            // 0.20-0.22 of the 2 s in 3 of 70 runs under load (every other thread together: 0.01-0.02 s then).
+            var before = server.Cpu();
             await Task.Delay(TimeSpan.FromSeconds(2));
-            var cpu = server.CpuSeconds() - before;
-            output.WriteLine($"baseline fds {baseline}, clients {count}, CPU while starved: {cpu:F3} s over 2 s");
+            var (cpu, compiler, byThread) = server.Cpu().Since(before);
+            output.WriteLine($"baseline fds {baseline}, clients {count}, CPU while starved: {cpu:F3} s over 2 s besides {compiler:F3} s of the tiered compiler; by thread: {byThread}");
             Assert.False(server.HasExited, "the server died out of descriptors");
-            Assert.True(cpu < 0.2, $"the starved server used {cpu:F3} CPU-s in 2 s");
+            Assert.True(cpu < 0.2, $"the starved server used {cpu:F3} CPU-s in 2 s besides the tiered compiler; by thread: {byThread}");
             // Some 20 retries happened in that window: one line per episode, not one per retry. An episode
             // may end early (the sample closes descriptors it used at startup, the listener accepts a few
             // more, starves again): each such end has its own line. One snapshot, so both counts agree.
@@ -87,18 +89,22 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             {
                 client.Dispose();
             }
+            output.WriteLine(server.Describe());
+            await server.DisposeAsync();
             output.WriteLine(server.Output);
         }
     }
 
     /// <summary>
-    /// A process that runs close to its limit (a few descriptors free beyond the listener's spare ones)
-    /// must still resume once its clients leave. Before the fix resuming asked for the spare descriptors
-    /// plus 16 more, more than the listener needed to start: an idle server with free descriptors
-    /// never accepted again.
+    /// A process that runs close to its limit (a few descriptors free beyond the listener's spare ones), and
+    /// whose own use grows while it is out of them, must still resume once its clients leave. The first request
+    /// makes the runtime open the assemblies it needs (8 descriptors, kept), so the idle server then has 7 free
+    /// beyond its spares: enough to accept, fewer than the 8 resuming used to ask for, and it never accepted
+    /// again (a flake before this request was made on purpose: the last request's assemblies sometimes
+    /// loaded in the middle of an episode). Earlier still, resuming asked for 16 more.
     /// </summary>
     [ToolFact("prlimit")]
-    public async Task CloseToTheLimit_ResumesOnceClientsLeave()
+    public async Task CloseToTheLimit_GrowingWhileStarved_ResumesOnceClientsLeave()
     {
         using var paths = new TempPaths();
         var path = paths.SocketPath();
@@ -108,9 +114,9 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
         try
         {
             await server.WaitForLineAsync("Try:");
-            // The running server (spare descriptors held) gets a limit 14 above what it uses now (fewer than the 16 more the old code asked for).
+            // The running server (spare descriptors held, no request served yet) gets a limit 15 above what it uses now.
             var inUse = Directory.GetFiles($"/proc/{server.Pid}/fd").Length;
-            using (var limit = Process.Start(Tools.Require("prlimit"), ["--pid", server.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={inUse + 14}:{inUse + 14}"]))
+            using (var limit = Process.Start(Tools.Require("prlimit"), ["--pid", server.Pid.ToString(System.Globalization.CultureInfo.InvariantCulture), $"--nofile={inUse + 15}:{inUse + 15}"]))
             {
                 await limit.WaitForExitAsync().DefaultTimeout();
                 Assert.Equal(0, limit.ExitCode);
@@ -122,6 +128,11 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
                 await client.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
             }
             await server.WaitForLineAsync(StarvedLine);
+
+            // The first client was accepted (the backlog is served in order): its request, the server's first,
+            // is served while the listener is starved, with the spare descriptors given back.
+            await clients[0].SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
+            Assert.EndsWith("Hello, World!", await ReadToEndAsync(clients[0]).DefaultTimeout(), StringComparison.Ordinal);
             foreach (var client in clients)
             {
                 client.Dispose();
@@ -141,6 +152,8 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             {
                 client.Dispose();
             }
+            output.WriteLine(server.Describe());
+            await server.DisposeAsync();
             output.WriteLine(server.Output);
         }
     }
@@ -198,6 +211,9 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             start.Environment["DOTNET_ENVIRONMENT"] = "Production";
             start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
             start.Environment["Logging__Console__FormatterName"] = "simple";
+            // Kestrel logs a request that failed inside it (an assembly that could not be opened, out of
+            // descriptors) only at Debug, and the client just sees the connection close.
+            start.Environment["Logging__LogLevel__Microsoft.AspNetCore.Server.Kestrel.BadRequests"] = "Debug";
             return new ChildServer(Process.Start(start) ?? throw new InvalidOperationException("Cannot start the sample."));
         }
 
@@ -231,18 +247,75 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             }
         }
 
-        /// <summary>utime + stime of the process from /proc/PID/stat, in seconds (clock ticks of 1/100 s).</summary>
-        public double CpuSeconds()
+        /// <summary>CPU clock ticks (1/100 s) of the process and of each of its threads now, from /proc/PID/stat and /proc/PID/task/TID/stat.</summary>
+        public CpuSample Cpu()
         {
-            var stat = File.ReadAllText($"/proc/{Pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            // Fields 14 and 15 of stat(5); after the command name, field 3 is at index 0.
-            return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture)
-                + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / 100.0;
+            var process = Ticks(File.ReadAllText($"/proc/{Pid}/stat"));
+            var threads = new Dictionary<int, (string Name, long Ticks)>();
+            foreach (var task in Directory.GetDirectories($"/proc/{Pid}/task"))
+            {
+                try
+                {
+                    var stat = File.ReadAllText(Path.Combine(task, "stat"));
+                    threads[int.Parse(Path.GetFileName(task), System.Globalization.CultureInfo.InvariantCulture)] = (stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')], Ticks(stat));
+                }
+                catch (IOException)
+                {
+                    // The thread ended meanwhile: its ticks are in the process's.
+                }
+            }
+            return new CpuSample(process, threads);
         }
+
+        // utime + stime: fields 14 and 15 of stat(5); after the command name, field 3 is at index 0.
+        private static long Ticks(string stat)
+        {
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        /// <summary>For a failure's output: whether the server runs, its descriptor limit and what its descriptors are.</summary>
+        public string Describe()
+        {
+            if (_process.HasExited)
+            {
+                return $"The server exited with {_process.ExitCode}.";
+            }
+            try
+            {
+                var limit = File.ReadLines($"/proc/{Pid}/limits").FirstOrDefault(l => l.StartsWith("Max open files", StringComparison.Ordinal));
+                var kinds = new Dictionary<string, int>();
+                foreach (var fd in Directory.GetFiles($"/proc/{Pid}/fd"))
+                {
+                    string target;
+                    try
+                    {
+                        target = new FileInfo(fd).LinkTarget ?? "?";
+                    }
+                    catch (IOException)
+                    {
+                        continue; // closed meanwhile
+                    }
+                    var kind = target.EndsWith(".dll", StringComparison.Ordinal) ? "assemblies" : target.Split(':', '[')[0];
+                    kinds[kind] = kinds.GetValueOrDefault(kind) + 1;
+                }
+                return $"The server runs with {kinds.Values.Sum()} descriptors open ({string.Join(", ", kinds.Select(k => $"{k.Key} {k.Value}"))}); {string.Join(' ', (limit ?? "").Split(' ', StringSplitOptions.RemoveEmptyEntries))}";
+            }
+            catch (IOException e)
+            {
+                return $"The server runs ({e.Message}).";
+            }
+        }
+
+        private bool _disposed;
 
         public async ValueTask DisposeAsync()
         {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
             if (!_process.HasExited)
             {
                 _process.Kill(entireProcessTree: true);
@@ -250,6 +323,25 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             await _process.WaitForExitAsync().DefaultTimeout();
             _process.Dispose();
             _newLine.Dispose();
+        }
+    }
+
+    /// <summary>One reading of <see cref="ChildServer.Cpu"/>.</summary>
+    private sealed record CpuSample(long ProcessTicks, Dictionary<int, (string Name, long Ticks)> Threads)
+    {
+        // The name the runtime gives its tiered-compilation worker (thread names are cut to 15 bytes).
+        private const string TieredCompiler = ".NET Tiered Com";
+
+        /// <summary>
+        /// Seconds the process used since <paramref name="before"/> besides its tiered compiler, the compiler's
+        /// share, and each thread's. A compiler thread that ended meanwhile stays counted as the process's.
+        /// </summary>
+        public (double Cpu, double Compiler, string ByThread) Since(CpuSample before)
+        {
+            long Delta(int tid, long ticks) => ticks - (before.Threads.TryGetValue(tid, out var earlier) ? earlier.Ticks : 0);
+            var compiler = Threads.Where(t => t.Value.Name == TieredCompiler).Sum(t => Delta(t.Key, t.Value.Ticks));
+            var byThread = string.Join(", ", Threads.Select(t => (t.Value.Name, Ticks: Delta(t.Key, t.Value.Ticks))).Where(t => t.Ticks > 0).Select(t => $"{t.Name.Trim()} {t.Ticks / 100.0:F2}"));
+            return ((ProcessTicks - before.ProcessTicks - compiler) / 100.0, compiler / 100.0, byThread);
         }
     }
 }
