@@ -13,7 +13,7 @@ internal static class MarkdownReport
         md.AppendLine();
         md.AppendLine($"{info.Cores} cores ({info.Cpu}), Linux {info.Kernel}, {info.Runtime}, {info.H2Load}; client and server share the cores.");
         md.AppendLine($"Median (and min–max) of {info.Rounds} round(s) for the headline rows (minimal app under h2load, marked ★) and {info.OtherRounds} for the others, " +
-                      $"each run {info.DurationSeconds:0.##} s (latency runs {info.LatencySeconds:0.##} s) after a warm-up of at least {info.WarmupSeconds:0.##} s that goes on until the rate is steady, on a freshly started server, " +
+                      $"each run {info.DurationSeconds:0.##} s (latency runs {info.LatencySeconds:0.##} s) after a warm-up of at least {info.WarmupSeconds:0.##} s that goes on until the rate is steady and a .NET server's tiered-compilation thread is idle (at most 10 times as long), on a freshly started server, " +
                       "the transports taking turns within each round in an order rotated every round; " +
                       "req/s and CPU from a throughput run, p50/p99 from a separate latency run (h2load --log-file) at the same concurrency. " +
                       "Apps: *minimal app* = bench/MinimalApp (one MapGet per route, no middleware: the same work per request on every transport); " +
