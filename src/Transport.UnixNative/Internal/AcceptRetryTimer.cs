@@ -72,12 +72,18 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     public bool IsNearLimit(int fd) => fd >= _openFilesLimit - Headroom;
 
     /// <summary>
+    /// Reads RLIMIT_NOFILE again: it can be lowered from outside while the process runs (prlimit), and
+    /// <see cref="IsNearLimit"/> against a stale limit would let accept4 take the very last descriptor.
+    /// </summary>
+    public void RefreshLimit() => _openFilesLimit = ResourceLimit.OpenFilesLimit();
+
+    /// <summary>
     /// Takes the spare descriptors again if they and <see cref="Headroom"/> + 1 more are free (the next connection
     /// then leaves <see cref="Headroom"/>); false if not yet, and then it holds none, so the runtime keeps its headroom.
     /// </summary>
     public bool TryFillReserve()
     {
-        _openFilesLimit = ResourceLimit.OpenFilesLimit(); // it may have been raised meanwhile (prlimit)
+        RefreshLimit(); // it may have been raised meanwhile
         // Count first, then take: taking descriptors until one fails, or probing the headroom by taking it,
         // leaves the runtime none at all for that instant, and a thread starting then aborts the process.
         var free = FreeDescriptors();

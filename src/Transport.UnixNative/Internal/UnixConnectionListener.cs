@@ -308,6 +308,9 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             {
                 return null;
             }
+            // One getrlimit per batch of clients after a wait, off the data path: the limit may have
+            // been lowered while the listener was idle.
+            _retryTimer.RefreshLimit();
         }
     }
 
