@@ -19,6 +19,7 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
     private const int DescriptorLimit = 400;
     private const string StarvedLine = "Out of descriptors accepting on";
     private const string ResumedLine = "out of descriptors (";
+    private static readonly byte[] PlaintextRequest = "GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray();
 
     [ToolFact("prlimit")]
     public async Task OutOfDescriptors_ServerIdles_LogsOnce_ServesTheBacklogWhenDescriptorsReturn()
@@ -63,7 +64,7 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             // A client waiting in the backlog with its request already sent.
             using var waiting = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await waiting.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
-            await waiting.SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
+            await waiting.SendAsync(PlaintextRequest).DefaultTimeout();
 
             foreach (var client in clients)
             {
@@ -77,21 +78,14 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
             Assert.EndsWith("Hello, World!", response, StringComparison.Ordinal);
             using var fresh = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await fresh.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
-            await fresh.SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
-            Assert.EndsWith("Hello, World!", await ReadToEndAsync(fresh).DefaultTimeout(), StringComparison.Ordinal);
+            Assert.EndsWith("Hello, World!", await GetPlaintextAsync(fresh), StringComparison.Ordinal);
 
             await server.WaitForLineAsync(ResumedLine);
             Assert.False(server.HasExited);
         }
         finally
         {
-            foreach (var client in clients)
-            {
-                client.Dispose();
-            }
-            output.WriteLine(server.Describe());
-            await server.DisposeAsync();
-            output.WriteLine(server.Output);
+            await CleanUpAsync(server, clients);
         }
     }
 
@@ -131,8 +125,7 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
 
             // The first client was accepted (the backlog is served in order): its request, the server's first,
             // is served while the listener is starved, with the spare descriptors given back.
-            await clients[0].SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
-            Assert.EndsWith("Hello, World!", await ReadToEndAsync(clients[0]).DefaultTimeout(), StringComparison.Ordinal);
+            Assert.EndsWith("Hello, World!", await GetPlaintextAsync(clients[0]), StringComparison.Ordinal);
             foreach (var client in clients)
             {
                 client.Dispose();
@@ -141,21 +134,33 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
 
             using var fresh = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
             await fresh.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path)).DefaultTimeout();
-            await fresh.SendAsync("GET /plaintext HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"u8.ToArray()).DefaultTimeout();
-            Assert.EndsWith("Hello, World!", await ReadToEndAsync(fresh).DefaultTimeout(), StringComparison.Ordinal);
+            Assert.EndsWith("Hello, World!", await GetPlaintextAsync(fresh), StringComparison.Ordinal);
             await server.WaitForLineAsync(ResumedLine);
             Assert.False(server.HasExited);
         }
         finally
         {
-            foreach (var client in clients)
-            {
-                client.Dispose();
-            }
-            output.WriteLine(server.Describe());
-            await server.DisposeAsync();
-            output.WriteLine(server.Output);
+            await CleanUpAsync(server, clients);
         }
+    }
+
+    /// <summary>Sends one <c>GET /plaintext</c> (Connection: close) on <paramref name="socket"/> and returns all it gets back.</summary>
+    private static async Task<string> GetPlaintextAsync(Socket socket)
+    {
+        await socket.SendAsync(PlaintextRequest).DefaultTimeout();
+        return await ReadToEndAsync(socket).DefaultTimeout();
+    }
+
+    /// <summary>Closes the clients, then writes what the server was doing and, once it has gone, all it printed.</summary>
+    private async Task CleanUpAsync(ChildServer server, List<Socket> clients)
+    {
+        foreach (var client in clients)
+        {
+            client.Dispose();
+        }
+        output.WriteLine(server.Describe());
+        await server.DisposeAsync();
+        output.WriteLine(server.Output);
     }
 
     private static async Task<string> ReadToEndAsync(Socket socket)
