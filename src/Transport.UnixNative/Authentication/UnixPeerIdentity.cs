@@ -32,18 +32,18 @@ internal sealed class UnixPeerIdentity
 
     public static UnixPeerIdentity For(IUnixPeerCredentialsFeature peer, bool resolveNames)
     {
-        // The transport's feature lives as long as the connection and its credentials are fixed at
-        // connect(): the connection keeps the identity it got, and connections with identical
+        // The transport's feature is its connection, whose credentials are fixed at connect():
+        // the connection keeps the identity it got, and connections with identical
         // credentials (one client process's pool) get the same one from the shared cache.
-        if (peer is Internal.UnixPeerCredentialsFeature transportFeature)
+        if (peer is Internal.UnixConnection connection)
         {
-            if (Volatile.Read(ref transportFeature.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
+            if (Volatile.Read(ref connection.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
             {
                 return cached;
             }
             var shared = UnixPeerIdentityCache.Shared.GetOrResolve(peer.ProcessId, peer.UserId, peer.GroupId, peer.GetSupplementaryGroupIds(), resolveNames,
                 () => Resolve(peer, resolveNames));
-            Volatile.Write(ref transportFeature.IdentityCache, shared);
+            Volatile.Write(ref connection.IdentityCache, shared);
             return shared;
         }
         return Resolve(peer, resolveNames);

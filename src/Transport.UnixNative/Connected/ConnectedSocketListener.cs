@@ -105,7 +105,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
         }
         if (peer is { } credentials)
         {
-            connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, groups, fd));
+            connection.SetPeerCredentials(credentials, groups);
         }
         connection.Start();
         return ValueTask.FromResult<ConnectionContext?>(connection);

@@ -19,13 +19,6 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 {
     private static long s_lastConnectionId;
 
-    // Answered by the connection itself: stored nowhere (see FeatureStore).
-    private static readonly Type[] s_ownFeatures =
-    [
-        typeof(IConnectionIdFeature), typeof(IConnectionTransportFeature), typeof(IConnectionItemsFeature),
-        typeof(IConnectionLifetimeFeature), typeof(IConnectionEndPointFeature), typeof(IMemoryPoolFeature),
-    ];
-
     // ConnectionClosed fires once the peer's side ended or the socket closed, whichever is first;
     // DisposeAsync returns once the socket is closed and the send loop has let go of its memory.
     private const int ClosedQueued = 1, ClosedFired = 2, SocketClosed = 4, SendEnded = 8;
@@ -38,10 +31,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly Pipe _input;   // transport writes, application reads
     private readonly Pipe _output;  // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
-    private readonly CancellationToken _connectionClosed;
     // Made only when DisposeAsync has to wait: most connections are fully closed by then.
     private TaskCompletionSource? _closed;
-    private readonly FeatureStore _features;
     private readonly UnixMessageFeature? _messages;
 
     private string? _connectionId;
@@ -66,19 +57,18 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         LocalEndPoint = localEndPoint;
         RemoteEndPoint = remoteEndPoint;
 
-        _connectionClosed = _connectionClosedTokenSource.Token;
+        // Kept in the base's own storage: the token stays readable after DisposeAsync disposes its source.
+        base.ConnectionClosed = _connectionClosedTokenSource.Token;
         _input = new Pipe(loop.InputOptions);
         _output = new Pipe(loop.OutputOptions);
         Transport = this;
-        _features = new FeatureStore(this, s_ownFeatures);
         if (isPacket)
         {
             var maxMessageSize = MaxMessageSize(fd);
             _packetSendLimit = Math.Min(SeqpacketLimits.SendPacketSize, maxMessageSize);
             if (preserveMessages)
             {
-                _messages = new UnixMessageFeature(Transport, maxMessageSize);
-                _features.Set<IUnixMessageFeature>(_messages);
+                _messages = new UnixMessageFeature(Transport, maxMessageSize); // answered as a feature from this field
             }
         }
         if (_messages is null)
@@ -116,8 +106,6 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         set => _connectionId = value;
     }
 
-    public override IFeatureCollection Features => _features;
-
     public override IDictionary<object, object?> Items
     {
         get => _items ??= new Dictionary<object, object?>();
@@ -126,16 +114,13 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     public override IDuplexPipe Transport { get; set; }
 
-    // Saved at construction: the token stays readable after DisposeAsync disposes its source.
     public override CancellationToken ConnectionClosed
     {
-        get => _connectionClosed;
+        get => base.ConnectionClosed;
         set => throw new NotSupportedException("The transport owns ConnectionClosed.");
     }
 
-    public override EndPoint? LocalEndPoint { get; set; }
-
-    public override EndPoint? RemoteEndPoint { get; set; }
+    // LocalEndPoint and RemoteEndPoint: the base's own properties (settable, as Kestrel expects).
 
     public MemoryPool<byte> MemoryPool => _loop.MemoryPool;
 

@@ -362,7 +362,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
             if (peer is { } credentials)
             {
-                connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
+                connection.SetPeerCredentials(credentials, peerGroups);
             }
             if (_loops.UseSendFile)
             {

@@ -1,6 +1,6 @@
 using System.Security.Claims;
 using Transport.UnixNative.Authentication;
-using Transport.UnixNative.Interop;
+using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Internal;
 
 namespace Transport.UnixNative.Tests.Unit;
@@ -10,12 +10,21 @@ namespace Transport.UnixNative.Tests.Unit;
 /// ClaimsIdentity of its own: the same answers as a plain one built from the same claims, and
 /// changes that stay in the identity that made them.
 /// </summary>
-public sealed class UnixPeerClaimsIdentityTests
+public sealed class UnixPeerClaimsIdentityTests : IDisposable
 {
     private const string Scheme = UnixPeerDefaults.AuthenticationScheme;
 
+    private readonly DetachedConnections _connections = new();
+
+    public void Dispose() => _connections.Dispose();
+
     // root, groups 0 and 4: names resolve on any Linux (root, adm may or may not exist; the test compares with itself).
-    private static UnixPeerCredentialsFeature Connection(int pid = 1234) => new(new PeerCredentials(pid, 0, 0), [4], new SafeFdHandle());
+    private UnixConnection Connection(int pid = 1234)
+    {
+        var connection = _connections.CreateWithoutSocket();
+        connection.SetPeerCredentials(new PeerCredentials(pid, 0, 0), [4]);
+        return connection;
+    }
 
     [Fact]
     public void ClaimsAreBuiltOncePerPeerCredentials_EachRequestGetsItsOwnIdentity()

@@ -5,28 +5,37 @@ using Transport.UnixNative.Interop;
 namespace Transport.UnixNative.Internal;
 
 /// <summary>
-/// <see cref="IUnixPeerCredentialsFeature"/> for an accepted connection. The lazy parts ask the
-/// kernel through the connection's own handle, holding a reference so the descriptor cannot be
-/// closed and its number reused mid-call.
+/// <see cref="IUnixPeerCredentialsFeature"/>, answered by the connection itself from fields (no
+/// object of its own per connection). The lazy parts ask the kernel through the connection's own
+/// handle, holding a reference so the descriptor cannot be closed and its number reused mid-call.
 /// </summary>
-internal sealed class UnixPeerCredentialsFeature(PeerCredentials credentials, uint[]? supplementaryGroups, SafeFdHandle socket)
-    : IUnixPeerCredentialsFeature
+internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
 {
+    private PeerCredentials? _peerCredentials; // null: the kernel could not tell, and there is no such feature
+
     // Read-only view: the list is shared by every request on the connection.
-    private ReadOnlyCollection<uint>? _supplementaryGroups = supplementaryGroups is null ? null : Array.AsReadOnly(supplementaryGroups);
+    private ReadOnlyCollection<uint>? _supplementaryGroups;
 
-    public int ProcessId => credentials.ProcessId;
-
-    public uint UserId => credentials.UserId;
-
-    public uint GroupId => credentials.GroupId;
+    private LabelCache? _securityLabel;
 
     /// <summary>The authentication handler's per-connection cache of user and group names.</summary>
     internal object? IdentityCache;
 
-    private LabelCache? _securityLabel;
+    /// <summary>The peer as of connect(2), and its groups if the allowlist already read them; before <see cref="Start"/>.</summary>
+    public void SetPeerCredentials(PeerCredentials credentials, uint[]? supplementaryGroups)
+    {
+        _peerCredentials = credentials;
+        _supplementaryGroups = supplementaryGroups is null ? null : Array.AsReadOnly(supplementaryGroups);
+        _featureRevision++;
+    }
 
-    public string? SecurityLabel
+    int IUnixPeerCredentialsFeature.ProcessId => _peerCredentials.GetValueOrDefault().ProcessId;
+
+    uint IUnixPeerCredentialsFeature.UserId => _peerCredentials.GetValueOrDefault().UserId;
+
+    uint IUnixPeerCredentialsFeature.GroupId => _peerCredentials.GetValueOrDefault().GroupId;
+
+    string? IUnixPeerCredentialsFeature.SecurityLabel
     {
         get
         {
@@ -35,7 +44,7 @@ internal sealed class UnixPeerCredentialsFeature(PeerCredentials credentials, ui
                 return cached.Label;
             }
             byte[] raw = [];
-            var errno = WithSocket(fd => Interop.Socket.GetPeerSecurityLabel(fd, out raw));
+            var errno = WithPeerSocket(fd => Interop.Socket.GetPeerSecurityLabel(fd, out raw));
             string? label = errno switch
             {
                 0 => PeerSecurityLabel.Parse(raw),
@@ -50,14 +59,14 @@ internal sealed class UnixPeerCredentialsFeature(PeerCredentials credentials, ui
 
     private sealed record LabelCache(string? Label);
 
-    public IReadOnlyList<uint> GetSupplementaryGroupIds()
+    IReadOnlyList<uint> IUnixPeerCredentialsFeature.GetSupplementaryGroupIds()
     {
         if (Volatile.Read(ref _supplementaryGroups) is { } cached)
         {
             return cached;
         }
         uint[] groups = [];
-        var errno = WithSocket(fd => Interop.Socket.GetPeerGroups(fd, out groups));
+        var errno = WithPeerSocket(fd => Interop.Socket.GetPeerGroups(fd, out groups));
         if (errno != 0)
         {
             throw NativeError.Exception("getsockopt(SO_PEERGROUPS)", errno);
@@ -66,10 +75,10 @@ internal sealed class UnixPeerCredentialsFeature(PeerCredentials credentials, ui
         return _supplementaryGroups!;
     }
 
-    public SafeHandle? OpenPidFd()
+    SafeHandle? IUnixPeerCredentialsFeature.OpenPidFd()
     {
         SafeFdHandle? pidFd = null;
-        var errno = WithSocket(fd => Interop.Socket.GetPeerPidFd(fd, out pidFd));
+        var errno = WithPeerSocket(fd => Interop.Socket.GetPeerPidFd(fd, out pidFd));
         switch (errno)
         {
             case 0:
@@ -86,19 +95,19 @@ internal sealed class UnixPeerCredentialsFeature(PeerCredentials credentials, ui
         }
     }
 
-    private int WithSocket(Func<int, int> call)
+    private int WithPeerSocket(Func<int, int> call)
     {
         var added = false;
         try
         {
-            socket.DangerousAddRef(ref added); // throws ObjectDisposedException once the connection is closed
-            return call(socket.Fd);
+            _fd.DangerousAddRef(ref added); // throws ObjectDisposedException once the connection is closed
+            return call(_fd.Fd);
         }
         finally
         {
             if (added)
             {
-                socket.DangerousRelease();
+                _fd.DangerousRelease();
             }
         }
     }
