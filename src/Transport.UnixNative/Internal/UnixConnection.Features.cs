@@ -1,5 +1,4 @@
 using System.Collections;
-using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Transport.UnixNative.SendFile;
@@ -10,8 +9,9 @@ namespace Transport.UnixNative.Internal;
 /// The connection is its own feature collection: every idle keep-alive connection carries one, so
 /// its size counts. What the connection has by construction (its own interfaces, the peer's
 /// credentials, send-file, descriptors, messages) is answered from its fields and stored nowhere
-/// unless replaced or removed; the features Kestrel sets on every connection have a slot each;
-/// anything else lives in a small array of pairs, scanned linearly (which beats hashing at that size).
+/// unless replaced or removed; the features Kestrel sets on every connection share one slot (it
+/// sets them all to one object); anything else lives in a small array of pairs, scanned linearly
+/// (which beats hashing at that size).
 /// </summary>
 internal sealed partial class UnixConnection : IFeatureCollection
 {
@@ -37,16 +37,12 @@ internal sealed partial class UnixConnection : IFeatureCollection
     // Stands for "removed" where the connection would otherwise answer.
     private static readonly object s_removed = new();
 
-    private KestrelFeatures _kestrelFeatures;
+    // The one object that answers the Kestrel features whose bits are set (by index in s_kestrelFeatures).
+    private object? _kestrelFeature;
+    private byte _kestrelFeatureBits;
     private FeatureEntry[]? _otherFeatures; // replaced or removed own features, and any other type
     private int _otherFeatureCount;
     private int _featureRevision;
-
-    [InlineArray(4)]
-    private struct KestrelFeatures
-    {
-        private object? _first;
-    }
 
     private record struct FeatureEntry(Type Key, object Value);
 
@@ -62,7 +58,7 @@ internal sealed partial class UnixConnection : IFeatureCollection
     /// <summary>What the connection answers by itself for <c>s_ownFeatures[index]</c> (null: it has none).</summary>
     private object? OwnFeature(int index) => index switch
     {
-        6 => _peerCredentials is null ? null : this,
+        6 => _hasPeerCredentials ? this : null,
         7 => _sendFileEnabled ? this : null,
         8 => _receivedDescriptors,
         9 => _messages,
@@ -86,16 +82,15 @@ internal sealed partial class UnixConnection : IFeatureCollection
                 return OwnFeature(own);
             }
             var kestrel = IndexOf(s_kestrelFeatures, key);
-            return kestrel >= 0 ? _kestrelFeatures[kestrel] : null;
+            return kestrel >= 0 ? KestrelFeature(kestrel) : null;
         }
         set
         {
             ArgumentNullException.ThrowIfNull(key);
             _featureRevision++;
-            var kestrel = IndexOf(s_kestrelFeatures, key);
-            if (kestrel >= 0)
+            var other = IndexOfOther(key);
+            if (other < 0 && IndexOf(s_kestrelFeatures, key) is var kestrel and >= 0 && TrySetKestrelFeature(kestrel, value))
             {
-                _kestrelFeatures[kestrel] = value;
                 return;
             }
             // An own feature differs from what the connection answers only through an entry: a
@@ -104,7 +99,6 @@ internal sealed partial class UnixConnection : IFeatureCollection
             var stored = own < 0 ? value
                 : ReferenceEquals(value, OwnFeature(own)) ? null
                 : value ?? s_removed;
-            var other = IndexOfOther(key);
             if (other >= 0)
             {
                 if (stored is null)
@@ -128,6 +122,33 @@ internal sealed partial class UnixConnection : IFeatureCollection
                 _otherFeatures[_otherFeatureCount++] = new FeatureEntry(key, stored);
             }
         }
+    }
+
+    private object? KestrelFeature(int index) => (_kestrelFeatureBits & (1 << index)) != 0 ? _kestrelFeature : null;
+
+    /// <summary>False if another object holds the shared slot: then the feature takes an entry of its own.</summary>
+    private bool TrySetKestrelFeature(int index, object? value)
+    {
+        var bit = (byte)(1 << index);
+        if (value is null)
+        {
+            _kestrelFeatureBits &= (byte)~bit;
+        }
+        else if (ReferenceEquals(value, _kestrelFeature) || (_kestrelFeatureBits & ~bit) == 0)
+        {
+            _kestrelFeature = value;
+            _kestrelFeatureBits |= bit;
+        }
+        else
+        {
+            _kestrelFeatureBits &= (byte)~bit;
+            return false;
+        }
+        if (_kestrelFeatureBits == 0)
+        {
+            _kestrelFeature = null;
+        }
+        return true;
     }
 
     private static int IndexOf(Type[] types, Type key)
@@ -172,7 +193,7 @@ internal sealed partial class UnixConnection : IFeatureCollection
         }
         for (var i = 0; i < s_kestrelFeatures.Length; i++)
         {
-            if (_kestrelFeatures[i] is { } feature)
+            if (KestrelFeature(i) is { } feature)
             {
                 yield return new KeyValuePair<Type, object>(s_kestrelFeatures[i], feature);
             }

@@ -11,7 +11,8 @@ namespace Transport.UnixNative.Internal;
 /// </summary>
 internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
 {
-    private PeerCredentials? _peerCredentials; // null: the kernel could not tell, and there is no such feature
+    private PeerCredentials _peerCredentials;
+    private bool _hasPeerCredentials; // false: the kernel could not tell, and there is no such feature
 
     // Read-only view: the list is shared by every request on the connection.
     private ReadOnlyCollection<uint>? _supplementaryGroups;
@@ -25,15 +26,16 @@ internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
     public void SetPeerCredentials(PeerCredentials credentials, uint[]? supplementaryGroups)
     {
         _peerCredentials = credentials;
+        _hasPeerCredentials = true;
         _supplementaryGroups = supplementaryGroups is null ? null : Array.AsReadOnly(supplementaryGroups);
         _featureRevision++;
     }
 
-    int IUnixPeerCredentialsFeature.ProcessId => _peerCredentials.GetValueOrDefault().ProcessId;
+    int IUnixPeerCredentialsFeature.ProcessId => _peerCredentials.ProcessId;
 
-    uint IUnixPeerCredentialsFeature.UserId => _peerCredentials.GetValueOrDefault().UserId;
+    uint IUnixPeerCredentialsFeature.UserId => _peerCredentials.UserId;
 
-    uint IUnixPeerCredentialsFeature.GroupId => _peerCredentials.GetValueOrDefault().GroupId;
+    uint IUnixPeerCredentialsFeature.GroupId => _peerCredentials.GroupId;
 
     string? IUnixPeerCredentialsFeature.SecurityLabel
     {

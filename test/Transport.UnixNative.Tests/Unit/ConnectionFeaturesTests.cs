@@ -153,6 +153,29 @@ public sealed class ConnectionFeaturesTests : IDisposable
     }
 
     [Fact]
+    public void KestrelsFeatures_SharingOneObject_CanStillBeSetApart()
+    {
+        IFeatureCollection features = _connections.Create(out _).Features;
+        var kestrelConnection = new Heartbeat();
+        features[typeof(IConnectionHeartbeatFeature)] = kestrelConnection;
+        features[typeof(IConnectionCompleteFeature)] = kestrelConnection;
+        features[typeof(IConnectionLifetimeNotificationFeature)] = kestrelConnection;
+
+        var other = new Heartbeat();
+        features[typeof(IConnectionHeartbeatFeature)] = other;
+        Assert.Same(other, features[typeof(IConnectionHeartbeatFeature)]);
+        Assert.Same(kestrelConnection, features[typeof(IConnectionCompleteFeature)]);
+
+        features[typeof(IConnectionCompleteFeature)] = null;
+        features[typeof(IConnectionLifetimeNotificationFeature)] = null;
+        features[typeof(IConnectionCompleteFeature)] = other;
+        Assert.Same(other, features[typeof(IConnectionCompleteFeature)]);
+        Assert.Null(features[typeof(IConnectionLifetimeNotificationFeature)]);
+        Assert.Equal(2, features.Count(pair => pair.Value == other));
+        Assert.DoesNotContain(features, pair => pair.Value == kestrelConnection);
+    }
+
+    [Fact]
     public void ManyFeatures_GrowBeyondTheFirstArray()
     {
         IFeatureCollection features = _connections.Create(out _).Features;
@@ -178,6 +201,7 @@ public sealed class ConnectionFeaturesTests : IDisposable
             IFeatureCollection features = connection.Features;
             var model = features.ToDictionary(pair => pair.Key, pair => pair.Value);
             var initial = new Dictionary<Type, object>(model);
+            var kestrelConnection = new object(); // as Kestrel does: one object for all of its features
             Type[] keys =
             [
                 .. initial.Keys, typeof(IUnixMessageFeature), typeof(IConnectionHeartbeatFeature), typeof(IConnectionCompleteFeature),
@@ -189,7 +213,7 @@ public sealed class ConnectionFeaturesTests : IDisposable
                 object? value = random.Next(3) switch
                 {
                     0 => null,
-                    1 => initial.GetValueOrDefault(key) ?? new object(),
+                    1 => initial.GetValueOrDefault(key) ?? kestrelConnection,
                     _ => new object(),
                 };
                 var revision = features.Revision;
