@@ -31,7 +31,6 @@ internal sealed partial class SendFileWriter : IHttpResponseBodyFeature
     private HttpContext? _context;
 
     private FileRateWatch? _rateWatch;
-    private bool _onHeartbeat;
 
     /// <summary>This writer as the body over <paramref name="inner"/> for <paramref name="context"/>'s HTTP/1.x request.</summary>
     public IHttpResponseBodyFeature ResponseBodyFor(IHttpResponseBodyFeature inner, HttpContext context)
@@ -203,9 +202,9 @@ internal sealed partial class SendFileWriter : IHttpResponseBodyFeature
     {
         Volatile.Write(ref _rateWatch, new FileRateWatch(file, rate, Stopwatch.GetTimestamp()));
         // Kestrel's once-a-second tick, the one that times its own writes; a callback cannot be removed, so one per connection.
-        if (!_onHeartbeat && _connection.Features.Get<IConnectionHeartbeatFeature>() is { } heartbeat)
+        if (!_connection.SendFileOnHeartbeat && _connection.Features.Get<IConnectionHeartbeatFeature>() is { } heartbeat)
         {
-            _onHeartbeat = true;
+            _connection.SendFileOnHeartbeat = true;
             heartbeat.OnHeartbeat(static state => ((SendFileWriter)state).CheckRate(), this);
         }
     }

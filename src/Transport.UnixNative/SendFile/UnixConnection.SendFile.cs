@@ -33,6 +33,9 @@ internal sealed partial class UnixConnection : ISendFileFeature
     private PendingFile? _pendingFile; // set by the application's thread, taken by the send loop
     private bool _sendFileEnabled; // answers ISendFileFeature (a seqpacket socket answers it without a writer)
 
+    /// <summary>The writer's rate check rides Kestrel's heartbeat (kept here, where a bool packs with the others).</summary>
+    internal bool SendFileOnHeartbeat;
+
     /// <summary>Offers the send-file path to HTTP/1.1 responses; called once, before <see cref="Start"/>.</summary>
     public void EnableSendFile()
     {
