@@ -30,6 +30,9 @@ internal sealed class UnixPeerIdentity
 
     public bool NamesResolved { get; private init; }
 
+    /// <summary>The peer's supplementary group ids as the first connection with these credentials read them.</summary>
+    public IReadOnlyList<uint> SupplementaryGroupIds { get; private init; } = [];
+
     public static UnixPeerIdentity For(IUnixPeerCredentialsFeature peer, bool resolveNames)
     {
         // The transport's feature is its connection, whose credentials are fixed at connect():
@@ -44,6 +47,8 @@ internal sealed class UnixPeerIdentity
             var shared = UnixPeerIdentityCache.Shared.GetOrResolve(peer.ProcessId, peer.UserId, peer.GroupId, peer.GetSupplementaryGroupIds(), resolveNames,
                 () => Resolve(peer, resolveNames));
             Volatile.Write(ref connection.IdentityCache, shared);
+            // The cache matched the groups too: every connection of one client keeps one list, not a copy each.
+            connection.ShareSupplementaryGroups(shared.SupplementaryGroupIds);
             return shared;
         }
         return Resolve(peer, resolveNames);
@@ -67,7 +72,11 @@ internal sealed class UnixPeerIdentity
         {
             Users.TryGetUserName(peer.UserId, out userName);
         }
-        return new UnixPeerIdentity(peer.ProcessId, peer.UserId, userName, peer.GroupId, groups.ToArray()) { NamesResolved = resolveNames };
+        return new UnixPeerIdentity(peer.ProcessId, peer.UserId, userName, peer.GroupId, groups.ToArray())
+        {
+            NamesResolved = resolveNames,
+            SupplementaryGroupIds = supplementary,
+        };
     }
 
     // The claims last built, with the authentication type (scheme name) they were built for: almost always the only one.

@@ -14,8 +14,8 @@ internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
     private PeerCredentials _peerCredentials;
     private bool _hasPeerCredentials; // false: the kernel could not tell, and there is no such feature
 
-    // Read-only view: the list is shared by every request on the connection.
-    private ReadOnlyCollection<uint>? _supplementaryGroups;
+    // Read-only: the list is shared by every request on the connection (and by connections with identical credentials).
+    private IReadOnlyList<uint>? _supplementaryGroups;
 
     private LabelCache? _securityLabel;
 
@@ -30,6 +30,12 @@ internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
         _supplementaryGroups = supplementaryGroups is null ? null : Array.AsReadOnly(supplementaryGroups);
         _featureRevision++;
     }
+
+    /// <summary>
+    /// Takes <paramref name="groups"/>, equal to this connection's own list (the authentication
+    /// handler's identity cache matched them), in place of it: one list for all of a client's connections.
+    /// </summary>
+    internal void ShareSupplementaryGroups(IReadOnlyList<uint> groups) => Volatile.Write(ref _supplementaryGroups, groups);
 
     int IUnixPeerCredentialsFeature.ProcessId => _peerCredentials.ProcessId;
 

@@ -117,5 +117,22 @@ public sealed class UnixPeerClaimsIdentityTests : IDisposable
         Assert.Same(names, UnixPeerIdentity.For(connection, resolveNames: true));
     }
 
+    [Fact]
+    public void ConnectionsOfOneClient_KeepOneListOfSupplementaryGroups()
+    {
+        var first = _connections.CreateWithoutSocket();
+        var second = _connections.CreateWithoutSocket();
+        first.SetPeerCredentials(new PeerCredentials(4242, 0, 0), [4, 27]);
+        second.SetPeerCredentials(new PeerCredentials(4242, 0, 0), [4, 27]);
+        IUnixPeerCredentialsFeature a = first, b = second;
+        Assert.NotSame(a.GetSupplementaryGroupIds(), b.GetSupplementaryGroupIds());
+
+        UnixPeerIdentity.For(a, resolveNames: false);
+        UnixPeerIdentity.For(b, resolveNames: false);
+
+        Assert.Same(a.GetSupplementaryGroupIds(), b.GetSupplementaryGroupIds());
+        Assert.Equal([4u, 27u], b.GetSupplementaryGroupIds());
+    }
+
     private static List<(string Type, string Value, string Issuer)> Pairs(ClaimsIdentity identity) => identity.Claims.Select(c => (c.Type, c.Value, c.Issuer)).ToList();
 }
