@@ -114,7 +114,8 @@ internal sealed partial class UnixConnection : IFeatureCollection
             }
             else if (stored is not null)
             {
-                _otherFeatures ??= new FeatureEntry[4];
+                // Mostly none, or one: Kestrel's IConnectionMetricsTagsFeature, set while something listens to its meter.
+                _otherFeatures ??= new FeatureEntry[1];
                 if (_otherFeatureCount == _otherFeatures.Length)
                 {
                     Array.Resize(ref _otherFeatures, _otherFeatureCount * 2);
