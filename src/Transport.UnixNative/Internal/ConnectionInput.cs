@@ -28,6 +28,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
     private const int TokenCanceled = 1 << 5;  // the waiting read's token fired
     private const int WriterPaused = 1 << 6;   // too much unread: the loop stopped receiving
     private const int WriterReserved = 1 << 7; // the loop holds memory from GetMemory until Advance
+    private const int NewData = 1 << 8;        // published since the reader last examined everything
 
     private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionInput)state!).CancelRead(token);
     private static readonly Action<object?> s_runInContext = static state =>
@@ -41,7 +42,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
     };
 
     private readonly EventLoop _loop;
-    private readonly UnixConnection _owner;
+    private readonly IInputOwner _owner;
 
     // Segments from the first unconsumed byte (_head at _headIndex) to the last written (_tail).
     // Positions are stream offsets: consumed <= published (visible to the reader) <= written.
@@ -64,7 +65,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
     private CancellationToken _readToken;
     private CancellationTokenRegistration _readTokenRegistration;
 
-    public ConnectionInput(EventLoop loop, UnixConnection owner)
+    public ConnectionInput(EventLoop loop, IInputOwner owner)
     {
         _loop = loop;
         _owner = owner;
@@ -74,6 +75,23 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
 
     /// <summary>Bytes the application has consumed (advanced past) so far; any thread.</summary>
     public long Consumed => Volatile.Read(ref _consumed);
+
+    /// <summary>Segments held now (for tests: a connection with nothing unread holds none).</summary>
+    internal int SegmentCount
+    {
+        get
+        {
+            lock (Sync)
+            {
+                var count = 0;
+                for (var segment = _head; segment is not null; segment = segment.NextSegment)
+                {
+                    count++;
+                }
+                return count;
+            }
+        }
+    }
 
     /// <summary>The application completed its reading side (the loop reads no more).</summary>
     public bool IsReaderCompleted => (Volatile.Read(ref _state) & ReaderCompleted) != 0;
@@ -145,8 +163,10 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             }
             PublishWritten();
             waiter = TakeWaiter();
+            // As a pipe, bytes examined (not only consumed) count as read: a reader that looks at
+            // everything and waits for more is never stuck behind a paused writer.
             var pause = _loop.InputPauseThreshold;
-            if (pause > 0 && _published - _consumed >= pause)
+            if (pause > 0 && _published - _examined >= pause)
             {
                 _state |= WriterPaused;
                 flush = InputFlush.Paused;
@@ -177,6 +197,10 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
 
     private void PublishWritten()
     {
+        if (_written > _published)
+        {
+            _state |= NewData;
+        }
         _published = _written;
         _publishedSegment = _tail;
         _publishedIndex = _tail?.Written ?? 0;
@@ -225,8 +249,8 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         lock (Sync)
         {
             ThrowIfCannotRead();
-            // As a pipe's TryRead: any unconsumed bytes, examined or not.
-            if (_published > _consumed || IsReady)
+            // As a pipe's TryRead: also bytes not examined yet, even if a read would wait.
+            if (IsReady || _published > _examined)
             {
                 result = TakeResult();
                 return true;
@@ -296,11 +320,16 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
                 throw new InvalidOperationException("The consumed and examined positions must lie within the last read's buffer, consumed first.");
             }
             _state &= ~Reading;
+            if (examinedAt == _published && (_state & WriterCompleted) == 0)
+            {
+                // Everything looked at: the next read waits for more (as a pipe's).
+                _state &= ~NewData;
+            }
             _examined = examinedAt;
             Volatile.Write(ref _consumed, consumedAt);
             ReleaseConsumed();
             var paused = (_state & WriterPaused) != 0;
-            resume = paused && _published - _consumed < _loop.InputResumeThreshold;
+            resume = paused && _published - _examined < _loop.InputResumeThreshold;
             if (resume)
             {
                 _state &= ~WriterPaused;
@@ -343,7 +372,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         }
     }
 
-    private void ResumeWriter() => _loop.Schedule(static state => ((UnixConnection)state!).OnInputResumed(), _owner);
+    private void ResumeWriter() => _loop.Schedule(static state => ((IInputOwner)state!).OnInputResumed(), _owner);
 
     private void CancelRead(CancellationToken token)
     {
@@ -360,7 +389,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         waiter.Dispatch(_loop);
     }
 
-    private bool IsReady => (_state & (CancelPending | WriterCompleted)) != 0 || _published > _examined;
+    private bool IsReady => (_state & (NewData | CancelPending | WriterCompleted)) != 0;
 
     private void ThrowIfCannotRead()
     {
@@ -533,6 +562,13 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             }
         }
     }
+}
+
+/// <summary>The receiving side of a <see cref="ConnectionInput"/>.</summary>
+internal interface IInputOwner
+{
+    /// <summary>A paused receive may go on (the reader caught up or completed). Runs on the loop.</summary>
+    void OnInputResumed();
 }
 
 /// <summary>What <see cref="ConnectionInput.Publish"/> tells the loop.</summary>

@@ -170,7 +170,7 @@ internal sealed partial class UnixConnection
     }
 
     /// <summary>The application caught up with a paused receive, or stopped reading. Loop thread (scheduled by the input).</summary>
-    internal void OnInputResumed()
+    public void OnInputResumed()
     {
         if (!_receivePaused)
         {

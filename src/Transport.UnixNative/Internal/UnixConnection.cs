@@ -13,7 +13,7 @@ namespace Transport.UnixNative.Internal;
 /// One accepted unix socket as a Kestrel connection. Every socket call and every state change
 /// happens on the owning <see cref="EventLoop"/>'s thread; other threads only schedule work on it.
 /// </summary>
-internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe,
+internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe, IInputOwner,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IMemoryPoolFeature
 {
