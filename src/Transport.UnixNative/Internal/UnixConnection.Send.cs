@@ -37,7 +37,7 @@ internal sealed partial class UnixConnection
     // an idle connection keeps no async state machine (issue 9). Made once, at the start.
     private Action? _resumeSending;
 
-    /// <summary>Starts sending; returns at once (the pump resumes itself from the output pipe). Loop thread.</summary>
+    /// <summary>Starts the send pump (<see cref="SendPump"/>) and returns at once, complete: the pump resumes itself from the output pipe. Loop thread.</summary>
     private ValueTask SendLoopAsync()
     {
         _resumeSending = ResumeSending;
