@@ -18,8 +18,9 @@ public sealed partial class UnixNativeTransportOptions
     public int Backlog { get; set; } = 512;
 
     /// <summary>
-    /// The most bytes received from a peer that may wait in the input pipe before the transport
-    /// stops reading from the socket. <see langword="null"/> or 0 means unlimited.
+    /// The most bytes received from a peer that may wait, not yet examined by the application, in
+    /// the connection's input before the transport stops reading from the socket (it reads again
+    /// below half). <see langword="null"/> or 0 means unlimited.
     /// </summary>
     /// <remarks>Defaults to 1 MiB.</remarks>
     public long? MaxReadBufferSize { get; set; } = 1024 * 1024;

@@ -6,10 +6,10 @@ namespace Transport.UnixNative.Internal;
 
 /// <summary>
 /// Descriptors that arrived on a byte-stream connection, each tagged with the input position of a byte it
-/// came with (the last byte of the read that delivered it). A consumer may take those whose bytes it has consumed (through <see cref="Input"/>,
-/// which counts them): that is how a request sees only its own descriptors.
+/// came with (the last byte of the read that delivered it). A consumer may take those whose bytes it has consumed (the connection's
+/// input counts them): that is how a request sees only its own descriptors.
 /// </summary>
-internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
+internal sealed class ReceivedDescriptors(ConnectionInput input) : IUnixFileDescriptorsFeature
 {
     /// <summary>Untaken descriptors a connection may hold before it is aborted (a peer cannot exhaust our descriptor table).</summary>
     public const int MaxQueued = 1024;
@@ -19,14 +19,6 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     private Queue<(long Position, SafeFdHandle Handle)>? _queue;
     private bool _closed;
     private int _count; // _queue.Count, readable without the lock
-
-    public ReceivedDescriptors(PipeReader input)
-    {
-        Input = new ConsumptionCountingReader(input);
-    }
-
-    /// <summary>The reader the application gets in place of the input pipe's.</summary>
-    public ConsumptionCountingReader Input { get; }
 
     /// <summary>Bytes received so far (loop thread).</summary>
     public long Received;
@@ -65,7 +57,7 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
     {
         get
         {
-            var consumed = Input.Consumed;
+            var consumed = input.Consumed;
             if (Volatile.Read(ref _queue) is not { } queue)
             {
                 return 0;
@@ -88,7 +80,7 @@ internal sealed class ReceivedDescriptors : IUnixFileDescriptorsFeature
 
     public SafeHandle? TryTake()
     {
-        var consumed = Input.Consumed;
+        var consumed = input.Consumed;
         if (Volatile.Read(ref _queue) is not { } queue)
         {
             return null;

@@ -17,10 +17,10 @@ internal sealed partial class UnixConnection
     private ReceivedDescriptors? _receivedDescriptors;
     private ConnectionAbortedException? _descriptorFailure;
 
-    /// <summary>Installs the counting input reader and the descriptor feature; constructor only.</summary>
+    /// <summary>Installs the descriptor feature; constructor only.</summary>
     private void TrackDescriptors()
     {
-        _receivedDescriptors = new ReceivedDescriptors(_input.Reader);
+        _receivedDescriptors = new ReceivedDescriptors(_input);
         _features.Set<IUnixFileDescriptorsFeature>(_receivedDescriptors);
     }
 

@@ -71,9 +71,12 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         var minimumSegment = memoryPool.MaxBufferSize is > 0 and < 4096 ? memoryPool.MaxBufferSize : 4096;
 
         // Built once per loop, shared by its connections (Kestrel's "per I/O queue" settings).
-        // Input: the loop writes and resumes paused receives on itself. Output: sends run on the
-        // flushing thread, just after its current work item (see SendScheduler).
-        InputOptions = new PipeOptions(memoryPool, applicationScheduler, this, maxRead, maxRead / 2, minimumSegment, useSynchronizationContext: false);
+        // Input (ConnectionInput): the loop writes and resumes paused receives on itself. Output: sends
+        // run on the flushing thread, just after its current work item (see SendScheduler).
+        ApplicationScheduler = applicationScheduler;
+        InputPauseThreshold = maxRead;
+        InputResumeThreshold = Math.Max(maxRead / 2, 1); // at the latest when everything was read
+        InputBlockSize = minimumSegment;
         OutputOptions = new PipeOptions(memoryPool, new SendScheduler(this), applicationScheduler, maxWrite, maxWrite / 2, minimumSegment, useSynchronizationContext: false);
 
         _epoll = Epoll.Create();
@@ -105,7 +108,20 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     public System.Buffers.MemoryPool<byte> MemoryPool { get; }
 
-    public PipeOptions InputOptions { get; }
+    /// <summary>Where the application's continuations run (the thread pool, or inline).</summary>
+    public PipeScheduler ApplicationScheduler { get; }
+
+    /// <summary>Unread input bytes at which a connection stops receiving (0: never).</summary>
+    public long InputPauseThreshold { get; }
+
+    /// <summary>Unread input bytes below which a paused connection receives again.</summary>
+    public long InputResumeThreshold { get; }
+
+    /// <summary>Size of the pool blocks input is received into.</summary>
+    public int InputBlockSize { get; }
+
+    /// <summary>Input segments of this loop's connections, for reuse.</summary>
+    public InputSegmentPool InputSegments { get; } = new();
 
     public PipeOptions OutputOptions { get; }
 

@@ -11,8 +11,6 @@ internal sealed partial class UnixConnection
     // Read at most this much per readiness event before flushing and yielding to other connections.
     private const int ReceiveBudget = 256 * 1024;
 
-    private Action? _onFlushCompleted; // made at the first pause: most connections never pause
-    private ConfiguredValueTaskAwaitable<FlushResult>.ConfiguredValueTaskAwaiter _flushAwaiter;
     private bool _receivePaused;
     private bool _receiveEnded;
 
@@ -36,7 +34,7 @@ internal sealed partial class UnixConnection
         {
             return;
         }
-        var writer = _input.Writer;
+        var writer = _input;
         var received = 0;
         var wrote = false;
         var drained = false;
@@ -70,7 +68,7 @@ internal sealed partial class UnixConnection
                 }
                 // End of stream (a FIN, or for seqpacket the peer's shutdown or close). Complete also publishes what was read.
                 _receiveEnded = true;
-                writer.Complete();
+                writer.CompleteWriter();
                 return;
             }
             if (errno == Libc.EINTR)
@@ -90,18 +88,16 @@ internal sealed partial class UnixConnection
         {
             return;
         }
-        var flush = writer.FlushAsync().ConfigureAwait(false).GetAwaiter();
-        if (!flush.IsCompleted)
+        switch (writer.Publish())
         {
-            // The application has not caught up (MaxReadBufferSize): stop reading until it does.
-            _receivePaused = true;
-            _flushAwaiter = flush;
-            flush.UnsafeOnCompleted(_onFlushCompleted ??= OnFlushCompleted);
-            return;
-        }
-        if (!ContinueAfterFlush(flush.GetResult()))
-        {
-            return;
+            case InputFlush.Paused:
+                // The application has not caught up (MaxReadBufferSize): stop reading until it does (OnInputResumed).
+                _receivePaused = true;
+                return;
+            case InputFlush.ReaderCompleted:
+                // The application stopped reading: read no more.
+                _receiveEnded = true;
+                return;
         }
         if (!drained)
         {
@@ -110,7 +106,7 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private nint ReceiveStream(PipeWriter writer, out int errno, out bool drained, out bool emptyPacket)
+    private nint ReceiveStream(ConnectionInput writer, out int errno, out bool drained, out bool emptyPacket)
     {
         emptyPacket = false;
         var memory = _loop.StreamBuffer;
@@ -140,7 +136,7 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private nint ReceivePacket(PipeWriter writer, out int errno, out bool emptyPacket)
+    private nint ReceivePacket(ConnectionInput writer, out int errno, out bool emptyPacket)
     {
         // A packet is read whole or not at all: receive into a buffer as large as any packet a peer
         // can send, then copy into the pipe (idle connections hold no buffer of their own).
@@ -173,31 +169,21 @@ internal sealed partial class UnixConnection
         return n;
     }
 
-    private void OnFlushCompleted()
+    /// <summary>The application caught up with a paused receive, or stopped reading. Loop thread (scheduled by the input).</summary>
+    public void OnInputResumed()
     {
-        // Runs on the loop: the input pipe's writer scheduler is the loop.
-        _receivePaused = false;
-        if (_socketClosed || !ContinueAfterFlush(_flushAwaiter.GetResult()))
+        if (!_receivePaused)
         {
+            return; // ended meanwhile (aborted, reset, closed)
+        }
+        _receivePaused = false;
+        if (_input.IsReaderCompleted)
+        {
+            _receiveEnded = true;
             return;
         }
         // Edges that arrived while paused were consumed without reading: try now.
         Receive();
-    }
-
-    private bool ContinueAfterFlush(FlushResult result)
-    {
-        if (result.IsCompleted || result.IsCanceled)
-        {
-            // The application stopped reading (or the connection is aborting): read no more.
-            _receiveEnded = true;
-            if (result.IsCanceled)
-            {
-                _input.Writer.Complete(_abortReason);
-            }
-            return false;
-        }
-        return true;
     }
 
     /// <summary>The socket's pending error (SO_ERROR, cleared by reading it), or 0.</summary>
@@ -225,6 +211,6 @@ internal sealed partial class UnixConnection
         // Reset or failed: the peer's side is gone, whether or not the application reads. Signalled
         // after logging: ConnectionClosed can end the connection on another thread at once.
         SignalConnectionClosed();
-        _input.Writer.Complete(error);
+        _input.CompleteWriter(error);
     }
 }

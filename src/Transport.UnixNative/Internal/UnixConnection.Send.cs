@@ -33,35 +33,87 @@ internal sealed partial class UnixConnection
         Failed,
     }
 
+    // The one continuation the output pipe holds while the connection waits for the application:
+    // an idle connection keeps no async state machine (issue 9). Made once, at the start.
+    private Action? _resumeSending;
+
+    /// <summary>Starts the send pump (<see cref="SendPump"/>) and returns at once, complete: the pump resumes itself from the output pipe. Loop thread.</summary>
+    private ValueTask SendLoopAsync()
+    {
+        _resumeSending = ResumeSending;
+        SendPump();
+        return default;
+    }
+
+    /// <summary>The output pipe's continuation: the read the pump left pending has completed.</summary>
+    private void ResumeSending()
+    {
+        ReadResult result;
+        bool haveResult;
+        try
+        {
+            // The pending read's ValueTask is not kept (48 bytes per connection): once the pipe resumes
+            // us, TryRead returns what its GetResult would (we gave no cancellation token). Were it ever
+            // to find nothing, the pipe would take a new ReadAsync, so the pump asks again.
+            haveResult = _output.Reader.TryRead(out result);
+        }
+        catch (Exception ex)
+        {
+            TransportLog.ConnectionError(_logger, ConnectionId, ex);
+            EndSending(ex);
+            return;
+        }
+        SendPump(result, haveResult);
+    }
+
     /// <summary>
-    /// Takes what the application flushed and sends it. The output pipe resumes this loop from a
-    /// thread-pool work item that serves every connection of the event loop (<see cref="SendScheduler"/>):
-    /// a burst of flushes becomes one sendmsg, and no eventfd wake-up is needed per response.
-    /// Only when the socket is full does the loop move to the I/O thread, which alone waits for
-    /// writability (so a writable edge can never slip between a failed send and the wait).
+    /// Takes what the application flushed and sends it, for as long as reads complete at once; then
+    /// leaves a continuation with the output pipe and returns. The pipe resumes it from a thread-pool
+    /// work item that serves every connection of the event loop (<see cref="SendScheduler"/>): a burst
+    /// of flushes becomes one sendmsg, and no eventfd wake-up is needed per response.
+    /// Only when the socket is full does the pump move to the I/O thread, which alone waits for
+    /// writability (so a writable edge can never slip between a failed send and the wait). Those
+    /// waits, and a queued file, run as async methods only while they last (<see cref="ResumeAfterAsync"/>).
     /// </summary>
-    private async Task SendLoopAsync()
+    private void SendPump(ReadResult result = default, bool haveResult = false)
     {
         Exception? error = null;
         var reader = _output.Reader;
         try
         {
+            // A loop, never a recursion: thousands of reads in a row may complete at once (pipelining).
             while (true)
             {
-                ReadResult result;
-                if (!HasPendingFile)
+                if (!haveResult)
                 {
-                    result = await reader.ReadAsync().ConfigureAwait(false);
-                }
-                else if (!reader.TryRead(out result))
-                {
-                    // The pipe is empty: everything flushed before the file has gone out.
-                    if (!await SendPendingFileAsync().ConfigureAwait(false))
+                    if (!HasPendingFile)
                     {
-                        break;
+                        var read = reader.ReadAsync();
+                        if (!read.IsCompleted)
+                        {
+                            // Nothing after this: the continuation may already be running on another thread.
+                            read.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_resumeSending!);
+                            return;
+                        }
+                        result = read.GetAwaiter().GetResult();
                     }
-                    continue;
+                    else if (!reader.TryRead(out result))
+                    {
+                        // The pipe is empty: everything flushed before the file has gone out.
+                        var sent = SendPendingFileAsync();
+                        if (!sent.IsCompleted)
+                        {
+                            _ = ResumeAfterAsync(new ValueTask<bool>(sent));
+                            return;
+                        }
+                        if (!sent.GetAwaiter().GetResult())
+                        {
+                            break;
+                        }
+                        continue;
+                    }
                 }
+                haveResult = false;
                 if (IsAbortRead(result) || _socketClosed)
                 {
                     break;
@@ -81,10 +133,17 @@ internal sealed partial class UnixConnection
                     reader.AdvanceTo(buffer.Start);
                     if (!_loop.IsCurrentThread)
                     {
-                        await _loop.SwitchTo();
-                        continue; // retry once on the loop before waiting
+                        // Retry once on the loop before waiting.
+                        _loop.Schedule(static state => ((UnixConnection)state!).SendPump(), this);
+                        return;
                     }
-                    if (!await WaitForWritable().ConfigureAwait(false))
+                    var writable = WaitForWritable();
+                    if (!writable.IsCompleted)
+                    {
+                        _ = ResumeAfterAsync(writable);
+                        return;
+                    }
+                    if (!writable.GetAwaiter().GetResult())
                     {
                         break;
                     }
@@ -109,14 +168,49 @@ internal sealed partial class UnixConnection
         }
         catch (Exception ex)
         {
+            // One connection's failure: it ends here, never on the thread pool or the loop's thread.
             error = ex;
             TransportLog.ConnectionError(_logger, ConnectionId, ex);
         }
-        finally
+        EndSending(error);
+    }
+
+    /// <summary>
+    /// The rare waits (socket full, a file being sent): an async method only while one lasts, then
+    /// back to <see cref="SendPump"/>. Called only with a wait that was not complete, so the pump goes
+    /// on from the wait's completion rather than nesting in itself (one level at most, in a race).
+    /// </summary>
+    private async Task ResumeAfterAsync(ValueTask<bool> wait)
+    {
+        bool canSend;
+        try
         {
-            // Only the send loop completes its reader, and only here: no sendmsg can be reading the
+            canSend = await wait.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            TransportLog.ConnectionError(_logger, ConnectionId, ex);
+            EndSending(ex);
+            return;
+        }
+        if (canSend)
+        {
+            SendPump();
+        }
+        else
+        {
+            EndSending(null);
+        }
+    }
+
+    /// <summary>The end of sending, once: the pump broke off, failed, or a wait said the connection is ending.</summary>
+    private void EndSending(Exception? error)
+    {
+        try
+        {
+            // Only the send pump completes its reader, and only here: no sendmsg can be reading the
             // pipe's memory any more. Then the pool may go (the loop's dispose waits for this).
-            reader.Complete(error);
+            _output.Reader.Complete(error);
             _loop.ReleasePool();
             MarkClosed(SendEnded);
             // Closing belongs to the loop: it owns the registration and the descriptor's number.
@@ -132,6 +226,10 @@ internal sealed partial class UnixConnection
                     connection.CloseSocket(sendError);
                 }, (this, error));
             }
+        }
+        catch (Exception ex)
+        {
+            TransportLog.ConnectionError(_logger, ConnectionId, ex);
         }
     }
 

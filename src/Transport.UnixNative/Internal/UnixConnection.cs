@@ -13,7 +13,7 @@ namespace Transport.UnixNative.Internal;
 /// One accepted unix socket as a Kestrel connection. Every socket call and every state change
 /// happens on the owning <see cref="EventLoop"/>'s thread; other threads only schedule work on it.
 /// </summary>
-internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe,
+internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe, IInputOwner,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IMemoryPoolFeature
 {
@@ -28,7 +28,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly EventLoop _loop;
     private readonly ILogger _logger;
     private readonly bool _isPacket;
-    private readonly Pipe _input;   // transport writes, application reads
+    private readonly ConnectionInput _input; // transport writes, application reads
     private readonly Pipe _output;  // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     // Made only when DisposeAsync has to wait: most connections are fully closed by then.
@@ -59,7 +59,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
         // Kept in the base's own storage: the token stays readable after DisposeAsync disposes its source.
         base.ConnectionClosed = _connectionClosedTokenSource.Token;
-        _input = new Pipe(loop.InputOptions);
+        _input = new ConnectionInput(loop, this);
         _output = new Pipe(loop.OutputOptions);
         Transport = this;
         if (isPacket)
@@ -142,7 +142,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         {
             TransportLog.ConnectionError(_logger, ConnectionId, ex);
             _receiveEnded = true;
-            _input.Writer.Complete(ex);
+            _input.CompleteWriter(ex);
             CloseSocket(ex);
             _output.Reader.Complete(ex); // no send loop owns it
             MarkClosed(SendEnded);
@@ -218,16 +218,13 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         // The peer sees the end at once; a send that waits for buffer space fails instead of waiting.
         Interop.Socket.shutdown(_fd.Fd, Interop.Socket.SHUT_RDWR);
         OnWritable(canSend: false);
-        if (_receivePaused)
-        {
-            // The paused receive completes the input with the abort reason (see ContinueAfterFlush).
-            _input.Writer.CancelPendingFlush();
-        }
-        else if (!_receiveEnded)
+        if (!_receiveEnded)
         {
             // As Kestrel's Sockets transport: the reader sees the abort, not buffered data and a clean end.
+            // A paused receive ends here too (its resumption finds the input ended).
+            _receivePaused = false;
             _receiveEnded = true;
-            _input.Writer.Complete(_abortReason);
+            _input.CompleteWriter(_abortReason);
         }
     }
 
@@ -255,7 +252,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         if (!_receiveEnded)
         {
             _receiveEnded = true;
-            _input.Writer.Complete(reason);
+            _input.CompleteWriter(reason);
         }
         TransportLog.ConnectionClosed(_logger, ConnectionId);
         SignalConnectionClosed();
@@ -313,7 +310,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         _connectionClosedTokenSource.Dispose();
     }
 
-    PipeReader IDuplexPipe.Input => (PipeReader?)_receivedDescriptors?.Input ?? _input.Reader;
+    PipeReader IDuplexPipe.Input => _input;
 
     // Kestrel writes through the send-file writer where the connection offers sendfile.
     PipeWriter IDuplexPipe.Output => (PipeWriter?)_sendFileWriter ?? _output.Writer;

@@ -1,0 +1,580 @@
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Runtime.ExceptionServices;
+using System.Threading.Tasks.Sources;
+
+namespace Transport.UnixNative.Internal;
+
+/// <summary>
+/// A connection's input: the bytes its event loop received, read by the application as a
+/// <see cref="PipeReader"/> with a <see cref="Pipe"/>'s semantics (examined positions, cancellation,
+/// completion, a writer paused while too much is unread). One object in place of a pipe, its reader,
+/// its writer, its segment stack and a counting wrapper: every idle keep-alive connection carries it.
+/// A connection with nothing unread holds no segment and no pool block.
+/// </summary>
+/// <remarks>
+/// The writing side (<see cref="Write"/>, <see cref="GetMemory"/>/<see cref="Advance"/>,
+/// <see cref="Publish"/>, <see cref="CompleteWriter"/>) runs on the loop thread only; the reading side
+/// on any thread, one read at a time. One lock (the object's monitor: no lock object per connection)
+/// guards the state both share; continuations run after it is released.
+/// </remarks>
+internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueTaskSource<ReadResult>
+{
+    private const int ReaderCompleted = 1 << 0;
+    private const int WriterCompleted = 1 << 1;
+    private const int Reading = 1 << 2;        // a result is out: AdvanceTo comes next
+    private const int Awaiting = 1 << 3;       // a read waits for data
+    private const int CancelPending = 1 << 4;  // CancelPendingRead: the next result is canceled
+    private const int TokenCanceled = 1 << 5;  // the waiting read's token fired
+    private const int WriterPaused = 1 << 6;   // too much unread: the loop stopped receiving
+    private const int WriterReserved = 1 << 7; // the loop holds memory from GetMemory until Advance
+    private const int NewData = 1 << 8;        // published since the reader last examined everything
+
+    private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionInput)state!).CancelRead(token);
+    private static readonly Action<object?> s_runInContext = static state =>
+    {
+        var (continuation, continuationState, context) = ((Action<object?>, object?, ExecutionContext))state!;
+        ExecutionContext.Run(context, static s =>
+        {
+            var (c, cs) = ((Action<object?>, object?))s!;
+            c(cs);
+        }, (continuation, continuationState));
+    };
+
+    private readonly EventLoop _loop;
+    private readonly IInputOwner _owner;
+
+    // Segments from the first unconsumed byte (_head at _headIndex) to the last written (_tail).
+    // Positions are stream offsets: consumed <= published (visible to the reader) <= written.
+    private InputSegment? _head;
+    private int _headIndex;
+    private InputSegment? _tail;
+    private InputSegment? _publishedSegment;
+    private int _publishedIndex;
+    private long _written;
+    private long _published;
+    private long _consumed;
+    private long _examined;
+
+    private int _state;
+    private short _version;
+    private Exception? _writerError;
+    private Action<object?>? _continuation;
+    private object? _continuationState;
+    private ExecutionContext? _continuationContext;
+    private CancellationToken _readToken;
+    private CancellationTokenRegistration _readTokenRegistration;
+
+    public ConnectionInput(EventLoop loop, IInputOwner owner)
+    {
+        _loop = loop;
+        _owner = owner;
+    }
+
+    private object Sync => this;
+
+    /// <summary>Bytes the application has consumed (advanced past) so far; any thread.</summary>
+    public long Consumed => Volatile.Read(ref _consumed);
+
+    /// <summary>Segments held now (for tests: a connection with nothing unread holds none).</summary>
+    internal int SegmentCount
+    {
+        get
+        {
+            lock (Sync)
+            {
+                var count = 0;
+                for (var segment = _head; segment is not null; segment = segment.NextSegment)
+                {
+                    count++;
+                }
+                return count;
+            }
+        }
+    }
+
+    /// <summary>The application completed its reading side (the loop reads no more).</summary>
+    public bool IsReaderCompleted => (Volatile.Read(ref _state) & ReaderCompleted) != 0;
+
+    // ---- The loop's side ----
+
+    /// <summary>Appends <paramref name="data"/>; invisible to the reader until <see cref="Publish"/>.</summary>
+    public void Write(ReadOnlySpan<byte> data)
+    {
+        lock (Sync)
+        {
+            while (!data.IsEmpty)
+            {
+                var tail = TailWithRoom(1);
+                var room = tail.Available.Span[tail.Written..];
+                var n = Math.Min(room.Length, data.Length);
+                data[..n].CopyTo(room);
+                tail.Written += n;
+                _written += n;
+                data = data[n..];
+            }
+            DropIfReaderCompleted();
+        }
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
+        lock (Sync)
+        {
+            var tail = TailWithRoom(Math.Max(sizeHint, 1));
+            _state |= WriterReserved;
+            return tail.Available[tail.Written..];
+        }
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0) => GetMemory(sizeHint).Span;
+
+    public void Advance(int count)
+    {
+        lock (Sync)
+        {
+            var tail = _tail;
+            if ((_state & WriterReserved) == 0 || tail is null || (uint)count > (uint)(tail.Available.Length - tail.Written))
+            {
+                throw new InvalidOperationException("Advance without GetMemory, or past the memory it gave.");
+            }
+            _state &= ~WriterReserved;
+            tail.Written += count;
+            _written += count;
+            DropIfReaderCompleted();
+        }
+    }
+
+    /// <summary>
+    /// Makes everything written visible to the reader and wakes it. <see cref="InputFlush.Paused"/>: the
+    /// reader is behind (the loop should stop receiving; the owner's <c>OnInputResumed</c> runs on the loop
+    /// once it catches up); <see cref="InputFlush.ReaderCompleted"/>: nobody reads any more.
+    /// </summary>
+    public InputFlush Publish()
+    {
+        Waiter waiter;
+        var flush = InputFlush.Continue;
+        lock (Sync)
+        {
+            if ((_state & ReaderCompleted) != 0)
+            {
+                return InputFlush.ReaderCompleted;
+            }
+            PublishWritten();
+            waiter = TakeWaiter();
+            // As a pipe, bytes examined (not only consumed) count as read: a reader that looks at
+            // everything and waits for more is never stuck behind a paused writer.
+            var pause = _loop.InputPauseThreshold;
+            if (pause > 0 && _published - _examined >= pause)
+            {
+                _state |= WriterPaused;
+                flush = InputFlush.Paused;
+            }
+        }
+        waiter.Dispatch(_loop);
+        return flush;
+    }
+
+    /// <summary>Ends the input (after what was written): the reader sees the end, or <paramref name="error"/> thrown.</summary>
+    public void CompleteWriter(Exception? error = null)
+    {
+        Waiter waiter;
+        lock (Sync)
+        {
+            if ((_state & WriterCompleted) != 0)
+            {
+                return;
+            }
+            _state = (_state | WriterCompleted) & ~(WriterPaused | WriterReserved);
+            _writerError = error;
+            PublishWritten();
+            waiter = TakeWaiter();
+            DropIfReaderCompleted();
+        }
+        waiter.Dispatch(_loop);
+    }
+
+    private void PublishWritten()
+    {
+        if (_written > _published)
+        {
+            _state |= NewData;
+        }
+        _published = _written;
+        _publishedSegment = _tail;
+        _publishedIndex = _tail?.Written ?? 0;
+    }
+
+    private InputSegment TailWithRoom(int size)
+    {
+        var tail = _tail;
+        if (tail is not null && tail.Available.Length - tail.Written >= size)
+        {
+            return tail;
+        }
+        var pool = _loop.MemoryPool;
+        // Kestrel's pool serves blocks of one size; a larger request (none of ours asks one) comes from the shared pool.
+        var block = size <= _loop.InputBlockSize ? pool.Rent(_loop.InputBlockSize) : MemoryPool<byte>.Shared.Rent(size);
+        var segment = _loop.InputSegments.Rent();
+        segment.Assign(block, _written);
+        if (tail is null)
+        {
+            _head = segment;
+            _headIndex = 0;
+            _publishedSegment = segment;
+            _publishedIndex = 0;
+        }
+        else
+        {
+            tail.Link(segment);
+        }
+        _tail = segment;
+        return segment;
+    }
+
+    private void DropIfReaderCompleted()
+    {
+        if ((_state & (ReaderCompleted | WriterReserved)) == ReaderCompleted)
+        {
+            // Nobody will read these bytes: give the memory back now.
+            ReleaseAll();
+        }
+    }
+
+    // ---- The application's side ----
+
+    public override bool TryRead(out ReadResult result)
+    {
+        lock (Sync)
+        {
+            ThrowIfCannotRead();
+            // As a pipe's TryRead: also bytes not examined yet, even if a read would wait.
+            if (IsReady || _published > _examined)
+            {
+                result = TakeResult();
+                return true;
+            }
+        }
+        result = default;
+        return false;
+    }
+
+    public override ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+    {
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<ReadResult>(cancellationToken);
+        }
+        short version;
+        lock (Sync)
+        {
+            ThrowIfCannotRead();
+            if (IsReady)
+            {
+                return new ValueTask<ReadResult>(TakeResult());
+            }
+            _state |= Awaiting;
+            version = ++_version;
+            _readToken = cancellationToken;
+        }
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Registered outside the lock: a token that fires now calls back at once (and takes the lock).
+            var registration = cancellationToken.UnsafeRegister(s_cancelRead, this);
+            var stale = false;
+            lock (Sync)
+            {
+                if ((_state & Awaiting) != 0 && _version == version)
+                {
+                    _readTokenRegistration = registration;
+                }
+                else
+                {
+                    stale = true;
+                }
+            }
+            if (stale)
+            {
+                registration.Unregister();
+            }
+        }
+        return new ValueTask<ReadResult>(this, version);
+    }
+
+    public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+    public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+    {
+        bool resume;
+        lock (Sync)
+        {
+            if ((_state & Reading) == 0)
+            {
+                throw new InvalidOperationException("No reading operation to complete.");
+            }
+            var consumedAt = PositionOf(consumed);
+            var examinedAt = PositionOf(examined);
+            if (consumedAt < _consumed || examinedAt < consumedAt || examinedAt > _published)
+            {
+                throw new InvalidOperationException("The consumed and examined positions must lie within the last read's buffer, consumed first.");
+            }
+            _state &= ~Reading;
+            if (examinedAt == _published && (_state & WriterCompleted) == 0)
+            {
+                // Everything looked at: the next read waits for more (as a pipe's).
+                _state &= ~NewData;
+            }
+            _examined = examinedAt;
+            Volatile.Write(ref _consumed, consumedAt);
+            ReleaseConsumed();
+            var paused = (_state & WriterPaused) != 0;
+            resume = paused && _published - _examined < _loop.InputResumeThreshold;
+            if (resume)
+            {
+                _state &= ~WriterPaused;
+            }
+        }
+        if (resume)
+        {
+            ResumeWriter();
+        }
+    }
+
+    public override void CancelPendingRead()
+    {
+        Waiter waiter;
+        lock (Sync)
+        {
+            _state |= CancelPending;
+            waiter = TakeWaiter();
+        }
+        waiter.Dispatch(_loop);
+    }
+
+    public override void Complete(Exception? exception = null)
+    {
+        bool resume;
+        lock (Sync)
+        {
+            if ((_state & ReaderCompleted) != 0)
+            {
+                return;
+            }
+            resume = (_state & WriterPaused) != 0;
+            _state = (_state | ReaderCompleted) & ~(Reading | WriterPaused);
+            DropIfReaderCompleted();
+        }
+        if (resume)
+        {
+            // A paused loop learns that nobody reads any more.
+            ResumeWriter();
+        }
+    }
+
+    private void ResumeWriter() => _loop.Schedule(static state => ((IInputOwner)state!).OnInputResumed(), _owner);
+
+    private void CancelRead(CancellationToken token)
+    {
+        Waiter waiter;
+        lock (Sync)
+        {
+            if ((_state & Awaiting) == 0 || _readToken != token)
+            {
+                return;
+            }
+            _state |= TokenCanceled;
+            waiter = TakeWaiter();
+        }
+        waiter.Dispatch(_loop);
+    }
+
+    private bool IsReady => (_state & (NewData | CancelPending | WriterCompleted)) != 0;
+
+    private void ThrowIfCannotRead()
+    {
+        if ((_state & ReaderCompleted) != 0)
+        {
+            throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+        }
+        if ((_state & (Reading | Awaiting)) != 0)
+        {
+            throw new InvalidOperationException("Reading is already in progress.");
+        }
+    }
+
+    /// <summary>The result of a read now (lock held); the read is in progress until AdvanceTo.</summary>
+    private ReadResult TakeResult()
+    {
+        if ((_state & WriterCompleted) != 0 && _writerError is { } error)
+        {
+            ExceptionDispatchInfo.Throw(error);
+        }
+        var canceled = (_state & CancelPending) != 0;
+        _state = (_state | Reading) & ~CancelPending;
+        var buffer = _head is null
+            ? default
+            : new ReadOnlySequence<byte>(_head, _headIndex, _publishedSegment!, _publishedIndex);
+        return new ReadResult(buffer, canceled, (_state & WriterCompleted) != 0);
+    }
+
+    private long PositionOf(SequencePosition position) => position.GetObject() switch
+    {
+        InputSegment segment => segment.RunningIndex + position.GetInteger(),
+        null => _consumed, // the start or end of an empty buffer
+        _ => throw new InvalidOperationException("The position does not belong to this reader's buffer."),
+    };
+
+    /// <summary>Gives back the segments before the consumed position (lock held).</summary>
+    private void ReleaseConsumed()
+    {
+        if (_consumed == _written && (_state & WriterReserved) == 0)
+        {
+            // Nothing unread: an idle connection keeps no memory.
+            ReleaseAll();
+            return;
+        }
+        // The published segment stays: the reader's buffer ends in it.
+        while (_head is { } head && head != _publishedSegment && head.End <= _consumed)
+        {
+            _head = head.NextSegment;
+            _loop.InputSegments.Return(head);
+        }
+        _headIndex = (int)(_consumed - _head!.RunningIndex);
+    }
+
+    private void ReleaseAll()
+    {
+        var segment = _head;
+        _head = _tail = _publishedSegment = null;
+        _headIndex = _publishedIndex = 0;
+        while (segment is not null)
+        {
+            var next = segment.NextSegment;
+            _loop.InputSegments.Return(segment);
+            segment = next;
+        }
+        _consumed = _published = _examined = _written;
+    }
+
+    /// <summary>The waiting read's continuation, if the read can complete now (lock held).</summary>
+    private Waiter TakeWaiter()
+    {
+        if ((_state & Awaiting) == 0 || !(IsReady || (_state & TokenCanceled) != 0))
+        {
+            return default;
+        }
+        _state &= ~Awaiting;
+        var waiter = new Waiter(_continuation, _continuationState, _continuationContext);
+        _continuation = null;
+        _continuationState = null;
+        _continuationContext = null;
+        return waiter;
+    }
+
+    ReadResult IValueTaskSource<ReadResult>.GetResult(short token)
+    {
+        CancellationTokenRegistration registration;
+        lock (Sync)
+        {
+            if (token != _version || (_state & Awaiting) != 0)
+            {
+                throw new InvalidOperationException("The read's result was already taken, or is not there yet.");
+            }
+            _version++;
+            registration = _readTokenRegistration;
+            _readTokenRegistration = default;
+            var readToken = _readToken;
+            _readToken = default;
+            if ((_state & TokenCanceled) != 0)
+            {
+                _state &= ~TokenCanceled;
+                registration.Unregister();
+                throw new OperationCanceledException(readToken);
+            }
+            try
+            {
+                return TakeResult();
+            }
+            finally
+            {
+                registration.Unregister();
+            }
+        }
+    }
+
+    ValueTaskSourceStatus IValueTaskSource<ReadResult>.GetStatus(short token)
+    {
+        lock (Sync)
+        {
+            if (token != _version)
+            {
+                throw new InvalidOperationException("The read's result was already taken.");
+            }
+            if ((_state & Awaiting) != 0)
+            {
+                return ValueTaskSourceStatus.Pending;
+            }
+            if ((_state & TokenCanceled) != 0)
+            {
+                return ValueTaskSourceStatus.Canceled;
+            }
+            return (_state & WriterCompleted) != 0 && _writerError is not null ? ValueTaskSourceStatus.Faulted : ValueTaskSourceStatus.Succeeded;
+        }
+    }
+
+    void IValueTaskSource<ReadResult>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags)
+    {
+        var context = (flags & ValueTaskSourceOnCompletedFlags.FlowExecutionContext) != 0 ? ExecutionContext.Capture() : null;
+        lock (Sync)
+        {
+            if (token != _version)
+            {
+                throw new InvalidOperationException("The read's result was already taken.");
+            }
+            if ((_state & Awaiting) != 0)
+            {
+                _continuation = continuation;
+                _continuationState = state;
+                _continuationContext = context;
+                return;
+            }
+        }
+        // Completed between the awaiter's check and now.
+        new Waiter(continuation, state, context).Dispatch(_loop);
+    }
+
+    private readonly record struct Waiter(Action<object?>? Continuation, object? State, ExecutionContext? Context)
+    {
+        public void Dispatch(EventLoop loop)
+        {
+            if (Continuation is null)
+            {
+                return;
+            }
+            if (Context is null)
+            {
+                loop.ApplicationScheduler.Schedule(Continuation, State);
+            }
+            else
+            {
+                loop.ApplicationScheduler.Schedule(s_runInContext, (Continuation, State, Context));
+            }
+        }
+    }
+}
+
+/// <summary>The receiving side of a <see cref="ConnectionInput"/>.</summary>
+internal interface IInputOwner
+{
+    /// <summary>A paused receive may go on (the reader caught up or completed). Runs on the loop.</summary>
+    void OnInputResumed();
+}
+
+/// <summary>What <see cref="ConnectionInput.Publish"/> tells the loop.</summary>
+internal enum InputFlush
+{
+    Continue,
+    Paused,
+    ReaderCompleted,
+}

@@ -1,0 +1,90 @@
+using System.Buffers;
+
+namespace Transport.UnixNative.Internal;
+
+/// <summary>
+/// One pool block of a connection's received bytes. <see cref="ReadOnlySequenceSegment{T}.RunningIndex"/>
+/// is the stream position of its first byte, counted from the connection's first byte and never reset,
+/// so a <see cref="SequencePosition"/> the application hands back tells how much it has consumed.
+/// </summary>
+internal sealed class InputSegment : ReadOnlySequenceSegment<byte>
+{
+    private IMemoryOwner<byte>? _block;
+
+    /// <summary>Bytes written into this segment.</summary>
+    public int Written;
+
+    /// <summary>The whole block, for writing.</summary>
+    public Memory<byte> Available { get; private set; }
+
+    public InputSegment? NextSegment => (InputSegment?)Next;
+
+    /// <summary>Stream position just past the last byte written here.</summary>
+    public long End => RunningIndex + Written;
+
+    public void Assign(IMemoryOwner<byte> block, long runningIndex)
+    {
+        _block = block;
+        Available = block.Memory;
+        // The last segment of a sequence may be longer than its data (the sequence's end index
+        // bounds it); it is cut to its data before another is linked after it (see Link).
+        Memory = Available;
+        RunningIndex = runningIndex;
+        Written = 0;
+        Next = null;
+    }
+
+    /// <summary>Links <paramref name="next"/> after this segment, which is full (or done) from now on.</summary>
+    public void Link(InputSegment next)
+    {
+        Memory = Available[..Written];
+        Next = next;
+    }
+
+    /// <summary>Returns the block to its pool.</summary>
+    public void Release()
+    {
+        _block?.Dispose();
+        _block = null;
+        Available = default;
+        Memory = default;
+        Next = null;
+    }
+}
+
+/// <summary>
+/// Segments of one event loop's connections waiting for reuse, so that a connection with nothing buffered
+/// holds none. Taken on the loop thread, given back by whichever thread consumed the bytes.
+/// </summary>
+internal sealed class InputSegmentPool
+{
+    private const int Capacity = 256;
+    private readonly InputSegment?[] _free = new InputSegment?[Capacity];
+    private int _count;
+
+    public InputSegment Rent()
+    {
+        lock (_free)
+        {
+            if (_count > 0)
+            {
+                var segment = _free[--_count]!;
+                _free[_count] = null;
+                return segment;
+            }
+        }
+        return new InputSegment();
+    }
+
+    public void Return(InputSegment segment)
+    {
+        segment.Release();
+        lock (_free)
+        {
+            if (_count < Capacity)
+            {
+                _free[_count++] = segment;
+            }
+        }
+    }
+}
