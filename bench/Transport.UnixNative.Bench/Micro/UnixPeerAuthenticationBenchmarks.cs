@@ -34,7 +34,7 @@ public class UnixPeerAuthenticationBenchmarks
         _pair = new NativeSocketPair(nonBlocking: true);
         _loop = new EventLoop(0, new UnixNativeTransportOptions(), System.Buffers.MemoryPool<byte>.Shared);
         _peer = new UnixConnection(_pair.First, _loop, new System.Net.Sockets.UnixDomainSocketEndPoint("/bench/local"),
-            new System.Net.Sockets.UnixDomainSocketEndPoint("/bench/remote"), isPacket: false, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+            new System.Net.Sockets.UnixDomainSocketEndPoint("/bench/remote"), isPacket: false);
         _peer.SetPeerCredentials(new PeerCredentials(Environment.ProcessId, 0, 0), []);
         _middleware = new AuthenticationMiddleware(static _ => Task.CompletedTask, _services.GetRequiredService<IAuthenticationSchemeProvider>());
     }

@@ -96,7 +96,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
         UnixConnection connection;
         try
         {
-            connection = new UnixConnection(fd, _loops.Next(), EndPoint, remote, _isPacket, _logger);
+            connection = new UnixConnection(fd, _loops.Next(), EndPoint, remote, _isPacket);
         }
         catch
         {

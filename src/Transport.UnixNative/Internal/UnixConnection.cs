@@ -26,7 +26,6 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     private readonly SafeFdHandle _fd;
     private readonly EventLoop _loop;
-    private readonly ILogger _logger;
     private readonly bool _isPacket;
     private readonly ConnectionInput _input; // transport writes, application reads
     private readonly Pipe _output;  // application writes, transport reads
@@ -47,12 +46,11 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     // Loop-thread state (read by the send loop too, hence volatile).
     private volatile bool _socketClosed;
 
-    public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket, ILogger logger,
+    public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket,
         bool preserveMessages = false)
     {
         _fd = fd;
         _loop = loop;
-        _logger = logger;
         _isPacket = isPacket;
         LocalEndPoint = localEndPoint;
         RemoteEndPoint = remoteEndPoint;
@@ -123,6 +121,9 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     // LocalEndPoint and RemoteEndPoint: the base's own properties (settable, as Kestrel expects).
 
     public MemoryPool<byte> MemoryPool => _loop.MemoryPool;
+
+    // The loop's: every connection of a transport logs through its one logger (a field less per connection).
+    private ILogger _logger => _loop.Logger;
 
     /// <summary>Registers the socket with its loop and starts sending. Called once, from any thread.</summary>
     public void Start() => _loop.Schedule(static state => ((UnixConnection)state!).StartOnLoop(), this);

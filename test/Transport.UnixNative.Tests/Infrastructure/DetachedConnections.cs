@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Internal;
 
@@ -24,12 +23,12 @@ internal sealed class DetachedConnections : IDisposable
         Assert.Equal(0, Interop.Socket.CreatePair(Interop.Socket.SOCK_STREAM, out var mine, out peer));
         _handles.Add(mine);
         _handles.Add(peer);
-        return new UnixConnection(mine, _loop, s_local, s_remote, isPacket: false, NullLogger.Instance);
+        return new UnixConnection(mine, _loop, s_local, s_remote, isPacket: false);
     }
 
     /// <summary>A stream connection with no socket behind it: whatever would ask the kernel fails.</summary>
     public UnixConnection CreateWithoutSocket()
-        => new(new SafeFdHandle(), _loop, s_local, s_remote, isPacket: false, NullLogger.Instance);
+        => new(new SafeFdHandle(), _loop, s_local, s_remote, isPacket: false);
 
     public void Dispose()
     {
