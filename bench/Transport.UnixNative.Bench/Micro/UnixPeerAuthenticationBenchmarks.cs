@@ -20,7 +20,8 @@ public class UnixPeerAuthenticationBenchmarks
 {
     private ServiceProvider _services = null!;
     private NativeSocketPair _pair = null!;
-    private UnixPeerCredentialsFeature _peer = null!;
+    private EventLoop _loop = null!; // never started: the connection only answers its features here
+    private UnixConnection _peer = null!;
     private AuthenticationMiddleware _middleware = null!;
 
     [GlobalSetup]
@@ -31,7 +32,10 @@ public class UnixPeerAuthenticationBenchmarks
         services.AddAuthentication(UnixPeerDefaults.AuthenticationScheme).AddUnixPeer();
         _services = services.BuildServiceProvider();
         _pair = new NativeSocketPair(nonBlocking: true);
-        _peer = new UnixPeerCredentialsFeature(new PeerCredentials(Environment.ProcessId, 0, 0), [], _pair.First);
+        _loop = new EventLoop(0, new UnixNativeTransportOptions(), System.Buffers.MemoryPool<byte>.Shared);
+        _peer = new UnixConnection(_pair.First, _loop, new System.Net.Sockets.UnixDomainSocketEndPoint("/bench/local"),
+            new System.Net.Sockets.UnixDomainSocketEndPoint("/bench/remote"), isPacket: false);
+        _peer.SetPeerCredentials(new PeerCredentials(Environment.ProcessId, 0, 0), []);
         _middleware = new AuthenticationMiddleware(static _ => Task.CompletedTask, _services.GetRequiredService<IAuthenticationSchemeProvider>());
     }
 
@@ -40,6 +44,7 @@ public class UnixPeerAuthenticationBenchmarks
     {
         _services.Dispose();
         _pair.Dispose();
+        _loop.Dispose();
     }
 
     [Benchmark(Baseline = true, Description = "no peer credentials (NoResult)")]

@@ -30,20 +30,25 @@ internal sealed class UnixPeerIdentity
 
     public bool NamesResolved { get; private init; }
 
+    /// <summary>The peer's supplementary group ids as the first connection with these credentials read them.</summary>
+    public IReadOnlyList<uint> SupplementaryGroupIds { get; private init; } = [];
+
     public static UnixPeerIdentity For(IUnixPeerCredentialsFeature peer, bool resolveNames)
     {
-        // The transport's feature lives as long as the connection and its credentials are fixed at
-        // connect(): the connection keeps the identity it got, and connections with identical
+        // The transport's feature is its connection, whose credentials are fixed at connect():
+        // the connection keeps the identity it got, and connections with identical
         // credentials (one client process's pool) get the same one from the shared cache.
-        if (peer is Internal.UnixPeerCredentialsFeature transportFeature)
+        if (peer is Internal.UnixConnection connection)
         {
-            if (Volatile.Read(ref transportFeature.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
+            if (Volatile.Read(ref connection.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
             {
                 return cached;
             }
             var shared = UnixPeerIdentityCache.Shared.GetOrResolve(peer.ProcessId, peer.UserId, peer.GroupId, peer.GetSupplementaryGroupIds(), resolveNames,
                 () => Resolve(peer, resolveNames));
-            Volatile.Write(ref transportFeature.IdentityCache, shared);
+            Volatile.Write(ref connection.IdentityCache, shared);
+            // The cache matched the groups too: every connection of one client keeps one list, not a copy each.
+            connection.ShareSupplementaryGroups(shared.SupplementaryGroupIds);
             return shared;
         }
         return Resolve(peer, resolveNames);
@@ -67,7 +72,11 @@ internal sealed class UnixPeerIdentity
         {
             Users.TryGetUserName(peer.UserId, out userName);
         }
-        return new UnixPeerIdentity(peer.ProcessId, peer.UserId, userName, peer.GroupId, groups.ToArray()) { NamesResolved = resolveNames };
+        return new UnixPeerIdentity(peer.ProcessId, peer.UserId, userName, peer.GroupId, groups.ToArray())
+        {
+            NamesResolved = resolveNames,
+            SupplementaryGroupIds = supplementary,
+        };
     }
 
     // The claims last built, with the authentication type (scheme name) they were built for: almost always the only one.

@@ -96,7 +96,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
         UnixConnection connection;
         try
         {
-            connection = new UnixConnection(fd, _loops.Next(), EndPoint, remote, _isPacket, _logger);
+            connection = new UnixConnection(fd, _loops.Next(), EndPoint, remote, _isPacket);
         }
         catch
         {
@@ -105,7 +105,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
         }
         if (peer is { } credentials)
         {
-            connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, groups, fd));
+            connection.SetPeerCredentials(credentials, groups);
         }
         connection.Start();
         return ValueTask.FromResult<ConnectionContext?>(connection);

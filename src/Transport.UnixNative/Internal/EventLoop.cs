@@ -104,6 +104,9 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     public int Index { get; }
 
+    /// <summary>The transport's logger, which its connections log through (one per factory, shared by its listeners).</summary>
+    public Microsoft.Extensions.Logging.ILogger Logger { get; init; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     public Metrics.EventLoopMetrics? Metrics { get; set; }
 
     public System.Buffers.MemoryPool<byte> MemoryPool { get; }

@@ -22,7 +22,7 @@ internal sealed class EventLoopGroup : IDisposable
         {
             for (var i = 0; i < count; i++)
             {
-                var loop = new EventLoop(i, options, memoryPoolFactory.Create());
+                var loop = new EventLoop(i, options, memoryPoolFactory.Create()) { Logger = logger };
                 loop.UnhandledLoopException = ex => TransportLog.LoopError(logger, loop.Index, ex);
                 loop.Metrics = metrics is null ? null : new Metrics.EventLoopMetrics(metrics, i);
                 _loops[i] = loop;

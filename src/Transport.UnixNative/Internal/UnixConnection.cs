@@ -19,13 +19,6 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 {
     private static long s_lastConnectionId;
 
-    // Answered by the connection itself: stored nowhere (see FeatureStore).
-    private static readonly Type[] s_ownFeatures =
-    [
-        typeof(IConnectionIdFeature), typeof(IConnectionTransportFeature), typeof(IConnectionItemsFeature),
-        typeof(IConnectionLifetimeFeature), typeof(IConnectionEndPointFeature), typeof(IMemoryPoolFeature),
-    ];
-
     // ConnectionClosed fires once the peer's side ended or the socket closed, whichever is first;
     // DisposeAsync returns once the socket is closed and the send loop has let go of its memory.
     private const int ClosedQueued = 1, ClosedFired = 2, SocketClosed = 4, SendEnded = 8;
@@ -33,15 +26,12 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     private readonly SafeFdHandle _fd;
     private readonly EventLoop _loop;
-    private readonly ILogger _logger;
     private readonly bool _isPacket;
     private readonly ConnectionInput _input; // transport writes, application reads
     private readonly Pipe _output;  // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
-    private readonly CancellationToken _connectionClosed;
     // Made only when DisposeAsync has to wait: most connections are fully closed by then.
     private TaskCompletionSource? _closed;
-    private readonly FeatureStore _features;
     private readonly UnixMessageFeature? _messages;
 
     private string? _connectionId;
@@ -56,29 +46,27 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     // Loop-thread state (read by the send loop too, hence volatile).
     private volatile bool _socketClosed;
 
-    public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket, ILogger logger,
+    public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket,
         bool preserveMessages = false)
     {
         _fd = fd;
         _loop = loop;
-        _logger = logger;
         _isPacket = isPacket;
         LocalEndPoint = localEndPoint;
         RemoteEndPoint = remoteEndPoint;
 
-        _connectionClosed = _connectionClosedTokenSource.Token;
+        // Kept in the base's own storage: the token stays readable after DisposeAsync disposes its source.
+        base.ConnectionClosed = _connectionClosedTokenSource.Token;
         _input = new ConnectionInput(loop, this);
         _output = new Pipe(loop.OutputOptions);
         Transport = this;
-        _features = new FeatureStore(this, s_ownFeatures);
         if (isPacket)
         {
             var maxMessageSize = MaxMessageSize(fd);
             _packetSendLimit = Math.Min(SeqpacketLimits.SendPacketSize, maxMessageSize);
             if (preserveMessages)
             {
-                _messages = new UnixMessageFeature(Transport, maxMessageSize);
-                _features.Set<IUnixMessageFeature>(_messages);
+                _messages = new UnixMessageFeature(Transport, maxMessageSize); // answered as a feature from this field
             }
         }
         if (_messages is null)
@@ -116,8 +104,6 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         set => _connectionId = value;
     }
 
-    public override IFeatureCollection Features => _features;
-
     public override IDictionary<object, object?> Items
     {
         get => _items ??= new Dictionary<object, object?>();
@@ -126,18 +112,18 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
     public override IDuplexPipe Transport { get; set; }
 
-    // Saved at construction: the token stays readable after DisposeAsync disposes its source.
     public override CancellationToken ConnectionClosed
     {
-        get => _connectionClosed;
+        get => base.ConnectionClosed;
         set => throw new NotSupportedException("The transport owns ConnectionClosed.");
     }
 
-    public override EndPoint? LocalEndPoint { get; set; }
-
-    public override EndPoint? RemoteEndPoint { get; set; }
+    // LocalEndPoint and RemoteEndPoint: the base's own properties (settable, as Kestrel expects).
 
     public MemoryPool<byte> MemoryPool => _loop.MemoryPool;
+
+    // The loop's: every connection of a transport logs through its one logger (a field less per connection).
+    private ILogger _logger => _loop.Logger;
 
     /// <summary>Registers the socket with its loop and starts sending. Called once, from any thread.</summary>
     public void Start() => _loop.Schedule(static state => ((UnixConnection)state!).StartOnLoop(), this);

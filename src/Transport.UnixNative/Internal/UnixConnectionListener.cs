@@ -359,10 +359,10 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 return null;
             }
             var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)], _isPacket);
-            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _logger, _address?.PreserveMessages ?? false);
+            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _address?.PreserveMessages ?? false);
             if (peer is { } credentials)
             {
-                connection.Features.Set<IUnixPeerCredentialsFeature>(new UnixPeerCredentialsFeature(credentials, peerGroups, handle));
+                connection.SetPeerCredentials(credentials, peerGroups);
             }
             if (_loops.UseSendFile)
             {

@@ -6,11 +6,11 @@ using Microsoft.AspNetCore.Http.Features;
 namespace Transport.UnixNative.SendFile;
 
 /// <summary>
-/// Puts <see cref="SendFileResponseBody"/> in front of Kestrel's response body for requests on
-/// connections that offer sendfile, first in the pipeline: middleware added by the application
-/// (response compression, body wrappers) wraps it, so their own <c>SendFileAsync</c> decides.
-/// Kestrel resets a request's features, so the wrapper is set for each request; it is made once
-/// per connection (<see cref="SendFileConnectionFeature.ResponseBodyFor"/>).
+/// Puts the sendfile response body in front of Kestrel's for requests on connections that offer
+/// sendfile, first in the pipeline: middleware added by the application (response compression,
+/// body wrappers) wraps it, so their own <c>SendFileAsync</c> decides. Kestrel resets a request's
+/// features, so the wrapper is set for each request; on HTTP/1.x it is the connection's
+/// <see cref="SendFileWriter"/> itself (see <see cref="ISendFileFeature.ResponseBodyFor"/>).
 /// </summary>
 internal sealed class SendFileStartupFilter : IStartupFilter
 {
@@ -18,7 +18,7 @@ internal sealed class SendFileStartupFilter : IStartupFilter
     {
         app.Use(static (context, nextMiddleware) =>
         {
-            if (context.Features.Get<SendFileConnectionFeature>() is { } connection
+            if (context.Features.Get<ISendFileFeature>() is { } connection
                 && context.Features.Get<IHttpResponseBodyFeature>() is { } body)
             {
                 context.Features.Set<IHttpResponseBodyFeature>(connection.ResponseBodyFor(body, context));

@@ -12,14 +12,27 @@ namespace Transport.UnixNative.SendFile;
 /// never enter the pipe. The file itself goes to the send loop, which sends it once everything
 /// flushed before it has gone out; the flush that follows completes when the file has been sent.
 /// </summary>
-/// <remarks>Used by one response at a time (HTTP/1.1 is sequential); the application's thread only.</remarks>
-internal sealed class SendFileWriter(PipeWriter inner, UnixConnection connection) : PipeWriter
+/// <remarks>
+/// One object per connection, since every idle keep-alive connection carries it: it is also the
+/// response body of the connection's HTTP/1.x requests (see SendFileWriter.ResponseBody.cs).
+/// Used by one response at a time (HTTP/1.1 is sequential); the application's thread only.
+/// </remarks>
+internal sealed partial class SendFileWriter : PipeWriter
 {
     // Kestrel needs memory to "advance" over; nobody reads it, so one buffer serves every connection.
     private static readonly byte[] s_placeholder = GC.AllocateUninitializedArray<byte>(64 * 1024);
 
+    private readonly UnixConnection _connection;
     private long _placeholders;
     private PendingFile? _submitted;
+
+    public SendFileWriter(UnixConnection connection)
+    {
+        _connection = connection;
+    }
+
+    // The output pipe's writer (the connection has it at hand: one field less here).
+    private PipeWriter Inner => _connection.OutputPipeWriter;
 
     /// <summary>The next <paramref name="count"/> advanced bytes are a file's: count them, drop them.</summary>
     public void BeginPlaceholders(long count) => _placeholders = count;
@@ -36,7 +49,7 @@ internal sealed class SendFileWriter(PipeWriter inner, UnixConnection connection
     public void Submit(PendingFile file)
     {
         _submitted = file;
-        if (!connection.TrySubmitFile(file))
+        if (!_connection.TrySubmitFile(file))
         {
             file.Fail(new ConnectionAbortedException("The connection closed before the file could be sent."));
         }
@@ -46,7 +59,7 @@ internal sealed class SendFileWriter(PipeWriter inner, UnixConnection connection
     {
         if (_placeholders == 0)
         {
-            return inner.GetMemory(sizeHint);
+            return Inner.GetMemory(sizeHint);
         }
         return sizeHint <= s_placeholder.Length ? s_placeholder : new byte[sizeHint];
     }
@@ -57,7 +70,7 @@ internal sealed class SendFileWriter(PipeWriter inner, UnixConnection connection
     {
         if (_placeholders == 0)
         {
-            inner.Advance(bytes);
+            Inner.Advance(bytes);
             return;
         }
         _placeholders -= Math.Min(bytes, _placeholders);
@@ -65,7 +78,7 @@ internal sealed class SendFileWriter(PipeWriter inner, UnixConnection connection
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {
-        var flush = inner.FlushAsync(cancellationToken);
+        var flush = Inner.FlushAsync(cancellationToken);
         if (_submitted is not { } file)
         {
             return flush;
@@ -96,16 +109,16 @@ internal sealed class SendFileWriter(PipeWriter inner, UnixConnection connection
         return file.Completion.IsCompletedSuccessfully ? result : new FlushResult(isCanceled: false, isCompleted: true);
     }
 
-    public override void CancelPendingFlush() => inner.CancelPendingFlush();
+    public override void CancelPendingFlush() => Inner.CancelPendingFlush();
 
-    public override void Complete(Exception? exception = null) => inner.Complete(exception);
+    public override void Complete(Exception? exception = null) => Inner.Complete(exception);
 
-    public override ValueTask CompleteAsync(Exception? exception = null) => inner.CompleteAsync(exception);
+    public override ValueTask CompleteAsync(Exception? exception = null) => Inner.CompleteAsync(exception);
 
-    public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+    public override bool CanGetUnflushedBytes => Inner.CanGetUnflushedBytes;
 
-    public override long UnflushedBytes => inner.UnflushedBytes;
+    public override long UnflushedBytes => Inner.UnflushedBytes;
 
     public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
-        => _placeholders == 0 && _submitted is null ? inner.WriteAsync(source, cancellationToken) : base.WriteAsync(source, cancellationToken);
+        => _placeholders == 0 && _submitted is null ? Inner.WriteAsync(source, cancellationToken) : base.WriteAsync(source, cancellationToken);
 }

@@ -1,4 +1,7 @@
 using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.SendFile;
@@ -16,7 +19,7 @@ namespace Transport.UnixNative.Internal;
 /// that cannot tell) is sent from a thread-pool thread, after asking for read-ahead, so only that
 /// thread waits for the disk. Pages evicted between the check and the send are the remaining risk.
 /// </remarks>
-internal sealed partial class UnixConnection
+internal sealed partial class UnixConnection : ISendFileFeature
 {
     // Bytes one connection may send per turn of the loop before the others get theirs.
     private const long SendFileTurn = 1024 * 1024;
@@ -28,6 +31,10 @@ internal sealed partial class UnixConnection
 
     private SendFileWriter? _sendFileWriter;
     private PendingFile? _pendingFile; // set by the application's thread, taken by the send loop
+    private bool _sendFileEnabled; // answers ISendFileFeature (a seqpacket socket answers it without a writer)
+
+    /// <summary>The writer's rate check rides Kestrel's heartbeat (kept here, where a bool packs with the others).</summary>
+    internal bool SendFileOnHeartbeat;
 
     /// <summary>Offers the send-file path to HTTP/1.1 responses; called once, before <see cref="Start"/>.</summary>
     public void EnableSendFile()
@@ -35,9 +42,29 @@ internal sealed partial class UnixConnection
         if (!_isPacket && _messages is null)
         {
             // Seqpacket sockets cannot take sendfile; their responses keep the copying path.
-            _sendFileWriter = new SendFileWriter(_output.Writer, this);
+            _sendFileWriter = new SendFileWriter(this);
         }
-        _features.Set(new SendFileConnectionFeature(this, _sendFileWriter, _logger));
+        _sendFileEnabled = true;
+        _featureRevision++;
+    }
+
+    internal ILogger Logger => _logger;
+
+    /// <summary>The output pipe's own writer, under the send-file writer Kestrel sees.</summary>
+    internal System.IO.Pipelines.PipeWriter OutputPipeWriter => _output.Writer;
+
+    IHttpResponseBodyFeature ISendFileFeature.ResponseBodyFor(IHttpResponseBodyFeature inner, HttpContext context)
+    {
+        if (_sendFileWriter is null)
+        {
+            return new CopyingResponseBody(inner, "seqpacket socket", this);
+        }
+        if (!HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
+        {
+            // HTTP/2 streams interleave on the connection: no file can go out beside them.
+            return new CopyingResponseBody(inner, context.Request.Protocol, this);
+        }
+        return _sendFileWriter.ResponseBodyFor(inner, context);
     }
 
     /// <summary>Queues <paramref name="file"/> behind what was flushed before it; false once the connection closed.</summary>

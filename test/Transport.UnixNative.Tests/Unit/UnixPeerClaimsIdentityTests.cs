@@ -1,6 +1,6 @@
 using System.Security.Claims;
 using Transport.UnixNative.Authentication;
-using Transport.UnixNative.Interop;
+using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Internal;
 
 namespace Transport.UnixNative.Tests.Unit;
@@ -10,12 +10,21 @@ namespace Transport.UnixNative.Tests.Unit;
 /// ClaimsIdentity of its own: the same answers as a plain one built from the same claims, and
 /// changes that stay in the identity that made them.
 /// </summary>
-public sealed class UnixPeerClaimsIdentityTests
+public sealed class UnixPeerClaimsIdentityTests : IDisposable
 {
     private const string Scheme = UnixPeerDefaults.AuthenticationScheme;
 
+    private readonly DetachedConnections _connections = new();
+
+    public void Dispose() => _connections.Dispose();
+
     // root, groups 0 and 4: names resolve on any Linux (root, adm may or may not exist; the test compares with itself).
-    private static UnixPeerCredentialsFeature Connection(int pid = 1234) => new(new PeerCredentials(pid, 0, 0), [4], new SafeFdHandle());
+    private UnixConnection Connection(int pid = 1234)
+    {
+        var connection = _connections.CreateWithoutSocket();
+        connection.SetPeerCredentials(new PeerCredentials(pid, 0, 0), [4]);
+        return connection;
+    }
 
     [Fact]
     public void ClaimsAreBuiltOncePerPeerCredentials_EachRequestGetsItsOwnIdentity()
@@ -106,6 +115,23 @@ public sealed class UnixPeerClaimsIdentityTests
         Assert.False(ids.NamesResolved);
         Assert.True(names.NamesResolved);
         Assert.Same(names, UnixPeerIdentity.For(connection, resolveNames: true));
+    }
+
+    [Fact]
+    public void ConnectionsOfOneClient_KeepOneListOfSupplementaryGroups()
+    {
+        var first = _connections.CreateWithoutSocket();
+        var second = _connections.CreateWithoutSocket();
+        first.SetPeerCredentials(new PeerCredentials(4242, 0, 0), [4, 27]);
+        second.SetPeerCredentials(new PeerCredentials(4242, 0, 0), [4, 27]);
+        IUnixPeerCredentialsFeature a = first, b = second;
+        Assert.NotSame(a.GetSupplementaryGroupIds(), b.GetSupplementaryGroupIds());
+
+        UnixPeerIdentity.For(a, resolveNames: false);
+        UnixPeerIdentity.For(b, resolveNames: false);
+
+        Assert.Same(a.GetSupplementaryGroupIds(), b.GetSupplementaryGroupIds());
+        Assert.Equal([4u, 27u], b.GetSupplementaryGroupIds());
     }
 
     private static List<(string Type, string Value, string Issuer)> Pairs(ClaimsIdentity identity) => identity.Claims.Select(c => (c.Type, c.Value, c.Issuer)).ToList();
