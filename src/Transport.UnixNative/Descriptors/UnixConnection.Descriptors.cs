@@ -17,12 +17,8 @@ internal sealed partial class UnixConnection
     private ReceivedDescriptors? _receivedDescriptors;
     private ConnectionAbortedException? _descriptorFailure;
 
-    /// <summary>Installs the descriptor feature; constructor only.</summary>
-    private void TrackDescriptors()
-    {
-        _receivedDescriptors = new ReceivedDescriptors(_input);
-        _features.Set<IUnixFileDescriptorsFeature>(_receivedDescriptors);
-    }
+    /// <summary>Makes the descriptor feature (answered from this field, see UnixConnection.Features); constructor only.</summary>
+    private void TrackDescriptors() => _receivedDescriptors = new ReceivedDescriptors(_input);
 
     /// <summary>
     /// One recvmsg into <paramref name="buffer"/> that also takes descriptors. Returns what recvmsg returns;

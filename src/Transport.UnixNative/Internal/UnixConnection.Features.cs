@@ -46,9 +46,6 @@ internal sealed partial class UnixConnection : IFeatureCollection
 
     private record struct FeatureEntry(Type Key, object Value);
 
-    /// <summary>The descriptor partial still sets its feature through this; the set only confirms what <see cref="OwnFeature"/> answers.</summary>
-    private IFeatureCollection _features => this;
-
     public override IFeatureCollection Features => this;
 
     bool IFeatureCollection.IsReadOnly => false;
