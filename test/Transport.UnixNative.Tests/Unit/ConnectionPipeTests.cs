@@ -10,13 +10,13 @@ namespace Transport.UnixNative.Tests.Unit;
 /// operations in the same order must give the same results (bytes, canceled, completed, whether a read
 /// waits), plus what a pipe does not promise: no memory held once everything was read.
 /// </summary>
-public sealed class ConnectionInputTests : IDisposable
+public sealed class ConnectionPipeTests : IDisposable
 {
     private readonly CountingPool _pool = new();
     private readonly EventLoop _loop;
     private readonly ResumeRecorder _owner = new();
 
-    public ConnectionInputTests()
+    public ConnectionPipeTests()
     {
         _loop = new EventLoop(0, new UnixNativeTransportOptions { MaxReadBufferSize = 0 }, _pool);
         _loop.Start();
@@ -47,7 +47,7 @@ public sealed class ConnectionInputTests : IDisposable
         {
             var pipe = new Pipe(new PipeOptions(pool: _pool, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
                 pauseWriterThreshold: 0, useSynchronizationContext: false));
-            var input = new ConnectionInput(loop, owner);
+            var input = new ConnectionPipe(loop.InputSettings, owner);
             var paused = false;
             var resumesBefore = 0;
             long flushed = 0, examinedAt = 0, bufferStart = 0;
@@ -76,7 +76,7 @@ public sealed class ConnectionInputTests : IDisposable
                         var published = input.Publish();
                         flushed = written;
                         var shouldPause = limit > 0 && flushed - examinedAt >= limit;
-                        Assert.True((published == InputFlush.Paused) == shouldPause, Describe(log, $"{published} with {flushed - examinedAt} bytes not examined, limit {limit}"));
+                        Assert.True((published == PipeFlush.Paused) == shouldPause, Describe(log, $"{published} with {flushed - examinedAt} bytes not examined, limit {limit}"));
                         (paused, resumesBefore) = (shouldPause, owner.Resumes);
                     }
                     else
@@ -190,9 +190,9 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public void EverythingRead_HoldsNoSegmentNorBlock()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         input.Write(new byte[10_000]);
-        Assert.Equal(InputFlush.Continue, input.Publish());
+        Assert.Equal(PipeFlush.Continue, input.Publish());
         Assert.Equal(3, input.SegmentCount);
         Assert.True(input.TryRead(out var result));
         input.AdvanceTo(result.Buffer.GetPosition(9_000));
@@ -207,7 +207,7 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public async Task WaitingRead_TokenCancels_ThenTheNextReadGetsTheData()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         using var cancel = new CancellationTokenSource();
         var read = input.ReadAsync(cancel.Token);
         Assert.False(read.IsCompleted);
@@ -225,7 +225,7 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public async Task WaitingRead_Published_CompletesOnTheApplicationScheduler()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         var read = input.ReadAsync();
         Assert.False(read.IsCompleted);
         await _loop.RunAsync(() =>
@@ -241,10 +241,10 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public async Task WriterFailed_ReadThrowsItsError_EvenWithBytesLeft()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         input.Write("left"u8);
         input.Publish();
-        var waiting = new ConnectionInput(_loop, _owner);
+        var waiting = new ConnectionPipe(_loop.InputSettings, _owner);
         var read = waiting.ReadAsync();
         var error = new IOException("reset");
         input.CompleteWriter(error);
@@ -258,7 +258,7 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public void Misuse_IsRefused_AsByAPipe()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         input.Write("x"u8);
         input.Publish();
         Assert.Throws<InvalidOperationException>(() => input.AdvanceTo(default));
@@ -276,11 +276,11 @@ public sealed class ConnectionInputTests : IDisposable
         using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxReadBufferSize = 1000 }, _pool);
         loop.Start();
         var owner = new ResumeRecorder(loop);
-        var input = new ConnectionInput(loop, owner);
+        var input = new ConnectionPipe(loop.InputSettings, owner);
         input.Write(new byte[999]);
-        Assert.Equal(InputFlush.Continue, input.Publish());
+        Assert.Equal(PipeFlush.Continue, input.Publish());
         input.Write(new byte[1]);
-        Assert.Equal(InputFlush.Paused, input.Publish());
+        Assert.Equal(PipeFlush.Paused, input.Publish());
 
         Assert.True(input.TryRead(out var result));
         input.AdvanceTo(result.Buffer.GetPosition(500)); // 500 left: not below half
@@ -296,22 +296,22 @@ public sealed class ConnectionInputTests : IDisposable
         using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxReadBufferSize = 10 }, _pool);
         loop.Start();
         var owner = new ResumeRecorder(loop);
-        var input = new ConnectionInput(loop, owner);
+        var input = new ConnectionPipe(loop.InputSettings, owner);
         input.Write(new byte[5000]);
-        Assert.Equal(InputFlush.Paused, input.Publish());
+        Assert.Equal(PipeFlush.Paused, input.Publish());
         input.Complete();
         Assert.True(await owner.Resumed.Task.DefaultTimeout());
         Assert.True(input.IsReaderCompleted);
         Assert.Equal(0, _pool.Outstanding);
         input.Write(new byte[100]);
-        Assert.Equal(InputFlush.ReaderCompleted, input.Publish());
+        Assert.Equal(PipeFlush.ReaderCompleted, input.Publish());
         Assert.Equal(0, _pool.Outstanding);
     }
 
     [Fact]
     public async Task LoopWritesWhileTheApplicationReads_EveryByteInOrder_NothingHeldAfter()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         const int total = 4 * 1024 * 1024;
         var writer = _loop.RunAsync(() => { }); // the loop is running
         await writer.DefaultTimeout();
@@ -380,20 +380,20 @@ public sealed class ConnectionInputTests : IDisposable
 
     private static string Describe(List<string> log, string what) => $"{what} after: {string.Join(", ", log.TakeLast(12))}";
 
-    private sealed class ResumeCounter : IInputOwner
+    private sealed class ResumeCounter : IResumableWriter
     {
         private int _resumes;
 
         public int Resumes => Volatile.Read(ref _resumes);
 
-        public void OnInputResumed() => Interlocked.Increment(ref _resumes);
+        public void OnWriterResumed() => Interlocked.Increment(ref _resumes);
     }
 
-    private sealed class ResumeRecorder(EventLoop? loop = null) : IInputOwner
+    private sealed class ResumeRecorder(EventLoop? loop = null) : IResumableWriter
     {
         public TaskCompletionSource<bool> Resumed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public void OnInputResumed() => Resumed.TrySetResult(loop?.IsCurrentThread ?? true);
+        public void OnWriterResumed() => Resumed.TrySetResult(loop?.IsCurrentThread ?? true);
     }
 
     /// <summary>Counts blocks rented and not yet returned.</summary>
