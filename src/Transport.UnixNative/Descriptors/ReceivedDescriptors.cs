@@ -9,7 +9,7 @@ namespace Transport.UnixNative.Internal;
 /// came with (the last byte of the read that delivered it). A consumer may take those whose bytes it has consumed (the connection's
 /// input counts them): that is how a request sees only its own descriptors.
 /// </summary>
-internal sealed class ReceivedDescriptors(ConnectionInput input) : IUnixFileDescriptorsFeature
+internal sealed class ReceivedDescriptors(ConnectionPipe input) : IUnixFileDescriptorsFeature
 {
     /// <summary>Untaken descriptors a connection may hold before it is aborted (a peer cannot exhaust our descriptor table).</summary>
     public const int MaxQueued = 1024;

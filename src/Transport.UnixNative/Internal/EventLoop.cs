@@ -70,14 +70,14 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         var maxWrite = options.MaxWriteBufferSize ?? 0;
         var minimumSegment = memoryPool.MaxBufferSize is > 0 and < 4096 ? memoryPool.MaxBufferSize : 4096;
 
-        // Built once per loop, shared by its connections (Kestrel's "per I/O queue" settings).
-        // Input (ConnectionInput): the loop writes and resumes paused receives on itself. Output: sends
-        // run on the flushing thread, just after its current work item (see SendScheduler).
-        ApplicationScheduler = applicationScheduler;
-        InputPauseThreshold = maxRead;
-        InputResumeThreshold = Math.Max(maxRead / 2, 1); // at the latest when everything was read
-        InputBlockSize = minimumSegment;
-        OutputOptions = new PipeOptions(memoryPool, new SendScheduler(this), applicationScheduler, maxWrite, maxWrite / 2, minimumSegment, useSynchronizationContext: false);
+        // Built once per loop, shared by its connections (Kestrel's "per I/O queue" settings). Input:
+        // the loop writes, the application reads, paused receives resume on the loop. Output: the
+        // application writes, the send pump runs on the flushing thread just after its current work
+        // item (see SendScheduler), paused flushes resume on the application's scheduler. A paused
+        // writer goes on below half its limit, at the latest when everything was examined.
+        var segments = new PipeSegmentPool();
+        InputSettings = new PipeSettings(memoryPool, minimumSegment, segments, maxRead, Math.Max(maxRead / 2, 1), applicationScheduler, this);
+        OutputSettings = new PipeSettings(memoryPool, minimumSegment, segments, maxWrite, Math.Max(maxWrite / 2, 1), new SendScheduler(this), applicationScheduler);
 
         _epoll = Epoll.Create();
         if (_epoll.IsInvalid)
@@ -111,22 +111,11 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     public System.Buffers.MemoryPool<byte> MemoryPool { get; }
 
-    /// <summary>Where the application's continuations run (the thread pool, or inline).</summary>
-    public PipeScheduler ApplicationScheduler { get; }
+    /// <summary>How connections' input buffers: the loop writes, the application reads.</summary>
+    public PipeSettings InputSettings { get; }
 
-    /// <summary>Unread input bytes at which a connection stops receiving (0: never).</summary>
-    public long InputPauseThreshold { get; }
-
-    /// <summary>Unread input bytes below which a paused connection receives again.</summary>
-    public long InputResumeThreshold { get; }
-
-    /// <summary>Size of the pool blocks input is received into.</summary>
-    public int InputBlockSize { get; }
-
-    /// <summary>Input segments of this loop's connections, for reuse.</summary>
-    public InputSegmentPool InputSegments { get; } = new();
-
-    public PipeOptions OutputOptions { get; }
+    /// <summary>How connections' output buffers: the application writes, the send pump reads.</summary>
+    public PipeSettings OutputSettings { get; }
 
     /// <summary>A buffer the size of the largest packet a peer can send, for seqpacket receives (loop thread only).</summary>
     public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(_packetBufferSize, pinned: true);

@@ -90,11 +90,11 @@ internal sealed partial class UnixConnection
         }
         switch (writer.Publish())
         {
-            case InputFlush.Paused:
-                // The application has not caught up (MaxReadBufferSize): stop reading until it does (OnInputResumed).
+            case PipeFlush.Paused:
+                // The application has not caught up (MaxReadBufferSize): stop reading until it does (OnWriterResumed).
                 _receivePaused = true;
                 return;
-            case InputFlush.ReaderCompleted:
+            case PipeFlush.ReaderCompleted:
                 // The application stopped reading: read no more.
                 _receiveEnded = true;
                 return;
@@ -106,7 +106,7 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private nint ReceiveStream(ConnectionInput writer, out int errno, out bool drained, out bool emptyPacket)
+    private nint ReceiveStream(ConnectionPipe writer, out int errno, out bool drained, out bool emptyPacket)
     {
         emptyPacket = false;
         var memory = _loop.StreamBuffer;
@@ -136,7 +136,7 @@ internal sealed partial class UnixConnection
         }
     }
 
-    private nint ReceivePacket(ConnectionInput writer, out int errno, out bool emptyPacket)
+    private nint ReceivePacket(ConnectionPipe writer, out int errno, out bool emptyPacket)
     {
         // A packet is read whole or not at all: receive into a buffer as large as any packet a peer
         // can send, then copy into the pipe (idle connections hold no buffer of their own).
@@ -170,7 +170,7 @@ internal sealed partial class UnixConnection
     }
 
     /// <summary>The application caught up with a paused receive, or stopped reading. Loop thread (scheduled by the input).</summary>
-    public void OnInputResumed()
+    void IResumableWriter.OnWriterResumed()
     {
         if (!_receivePaused)
         {

@@ -33,28 +33,26 @@ internal sealed partial class UnixConnection
         Failed,
     }
 
-    // The one continuation the output pipe holds while the connection waits for the application:
-    // an idle connection keeps no async state machine (issue 9). Made once, at the start.
-    private Action? _resumeSending;
+    // What the output holds while the connection waits for the application: this static callback and
+    // the connection, no delegate, awaiter or async state machine per idle connection (issue 9).
+    private static readonly Action<object?> s_resumeSending = static state => ((UnixConnection)state!).ResumeSending();
 
-    /// <summary>Starts the send pump (<see cref="SendPump"/>) and returns at once, complete: the pump resumes itself from the output pipe. Loop thread.</summary>
+    /// <summary>Starts the send pump (<see cref="SendPump"/>) and returns at once, complete: the pump resumes itself from the output. Loop thread.</summary>
     private ValueTask SendLoopAsync()
     {
-        _resumeSending = ResumeSending;
         SendPump();
         return default;
     }
 
-    /// <summary>The output pipe's continuation: the read the pump left pending has completed.</summary>
+    /// <summary>The output's continuation: what the pump waited for is there.</summary>
     private void ResumeSending()
     {
         ReadResult result;
         bool haveResult;
         try
         {
-            // The pending read's ValueTask is not kept (48 bytes per connection): once the pipe resumes
-            // us, TryRead returns what its GetResult would (we gave no cancellation token). Were it ever
-            // to find nothing, the pipe would take a new ReadAsync, so the pump asks again.
+            // The wait ended with a result ready (data, the end, or a cancel): TryRead returns it.
+            // Were it ever to find nothing, the pump asks again.
             haveResult = _output.Reader.TryRead(out result);
         }
         catch (Exception ex)
@@ -88,14 +86,11 @@ internal sealed partial class UnixConnection
                 {
                     if (!HasPendingFile)
                     {
-                        var read = reader.ReadAsync();
-                        if (!read.IsCompleted)
+                        if (!reader.TryReadOrWait(out result, s_resumeSending, this))
                         {
                             // Nothing after this: the continuation may already be running on another thread.
-                            read.ConfigureAwait(false).GetAwaiter().UnsafeOnCompleted(_resumeSending!);
                             return;
                         }
-                        result = read.GetAwaiter().GetResult();
                     }
                     else if (!reader.TryRead(out result))
                     {

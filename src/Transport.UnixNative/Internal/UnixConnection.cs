@@ -13,7 +13,7 @@ namespace Transport.UnixNative.Internal;
 /// One accepted unix socket as a Kestrel connection. Every socket call and every state change
 /// happens on the owning <see cref="EventLoop"/>'s thread; other threads only schedule work on it.
 /// </summary>
-internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe, IInputOwner,
+internal sealed partial class UnixConnection : ConnectionContext, IEventHandler, IDuplexPipe, IResumableWriter,
     IConnectionIdFeature, IConnectionTransportFeature, IConnectionItemsFeature,
     IConnectionLifetimeFeature, IConnectionEndPointFeature, IMemoryPoolFeature
 {
@@ -27,8 +27,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private readonly SafeFdHandle _fd;
     private readonly EventLoop _loop;
     private readonly bool _isPacket;
-    private readonly ConnectionInput _input; // transport writes, application reads
-    private readonly Pipe _output;  // application writes, transport reads
+    private readonly ConnectionPipe _input; // transport writes, application reads
+    private readonly ConnectionOutput _output; // application writes, transport reads
     private readonly CancellationTokenSource _connectionClosedTokenSource = new();
     // Made only when DisposeAsync has to wait: most connections are fully closed by then.
     private TaskCompletionSource? _closed;
@@ -57,8 +57,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
 
         // Kept in the base's own storage: the token stays readable after DisposeAsync disposes its source.
         base.ConnectionClosed = _connectionClosedTokenSource.Token;
-        _input = new ConnectionInput(loop, this);
-        _output = new Pipe(loop.OutputOptions);
+        _input = new ConnectionPipe(loop.InputSettings, this);
+        _output = new ConnectionOutput(loop.OutputSettings);
         Transport = this;
         if (isPacket)
         {
@@ -314,5 +314,5 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     PipeReader IDuplexPipe.Input => _input;
 
     // Kestrel writes through the send-file writer where the connection offers sendfile.
-    PipeWriter IDuplexPipe.Output => (PipeWriter?)_sendFileWriter ?? _output.Writer;
+    PipeWriter IDuplexPipe.Output => (PipeWriter?)_sendFileWriter ?? _output;
 }

@@ -51,7 +51,7 @@ internal sealed partial class UnixConnection : ISendFileFeature
     internal ILogger Logger => _logger;
 
     /// <summary>The output pipe's own writer, under the send-file writer Kestrel sees.</summary>
-    internal System.IO.Pipelines.PipeWriter OutputPipeWriter => _output.Writer;
+    internal System.IO.Pipelines.PipeWriter OutputPipeWriter => _output;
 
     IHttpResponseBodyFeature ISendFileFeature.ResponseBodyFor(IHttpResponseBodyFeature inner, HttpContext context)
     {

@@ -7,7 +7,7 @@ namespace Transport.UnixNative.Internal;
 /// is the stream position of its first byte, counted from the connection's first byte and never reset,
 /// so a <see cref="SequencePosition"/> the application hands back tells how much it has consumed.
 /// </summary>
-internal sealed class InputSegment : ReadOnlySequenceSegment<byte>
+internal sealed class PipeSegment : ReadOnlySequenceSegment<byte>
 {
     private IMemoryOwner<byte>? _block;
 
@@ -17,7 +17,7 @@ internal sealed class InputSegment : ReadOnlySequenceSegment<byte>
     /// <summary>The whole block, for writing.</summary>
     public Memory<byte> Available { get; private set; }
 
-    public InputSegment? NextSegment => (InputSegment?)Next;
+    public PipeSegment? NextSegment => (PipeSegment?)Next;
 
     /// <summary>Stream position just past the last byte written here.</summary>
     public long End => RunningIndex + Written;
@@ -35,7 +35,7 @@ internal sealed class InputSegment : ReadOnlySequenceSegment<byte>
     }
 
     /// <summary>Links <paramref name="next"/> after this segment, which is full (or done) from now on.</summary>
-    public void Link(InputSegment next)
+    public void Link(PipeSegment next)
     {
         Memory = Available[..Written];
         Next = next;
@@ -56,13 +56,13 @@ internal sealed class InputSegment : ReadOnlySequenceSegment<byte>
 /// Segments of one event loop's connections waiting for reuse, so that a connection with nothing buffered
 /// holds none. Taken on the loop thread, given back by whichever thread consumed the bytes.
 /// </summary>
-internal sealed class InputSegmentPool
+internal sealed class PipeSegmentPool
 {
     private const int Capacity = 256;
-    private readonly InputSegment?[] _free = new InputSegment?[Capacity];
+    private readonly PipeSegment?[] _free = new PipeSegment?[Capacity];
     private int _count;
 
-    public InputSegment Rent()
+    public PipeSegment Rent()
     {
         lock (_free)
         {
@@ -73,10 +73,10 @@ internal sealed class InputSegmentPool
                 return segment;
             }
         }
-        return new InputSegment();
+        return new PipeSegment();
     }
 
-    public void Return(InputSegment segment)
+    public void Return(PipeSegment segment)
     {
         segment.Release();
         lock (_free)

@@ -6,19 +6,20 @@ using System.Threading.Tasks.Sources;
 namespace Transport.UnixNative.Internal;
 
 /// <summary>
-/// A connection's input: the bytes its event loop received, read by the application as a
-/// <see cref="PipeReader"/> with a <see cref="Pipe"/>'s semantics (examined positions, cancellation,
-/// completion, a writer paused while too much is unread). One object in place of a pipe, its reader,
-/// its writer, its segment stack and a counting wrapper: every idle keep-alive connection carries it.
-/// A connection with nothing unread holds no segment and no pool block.
+/// One direction of a connection, read as a <see cref="PipeReader"/> with a <see cref="Pipe"/>'s
+/// semantics (examined positions, cancellation, completion, a writer paused while too much is not yet
+/// examined). The input: the loop writes what it received, the application reads (and the bytes it
+/// consumed tell descriptor passing which request a descriptor belongs to). The output: the application
+/// writes through <see cref="ConnectionOutput"/>, the send pump reads. One object in place of a pipe,
+/// its reader, its writer and its segment stack: every idle keep-alive connection carries two. With
+/// nothing unread it holds no segment and no pool block.
 /// </summary>
 /// <remarks>
-/// The writing side (<see cref="Write"/>, <see cref="GetMemory"/>/<see cref="Advance"/>,
-/// <see cref="Publish"/>, <see cref="CompleteWriter"/>) runs on the loop thread only; the reading side
-/// on any thread, one read at a time. One lock (the object's monitor: no lock object per connection)
-/// guards the state both share; continuations run after it is released.
+/// One writer and one reader at a time, on any threads. One lock (the object's monitor: no lock
+/// object per connection) guards the state both share; continuations run after it is released, on
+/// the reader's or the writer's scheduler (<see cref="PipeSettings"/>).
 /// </remarks>
-internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueTaskSource<ReadResult>
+internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTaskSource<ReadResult>
 {
     private const int ReaderCompleted = 1 << 0;
     private const int WriterCompleted = 1 << 1;
@@ -27,10 +28,10 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
     private const int CancelPending = 1 << 4;  // CancelPendingRead: the next result is canceled
     private const int TokenCanceled = 1 << 5;  // the waiting read's token fired
     private const int WriterPaused = 1 << 6;   // too much unread: the loop stopped receiving
-    private const int WriterReserved = 1 << 7; // the loop holds memory from GetMemory until Advance
+    private const int WriterReserved = 1 << 7; // the writer holds memory from GetMemory until it publishes
     private const int NewData = 1 << 8;        // published since the reader last examined everything
 
-    private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionInput)state!).CancelRead(token);
+    private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionPipe)state!).CancelRead(token);
     private static readonly Action<object?> s_runInContext = static state =>
     {
         var (continuation, continuationState, context) = ((Action<object?>, object?, ExecutionContext))state!;
@@ -41,15 +42,15 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         }, (continuation, continuationState));
     };
 
-    private readonly EventLoop _loop;
-    private readonly IInputOwner _owner;
+    private readonly PipeSettings _settings;
+    private readonly IResumableWriter _writer;
 
     // Segments from the first unconsumed byte (_head at _headIndex) to the last written (_tail).
     // Positions are stream offsets: consumed <= published (visible to the reader) <= written.
-    private InputSegment? _head;
+    private PipeSegment? _head;
     private int _headIndex;
-    private InputSegment? _tail;
-    private InputSegment? _publishedSegment;
+    private PipeSegment? _tail;
+    private PipeSegment? _publishedSegment;
     private int _publishedIndex;
     private long _written;
     private long _published;
@@ -65,10 +66,12 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
     private CancellationToken _readToken;
     private CancellationTokenRegistration _readTokenRegistration;
 
-    public ConnectionInput(EventLoop loop, IInputOwner owner)
+    /// <param name="settings">The loop's settings for this direction (shared by its connections).</param>
+    /// <param name="writer">Told, on the writer's scheduler, when a paused writer may go on.</param>
+    public ConnectionPipe(PipeSettings settings, IResumableWriter writer)
     {
-        _loop = loop;
-        _owner = owner;
+        _settings = settings;
+        _writer = writer;
     }
 
     private object Sync => this;
@@ -93,7 +96,19 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         }
     }
 
-    /// <summary>The application completed its reading side (the loop reads no more).</summary>
+    /// <summary>Bytes written and not yet published.</summary>
+    public long UnpublishedBytes
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _written - _published;
+            }
+        }
+    }
+
+    /// <summary>The reader completed its side (nothing it has not read will be).</summary>
     public bool IsReaderCompleted => (Volatile.Read(ref _state) & ReaderCompleted) != 0;
 
     // ---- The loop's side ----
@@ -135,11 +150,15 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         lock (Sync)
         {
             var tail = _tail;
-            if ((_state & WriterReserved) == 0 || tail is null || (uint)count > (uint)(tail.Available.Length - tail.Written))
+            if (count == 0)
             {
-                throw new InvalidOperationException("Advance without GetMemory, or past the memory it gave.");
+                return;
             }
-            _state &= ~WriterReserved;
+            if (tail is null || (uint)count > (uint)(tail.Available.Length - tail.Written))
+            {
+                throw new InvalidOperationException("Advance past the memory GetMemory gave.");
+            }
+            // The memory stays the writer's until it publishes (a writer may advance in steps).
             tail.Written += count;
             _written += count;
             DropIfReaderCompleted();
@@ -147,32 +166,34 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
     }
 
     /// <summary>
-    /// Makes everything written visible to the reader and wakes it. <see cref="InputFlush.Paused"/>: the
-    /// reader is behind (the loop should stop receiving; the owner's <c>OnInputResumed</c> runs on the loop
-    /// once it catches up); <see cref="InputFlush.ReaderCompleted"/>: nobody reads any more.
+    /// Makes everything written visible to the reader and wakes it. <see cref="PipeFlush.Paused"/>: the
+    /// reader is behind (the loop should stop receiving; the writer's <c>OnWriterResumed</c> runs on its scheduler
+    /// once it catches up); <see cref="PipeFlush.ReaderCompleted"/>: nobody reads any more.
     /// </summary>
-    public InputFlush Publish()
+    public PipeFlush Publish()
     {
         Waiter waiter;
-        var flush = InputFlush.Continue;
+        var flush = PipeFlush.Continue;
         lock (Sync)
         {
+            _state &= ~WriterReserved;
             if ((_state & ReaderCompleted) != 0)
             {
-                return InputFlush.ReaderCompleted;
+                DropIfReaderCompleted();
+                return PipeFlush.ReaderCompleted;
             }
             PublishWritten();
             waiter = TakeWaiter();
             // As a pipe, bytes examined (not only consumed) count as read: a reader that looks at
             // everything and waits for more is never stuck behind a paused writer.
-            var pause = _loop.InputPauseThreshold;
+            var pause = _settings.PauseThreshold;
             if (pause > 0 && _published - _examined >= pause)
             {
                 _state |= WriterPaused;
-                flush = InputFlush.Paused;
+                flush = PipeFlush.Paused;
             }
         }
-        waiter.Dispatch(_loop);
+        waiter.Dispatch(_settings.ReaderScheduler);
         return flush;
     }
 
@@ -192,7 +213,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             waiter = TakeWaiter();
             DropIfReaderCompleted();
         }
-        waiter.Dispatch(_loop);
+        waiter.Dispatch(_settings.ReaderScheduler);
     }
 
     private void PublishWritten()
@@ -206,17 +227,16 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         _publishedIndex = _tail?.Written ?? 0;
     }
 
-    private InputSegment TailWithRoom(int size)
+    private PipeSegment TailWithRoom(int size)
     {
         var tail = _tail;
         if (tail is not null && tail.Available.Length - tail.Written >= size)
         {
             return tail;
         }
-        var pool = _loop.MemoryPool;
-        // Kestrel's pool serves blocks of one size; a larger request (none of ours asks one) comes from the shared pool.
-        var block = size <= _loop.InputBlockSize ? pool.Rent(_loop.InputBlockSize) : MemoryPool<byte>.Shared.Rent(size);
-        var segment = _loop.InputSegments.Rent();
+        // Kestrel's pool serves blocks of one size; a larger request comes from the shared pool.
+        var block = size <= _settings.BlockSize ? _settings.Pool.Rent(_settings.BlockSize) : MemoryPool<byte>.Shared.Rent(size);
+        var segment = _settings.Segments.Rent();
         segment.Assign(block, _written);
         if (tail is null)
         {
@@ -302,6 +322,30 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         return new ValueTask<ReadResult>(this, version);
     }
 
+    /// <summary>
+    /// A read for our own reader (the send pump): a result now, or false and <paramref name="continuation"/>
+    /// runs on the reader's scheduler when one is there (then <see cref="TryRead"/> returns it). No
+    /// delegate or awaiter per connection.
+    /// </summary>
+    public bool TryReadOrWait(out ReadResult result, Action<object?> continuation, object state)
+    {
+        lock (Sync)
+        {
+            ThrowIfCannotRead();
+            if (IsReady)
+            {
+                result = TakeResult();
+                return true;
+            }
+            _state |= Awaiting;
+            _version++;
+            _continuation = continuation;
+            _continuationState = state;
+        }
+        result = default;
+        return false;
+    }
+
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
     public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
@@ -329,7 +373,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             Volatile.Write(ref _consumed, consumedAt);
             ReleaseConsumed();
             var paused = (_state & WriterPaused) != 0;
-            resume = paused && _published - _examined < _loop.InputResumeThreshold;
+            resume = paused && _published - _examined < _settings.ResumeThreshold;
             if (resume)
             {
                 _state &= ~WriterPaused;
@@ -349,7 +393,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             _state |= CancelPending;
             waiter = TakeWaiter();
         }
-        waiter.Dispatch(_loop);
+        waiter.Dispatch(_settings.ReaderScheduler);
     }
 
     public override void Complete(Exception? exception = null)
@@ -372,7 +416,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         }
     }
 
-    private void ResumeWriter() => _loop.Schedule(static state => ((IInputOwner)state!).OnInputResumed(), _owner);
+    private void ResumeWriter() => _settings.WriterScheduler.Schedule(static state => ((IResumableWriter)state!).OnWriterResumed(), _writer);
 
     private void CancelRead(CancellationToken token)
     {
@@ -386,7 +430,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             _state |= TokenCanceled;
             waiter = TakeWaiter();
         }
-        waiter.Dispatch(_loop);
+        waiter.Dispatch(_settings.ReaderScheduler);
     }
 
     private bool IsReady => (_state & (NewData | CancelPending | WriterCompleted)) != 0;
@@ -420,7 +464,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
 
     private long PositionOf(SequencePosition position) => position.GetObject() switch
     {
-        InputSegment segment => segment.RunningIndex + position.GetInteger(),
+        PipeSegment segment => segment.RunningIndex + position.GetInteger(),
         null => _consumed, // the start or end of an empty buffer
         _ => throw new InvalidOperationException("The position does not belong to this reader's buffer."),
     };
@@ -438,7 +482,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         while (_head is { } head && head != _publishedSegment && head.End <= _consumed)
         {
             _head = head.NextSegment;
-            _loop.InputSegments.Return(head);
+            _settings.Segments.Return(head);
         }
         _headIndex = (int)(_consumed - _head!.RunningIndex);
     }
@@ -451,7 +495,7 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
         while (segment is not null)
         {
             var next = segment.NextSegment;
-            _loop.InputSegments.Return(segment);
+            _settings.Segments.Return(segment);
             segment = next;
         }
         _consumed = _published = _examined = _written;
@@ -541,12 +585,12 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             }
         }
         // Completed between the awaiter's check and now.
-        new Waiter(continuation, state, context).Dispatch(_loop);
+        new Waiter(continuation, state, context).Dispatch(_settings.ReaderScheduler);
     }
 
     private readonly record struct Waiter(Action<object?>? Continuation, object? State, ExecutionContext? Context)
     {
-        public void Dispatch(EventLoop loop)
+        public void Dispatch(PipeScheduler scheduler)
         {
             if (Continuation is null)
             {
@@ -554,25 +598,25 @@ internal sealed class ConnectionInput : PipeReader, IBufferWriter<byte>, IValueT
             }
             if (Context is null)
             {
-                loop.ApplicationScheduler.Schedule(Continuation, State);
+                scheduler.Schedule(Continuation, State);
             }
             else
             {
-                loop.ApplicationScheduler.Schedule(s_runInContext, (Continuation, State, Context));
+                scheduler.Schedule(s_runInContext, (Continuation, State, Context));
             }
         }
     }
 }
 
-/// <summary>The receiving side of a <see cref="ConnectionInput"/>.</summary>
-internal interface IInputOwner
+/// <summary>The receiving side of a <see cref="ConnectionPipe"/>.</summary>
+internal interface IResumableWriter
 {
-    /// <summary>A paused receive may go on (the reader caught up or completed). Runs on the loop.</summary>
-    void OnInputResumed();
+    /// <summary>A paused writer may go on (the reader caught up or completed). Runs on the writer's scheduler.</summary>
+    void OnWriterResumed();
 }
 
-/// <summary>What <see cref="ConnectionInput.Publish"/> tells the loop.</summary>
-internal enum InputFlush
+/// <summary>What <see cref="ConnectionPipe.Publish"/> tells the loop.</summary>
+internal enum PipeFlush
 {
     Continue,
     Paused,

@@ -10,13 +10,13 @@ namespace Transport.UnixNative.Tests.Unit;
 /// operations in the same order must give the same results (bytes, canceled, completed, whether a read
 /// waits), plus what a pipe does not promise: no memory held once everything was read.
 /// </summary>
-public sealed class ConnectionInputTests : IDisposable
+public sealed class ConnectionPipeTests : IDisposable
 {
     private readonly CountingPool _pool = new();
     private readonly EventLoop _loop;
     private readonly ResumeRecorder _owner = new();
 
-    public ConnectionInputTests()
+    public ConnectionPipeTests()
     {
         _loop = new EventLoop(0, new UnixNativeTransportOptions { MaxReadBufferSize = 0 }, _pool);
         _loop.Start();
@@ -47,7 +47,7 @@ public sealed class ConnectionInputTests : IDisposable
         {
             var pipe = new Pipe(new PipeOptions(pool: _pool, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
                 pauseWriterThreshold: 0, useSynchronizationContext: false));
-            var input = new ConnectionInput(loop, owner);
+            var input = new ConnectionPipe(loop.InputSettings, owner);
             var paused = false;
             var resumesBefore = 0;
             long flushed = 0, examinedAt = 0, bufferStart = 0;
@@ -76,7 +76,7 @@ public sealed class ConnectionInputTests : IDisposable
                         var published = input.Publish();
                         flushed = written;
                         var shouldPause = limit > 0 && flushed - examinedAt >= limit;
-                        Assert.True((published == InputFlush.Paused) == shouldPause, Describe(log, $"{published} with {flushed - examinedAt} bytes not examined, limit {limit}"));
+                        Assert.True((published == PipeFlush.Paused) == shouldPause, Describe(log, $"{published} with {flushed - examinedAt} bytes not examined, limit {limit}"));
                         (paused, resumesBefore) = (shouldPause, owner.Resumes);
                     }
                     else
@@ -190,9 +190,9 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public void EverythingRead_HoldsNoSegmentNorBlock()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         input.Write(new byte[10_000]);
-        Assert.Equal(InputFlush.Continue, input.Publish());
+        Assert.Equal(PipeFlush.Continue, input.Publish());
         Assert.Equal(3, input.SegmentCount);
         Assert.True(input.TryRead(out var result));
         input.AdvanceTo(result.Buffer.GetPosition(9_000));
@@ -207,7 +207,7 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public async Task WaitingRead_TokenCancels_ThenTheNextReadGetsTheData()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         using var cancel = new CancellationTokenSource();
         var read = input.ReadAsync(cancel.Token);
         Assert.False(read.IsCompleted);
@@ -225,7 +225,7 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public async Task WaitingRead_Published_CompletesOnTheApplicationScheduler()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         var read = input.ReadAsync();
         Assert.False(read.IsCompleted);
         await _loop.RunAsync(() =>
@@ -241,10 +241,10 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public async Task WriterFailed_ReadThrowsItsError_EvenWithBytesLeft()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         input.Write("left"u8);
         input.Publish();
-        var waiting = new ConnectionInput(_loop, _owner);
+        var waiting = new ConnectionPipe(_loop.InputSettings, _owner);
         var read = waiting.ReadAsync();
         var error = new IOException("reset");
         input.CompleteWriter(error);
@@ -258,7 +258,7 @@ public sealed class ConnectionInputTests : IDisposable
     [Fact]
     public void Misuse_IsRefused_AsByAPipe()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         input.Write("x"u8);
         input.Publish();
         Assert.Throws<InvalidOperationException>(() => input.AdvanceTo(default));
@@ -276,11 +276,11 @@ public sealed class ConnectionInputTests : IDisposable
         using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxReadBufferSize = 1000 }, _pool);
         loop.Start();
         var owner = new ResumeRecorder(loop);
-        var input = new ConnectionInput(loop, owner);
+        var input = new ConnectionPipe(loop.InputSettings, owner);
         input.Write(new byte[999]);
-        Assert.Equal(InputFlush.Continue, input.Publish());
+        Assert.Equal(PipeFlush.Continue, input.Publish());
         input.Write(new byte[1]);
-        Assert.Equal(InputFlush.Paused, input.Publish());
+        Assert.Equal(PipeFlush.Paused, input.Publish());
 
         Assert.True(input.TryRead(out var result));
         input.AdvanceTo(result.Buffer.GetPosition(500)); // 500 left: not below half
@@ -296,22 +296,22 @@ public sealed class ConnectionInputTests : IDisposable
         using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxReadBufferSize = 10 }, _pool);
         loop.Start();
         var owner = new ResumeRecorder(loop);
-        var input = new ConnectionInput(loop, owner);
+        var input = new ConnectionPipe(loop.InputSettings, owner);
         input.Write(new byte[5000]);
-        Assert.Equal(InputFlush.Paused, input.Publish());
+        Assert.Equal(PipeFlush.Paused, input.Publish());
         input.Complete();
         Assert.True(await owner.Resumed.Task.DefaultTimeout());
         Assert.True(input.IsReaderCompleted);
         Assert.Equal(0, _pool.Outstanding);
         input.Write(new byte[100]);
-        Assert.Equal(InputFlush.ReaderCompleted, input.Publish());
+        Assert.Equal(PipeFlush.ReaderCompleted, input.Publish());
         Assert.Equal(0, _pool.Outstanding);
     }
 
     [Fact]
     public async Task LoopWritesWhileTheApplicationReads_EveryByteInOrder_NothingHeldAfter()
     {
-        var input = new ConnectionInput(_loop, _owner);
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
         const int total = 4 * 1024 * 1024;
         var writer = _loop.RunAsync(() => { }); // the loop is running
         await writer.DefaultTimeout();
@@ -370,6 +370,180 @@ public sealed class ConnectionInputTests : IDisposable
         Assert.Equal(0, _pool.Outstanding);
     }
 
+    [Theory]
+    [InlineData(11)]
+    [InlineData(12)]
+    [InlineData(13)]
+    [InlineData(14)]
+    public async Task Output_RandomWritesFlushesAndReads_GiveWhatAPipeGives(int seed)
+    {
+        // The output as Kestrel sees it: writes in steps, flushes that wait while 6,000 bytes are not
+        // yet examined, cancelled flushes; the reader examines and consumes at random.
+        var random = new Random(seed);
+        const int limit = 6000;
+        using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxWriteBufferSize = limit }, _pool);
+        var settings = loop.OutputSettings with { ReaderScheduler = PipeScheduler.Inline, WriterScheduler = PipeScheduler.Inline };
+        for (var run = 0; run < 60; run++)
+        {
+            var pipe = new Pipe(new PipeOptions(pool: _pool, readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline,
+                pauseWriterThreshold: limit, resumeWriterThreshold: limit / 2, useSynchronizationContext: false));
+            var output = new ConnectionOutput(settings);
+            var log = new List<string>();
+            ValueTask<FlushResult>? pipeFlush = null, ourFlush = null;
+            long written = 0, bufferStart = 0, examinedAt = 0;
+            for (var step = 0; step < 80; step++)
+            {
+                var op = random.Next(8);
+                if (op <= 2 && pipeFlush is null)
+                {
+                    // Kestrel's way: one GetMemory, then Advance in steps within it.
+                    var size = random.Next(1, 5000);
+                    var p = pipe.Writer.GetMemory(size);
+                    var o = output.GetMemory(size);
+                    var steps = random.Next(1, 3);
+                    for (var i = 0; i < steps; i++)
+                    {
+                        var n = Math.Min(size / steps, p.Length);
+                        for (var b = 0; b < n; b++)
+                        {
+                            p.Span[b] = o.Span[b] = (byte)(written + b);
+                        }
+                        (p, o) = (p[n..], o[n..]);
+                        pipe.Writer.Advance(n);
+                        output.Advance(n);
+                        written += n;
+                    }
+                    log.Add($"write {size} in {steps}");
+                    Assert.Equal(pipe.Writer.UnflushedBytes, output.UnflushedBytes);
+                    if (random.Next(2) == 0)
+                    {
+                        log.Add("flush");
+                        var pf = pipe.Writer.FlushAsync();
+                        var of = output.FlushAsync();
+                        Assert.True(pf.IsCompleted == of.IsCompleted, Describe(log, $"a flush waits on one only (pipe done {pf.IsCompleted}, ours {of.IsCompleted})"));
+                        if (pf.IsCompleted)
+                        {
+                            AssertSameFlush(await pf, await of, log);
+                        }
+                        else
+                        {
+                            (pipeFlush, ourFlush) = (pf, of);
+                        }
+                    }
+                }
+                else if (op == 3 && pipeFlush is not null)
+                {
+                    log.Add("cancel pending flush");
+                    pipe.Writer.CancelPendingFlush();
+                    output.CancelPendingFlush();
+                }
+                else if (op <= 6)
+                {
+                    var pr = pipe.Reader.TryRead(out var pipeResult);
+                    var or = output.Reader.TryRead(out var ourResult);
+                    Assert.True(pr == or, Describe(log, $"TryRead differs (pipe {pr}, ours {or})"));
+                    if (pr)
+                    {
+                        AssertSame(pipeResult, ourResult, log);
+                        var length = pipeResult.Buffer.Length;
+                        var consumed = random.Next(3) == 0 ? length : random.NextInt64(0, length + 1);
+                        // Examined never moves back (a pipe may throw; Kestrel never does it).
+                        var examined = random.Next(2) == 0 ? length : random.NextInt64(Math.Max(consumed, examinedAt - bufferStart), length + 1);
+                        (examinedAt, bufferStart) = (bufferStart + examined, bufferStart + consumed);
+                        log.Add($"read {length}, advance {consumed}/{examined}");
+                        pipe.Reader.AdvanceTo(pipeResult.Buffer.GetPosition(consumed), pipeResult.Buffer.GetPosition(examined));
+                        output.Reader.AdvanceTo(ourResult.Buffer.GetPosition(consumed), ourResult.Buffer.GetPosition(examined));
+                    }
+                }
+                if (pipeFlush is { } waitingPipe && ourFlush is { } waitingOurs)
+                {
+                    // Both go on, or neither: a read above may have brought both below half.
+                    Assert.True(waitingPipe.IsCompleted == waitingOurs.IsCompleted, Describe(log, $"a flush goes on for one only (pipe {waitingPipe.IsCompleted}, ours {waitingOurs.IsCompleted})"));
+                    if (waitingPipe.IsCompleted)
+                    {
+                        AssertSameFlush(await waitingPipe, await waitingOurs, log);
+                        (pipeFlush, ourFlush) = (null, null);
+                    }
+                }
+            }
+            if (pipeFlush is not null)
+            {
+                pipe.Writer.CancelPendingFlush();
+                output.CancelPendingFlush();
+                AssertSameFlush(await pipeFlush.Value.AsTask().DefaultTimeout(), await ourFlush!.Value.AsTask().DefaultTimeout(), log);
+            }
+            pipe.Writer.Complete();
+            output.Complete();
+            var pipeEnd = await pipe.Reader.ReadAsync().AsTask().DefaultTimeout();
+            var ourEnd = await output.Reader.ReadAsync().AsTask().DefaultTimeout();
+            AssertSame(pipeEnd, ourEnd, log);
+            pipe.Reader.AdvanceTo(pipeEnd.Buffer.End);
+            output.Reader.AdvanceTo(ourEnd.Buffer.End);
+            pipe.Reader.Complete();
+            output.Reader.Complete();
+            Assert.Equal(0, output.Reader.SegmentCount);
+        }
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
+    [Fact]
+    public async Task Output_ReaderCompletes_WaitingFlushEndsCompleted_LaterFlushesToo()
+    {
+        using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxWriteBufferSize = 100 }, _pool);
+        loop.Start();
+        var output = new ConnectionOutput(loop.OutputSettings);
+        output.Write(new byte[500]);
+        var flush = output.FlushAsync();
+        Assert.False(flush.IsCompleted);
+        output.Reader.Complete();
+        var result = await flush.AsTask().DefaultTimeout();
+        Assert.True(result.IsCompleted);
+        output.Write(new byte[10]);
+        Assert.True((await output.FlushAsync().AsTask().DefaultTimeout()).IsCompleted);
+        Assert.Equal(0, output.Reader.SegmentCount);
+    }
+
+    [Fact]
+    public async Task Output_WaitingFlush_TokenCancels_AndTheReaderStillGetsTheBytes()
+    {
+        using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxWriteBufferSize = 100 }, _pool);
+        loop.Start();
+        var output = new ConnectionOutput(loop.OutputSettings);
+        using var cancel = new CancellationTokenSource();
+        output.Write(new byte[500]);
+        var flush = output.FlushAsync(cancel.Token);
+        Assert.False(flush.IsCompleted);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => flush.AsTask()).DefaultTimeout();
+        Assert.True(output.Reader.TryRead(out var read));
+        Assert.Equal(500, read.Buffer.Length);
+        output.Reader.AdvanceTo(read.Buffer.End);
+        Assert.False((await output.FlushAsync().AsTask().DefaultTimeout()).IsCanceled);
+    }
+
+    [Fact]
+    public async Task Output_WaitingReader_OnlyItsCallback_RunsOnTheReaderScheduler_WhenFlushed()
+    {
+        using var loop = new EventLoop(1, new UnixNativeTransportOptions(), _pool);
+        loop.Start();
+        var output = new ConnectionOutput(loop.OutputSettings);
+        var woken = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Assert.False(output.Reader.TryReadOrWait(out _, static state => ((TaskCompletionSource<object?>)state!).TrySetResult(state), woken));
+        output.Write("hi"u8);
+        Assert.False(woken.Task.IsCompleted); // written, not flushed
+        await output.FlushAsync().AsTask().DefaultTimeout();
+        await woken.Task.DefaultTimeout();
+        Assert.True(output.Reader.TryRead(out var read));
+        Assert.Equal("hi"u8.ToArray(), read.Buffer.ToArray());
+        output.Reader.AdvanceTo(read.Buffer.End);
+    }
+
+    private static void AssertSameFlush(FlushResult pipe, FlushResult ours, List<string> log)
+    {
+        Assert.True(pipe.IsCanceled == ours.IsCanceled, Describe(log, $"flush canceled: pipe {pipe.IsCanceled}, ours {ours.IsCanceled}"));
+        Assert.True(pipe.IsCompleted == ours.IsCompleted, Describe(log, $"flush completed: pipe {pipe.IsCompleted}, ours {ours.IsCompleted}"));
+    }
+
     private static void AssertSame(ReadResult pipe, ReadResult input, List<string> log)
     {
         Assert.True(pipe.IsCanceled == input.IsCanceled, Describe(log, $"canceled: pipe {pipe.IsCanceled}, ours {input.IsCanceled}"));
@@ -380,20 +554,20 @@ public sealed class ConnectionInputTests : IDisposable
 
     private static string Describe(List<string> log, string what) => $"{what} after: {string.Join(", ", log.TakeLast(12))}";
 
-    private sealed class ResumeCounter : IInputOwner
+    private sealed class ResumeCounter : IResumableWriter
     {
         private int _resumes;
 
         public int Resumes => Volatile.Read(ref _resumes);
 
-        public void OnInputResumed() => Interlocked.Increment(ref _resumes);
+        public void OnWriterResumed() => Interlocked.Increment(ref _resumes);
     }
 
-    private sealed class ResumeRecorder(EventLoop? loop = null) : IInputOwner
+    private sealed class ResumeRecorder(EventLoop? loop = null) : IResumableWriter
     {
         public TaskCompletionSource<bool> Resumed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-        public void OnInputResumed() => Resumed.TrySetResult(loop?.IsCurrentThread ?? true);
+        public void OnWriterResumed() => Resumed.TrySetResult(loop?.IsCurrentThread ?? true);
     }
 
     /// <summary>Counts blocks rented and not yet returned.</summary>
