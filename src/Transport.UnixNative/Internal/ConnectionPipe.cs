@@ -135,6 +135,12 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     public Memory<byte> GetMemory(int sizeHint = 0)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(sizeHint);
+        // Without the lock while the writer holds a reservation: only the writer changes that bit and
+        // the tail, and the reader releases nothing of a reserved tail (a body written block by block).
+        if ((Volatile.Read(ref _state) & WriterReserved) != 0 && _tail is { } reserved && reserved.Available.Length - reserved.Written >= Math.Max(sizeHint, 1))
+        {
+            return reserved.Available[reserved.Written..];
+        }
         lock (Sync)
         {
             var tail = TailWithRoom(Math.Max(sizeHint, 1));
@@ -147,13 +153,26 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
 
     public void Advance(int count)
     {
+        if (count == 0)
+        {
+            return;
+        }
+        if ((Volatile.Read(ref _state) & WriterReserved) != 0)
+        {
+            // The writer's own memory until it publishes (see GetMemory): the reader sees these bytes
+            // only through Publish, under the lock. What it reads of _written meanwhile cannot release a reserved tail.
+            var reserved = _tail!;
+            if ((uint)count > (uint)(reserved.Available.Length - reserved.Written))
+            {
+                throw new InvalidOperationException("Advance past the memory GetMemory gave.");
+            }
+            reserved.Written += count;
+            _written += count;
+            return;
+        }
         lock (Sync)
         {
             var tail = _tail;
-            if (count == 0)
-            {
-                return;
-            }
             if (tail is null || (uint)count > (uint)(tail.Available.Length - tail.Written))
             {
                 throw new InvalidOperationException("Advance past the memory GetMemory gave.");

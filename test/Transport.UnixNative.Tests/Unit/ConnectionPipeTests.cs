@@ -538,6 +538,74 @@ public sealed class ConnectionPipeTests : IDisposable
         output.Reader.AdvanceTo(read.Buffer.End);
     }
 
+    [Fact]
+    public async Task Output_WriterAndReaderOnTwoThreads_EveryByteInOrder_NothingHeldAfter()
+    {
+        // Kestrel's writer (GetMemory, Advance in steps without the lock, FlushAsync that may wait)
+        // against the send pump's reads on another thread, with a small limit so flushes wait often.
+        using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxWriteBufferSize = 8192 }, _pool);
+        loop.Start();
+        var output = new ConnectionOutput(loop.OutputSettings);
+        const int total = 4 * 1024 * 1024;
+        var writing = Task.Run(async () =>
+        {
+            var random = new Random(21);
+            long position = 0;
+            while (position < total)
+            {
+                var memory = output.GetMemory(random.Next(0, 3000));
+                var size = (int)Math.Min(Math.Min(memory.Length, random.Next(1, 9000)), total - position);
+                var half = size / 2;
+                for (var i = 0; i < size; i++)
+                {
+                    memory.Span[i] = (byte)((position + i) % 251);
+                }
+                output.Advance(half);
+                output.Advance(size - half);
+                position += size;
+                if (random.Next(3) == 0 || position == total)
+                {
+                    var flushed = await output.FlushAsync().AsTask().DefaultTimeout();
+                    Assert.False(flushed.IsCompleted);
+                }
+            }
+            output.Complete();
+        });
+
+        var reading = Task.Run(async () =>
+        {
+            var random = new Random(22);
+            long read = 0;
+            while (true)
+            {
+                var result = await output.Reader.ReadAsync().AsTask().DefaultTimeout();
+                var take = random.Next(4) == 0 ? result.Buffer.Length / 2 : result.Buffer.Length;
+                foreach (var segment in result.Buffer.Slice(0, take))
+                {
+                    foreach (var b in segment.Span)
+                    {
+                        if (b != (byte)(read % 251))
+                        {
+                            throw new InvalidDataException($"byte {read} differs");
+                        }
+                        read++;
+                    }
+                }
+                output.Reader.AdvanceTo(result.Buffer.GetPosition(take), result.Buffer.End);
+                if (result.IsCompleted && read == total)
+                {
+                    return read;
+                }
+            }
+        });
+
+        await writing.DefaultTimeout();
+        Assert.Equal(total, await reading.DefaultTimeout());
+        Assert.Equal(0, output.Reader.SegmentCount);
+        output.Reader.Complete();
+        Assert.Equal(0, _pool.Outstanding);
+    }
+
     private static void AssertSameFlush(FlushResult pipe, FlushResult ours, List<string> log)
     {
         Assert.True(pipe.IsCanceled == ours.IsCanceled, Describe(log, $"flush canceled: pipe {pipe.IsCanceled}, ours {ours.IsCanceled}"));
