@@ -103,7 +103,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
     public override void CancelPendingFlush()
     {
-        Waiter waiter;
+        PipeContinuation waiter;
         lock (Sync)
         {
             if ((_state & Waiting) == 0)
@@ -120,7 +120,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
     /// <summary>The pump caught up (or completed): runs on the writer's scheduler.</summary>
     void IResumableWriter.OnWriterResumed()
     {
-        Waiter waiter;
+        PipeContinuation waiter;
         lock (Sync)
         {
             if ((_state & Waiting) == 0)
@@ -135,7 +135,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
     private void CancelFlush(CancellationToken token)
     {
-        Waiter waiter;
+        PipeContinuation waiter;
         lock (Sync)
         {
             if ((_state & Waiting) == 0 || _flushToken != token)
@@ -148,10 +148,10 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         waiter.Dispatch(_settings.WriterScheduler);
     }
 
-    private Waiter TakeWaiter()
+    private PipeContinuation TakeWaiter()
     {
         _state &= ~Waiting;
-        var waiter = new Waiter(_continuation, _continuationState, _continuationContext);
+        var waiter = new PipeContinuation(_continuation, _continuationState, _continuationContext);
         _continuation = null;
         _continuationState = null;
         _continuationContext = null;
@@ -219,45 +219,6 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
             }
         }
         // Completed between the awaiter's check and now.
-        new Waiter(continuation, state, context).Dispatch(_settings.WriterScheduler);
-    }
-
-    private readonly record struct Waiter(Action<object?>? Continuation, object? State, ExecutionContext? Context)
-    {
-        public void Dispatch(PipeScheduler scheduler)
-        {
-            if (Continuation is null)
-            {
-                return;
-            }
-            if (Context is null)
-            {
-                scheduler.Schedule(Continuation, State);
-            }
-            else
-            {
-                scheduler.Schedule(static s => ((Waiter)s!).Run(), this);
-            }
-        }
-
-        public void Run()
-        {
-            if (Continuation is null)
-            {
-                return;
-            }
-            if (Context is null)
-            {
-                Continuation(State);
-            }
-            else
-            {
-                ExecutionContext.Run(Context, static s =>
-                {
-                    var waiter = (Waiter)s!;
-                    waiter.Continuation!(waiter.State);
-                }, this);
-            }
-        }
+        new PipeContinuation(continuation, state, context).Dispatch(_settings.WriterScheduler);
     }
 }

@@ -32,15 +32,6 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     private const int NewData = 1 << 8;        // published since the reader last examined everything
 
     private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionPipe)state!).CancelRead(token);
-    private static readonly Action<object?> s_runInContext = static state =>
-    {
-        var (continuation, continuationState, context) = ((Action<object?>, object?, ExecutionContext))state!;
-        ExecutionContext.Run(context, static s =>
-        {
-            var (c, cs) = ((Action<object?>, object?))s!;
-            c(cs);
-        }, (continuation, continuationState));
-    };
 
     private readonly PipeSettings _settings;
     private readonly IResumableWriter _writer;
@@ -191,7 +182,7 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     /// </summary>
     public PipeFlush Publish()
     {
-        Waiter waiter;
+        PipeContinuation waiter;
         var flush = PipeFlush.Continue;
         lock (Sync)
         {
@@ -219,7 +210,7 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     /// <summary>Ends the input (after what was written): the reader sees the end, or <paramref name="error"/> thrown.</summary>
     public void CompleteWriter(Exception? error = null)
     {
-        Waiter waiter;
+        PipeContinuation waiter;
         lock (Sync)
         {
             if ((_state & WriterCompleted) != 0)
@@ -406,7 +397,7 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
 
     public override void CancelPendingRead()
     {
-        Waiter waiter;
+        PipeContinuation waiter;
         lock (Sync)
         {
             _state |= CancelPending;
@@ -439,7 +430,7 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
 
     private void CancelRead(CancellationToken token)
     {
-        Waiter waiter;
+        PipeContinuation waiter;
         lock (Sync)
         {
             if ((_state & Awaiting) == 0 || _readToken != token)
@@ -521,14 +512,14 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     }
 
     /// <summary>The waiting read's continuation, if the read can complete now (lock held).</summary>
-    private Waiter TakeWaiter()
+    private PipeContinuation TakeWaiter()
     {
         if ((_state & Awaiting) == 0 || !(IsReady || (_state & TokenCanceled) != 0))
         {
             return default;
         }
         _state &= ~Awaiting;
-        var waiter = new Waiter(_continuation, _continuationState, _continuationContext);
+        var waiter = new PipeContinuation(_continuation, _continuationState, _continuationContext);
         _continuation = null;
         _continuationState = null;
         _continuationContext = null;
@@ -604,26 +595,7 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
             }
         }
         // Completed between the awaiter's check and now.
-        new Waiter(continuation, state, context).Dispatch(_settings.ReaderScheduler);
-    }
-
-    private readonly record struct Waiter(Action<object?>? Continuation, object? State, ExecutionContext? Context)
-    {
-        public void Dispatch(PipeScheduler scheduler)
-        {
-            if (Continuation is null)
-            {
-                return;
-            }
-            if (Context is null)
-            {
-                scheduler.Schedule(Continuation, State);
-            }
-            else
-            {
-                scheduler.Schedule(s_runInContext, (Continuation, State, Context));
-            }
-        }
+        new PipeContinuation(continuation, state, context).Dispatch(_settings.ReaderScheduler);
     }
 }
 
