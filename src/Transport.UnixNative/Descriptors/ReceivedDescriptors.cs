@@ -20,9 +20,6 @@ internal sealed class ReceivedDescriptors(ConnectionPipe input) : IUnixFileDescr
     private bool _closed;
     private int _count; // _queue.Count, readable without the lock
 
-    /// <summary>Bytes received so far (loop thread).</summary>
-    public long Received;
-
     /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/> (takeable once it is consumed); false (all closed) when over the limit or closed. Loop thread.</summary>
     public bool Add(long position, List<SafeFdHandle> handles)
     {

@@ -62,8 +62,8 @@ internal sealed partial class UnixConnection
         {
             // A stream read may begin with bytes sent before the descriptors' sendmsg, but it ends within that
             // sendmsg (the kernel stops a read after the descriptors' buffer): its last byte is one they came with.
-            var position = received.Received + n - 1;
-            received.Received += n;
+            // Every byte received goes into the input after this, so what it holds so far counts them.
+            var position = _input.Written + n - 1;
             if (handles is not null && !received.Add(position, handles))
             {
                 TransportLog.TooManyDescriptors(_logger, ConnectionId, ReceivedDescriptors.MaxQueued);

@@ -87,6 +87,9 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
         }
     }
 
+    /// <summary>Bytes written so far, published or not (the writer's thread).</summary>
+    public long Written => _written;
+
     /// <summary>Bytes written and not yet published.</summary>
     public long UnpublishedBytes
     {

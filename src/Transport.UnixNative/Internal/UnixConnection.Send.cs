@@ -37,12 +37,8 @@ internal sealed partial class UnixConnection
     // the connection, no delegate, awaiter or async state machine per idle connection (issue 9).
     private static readonly Action<object?> s_resumeSending = static state => ((UnixConnection)state!).ResumeSending();
 
-    /// <summary>Starts the send pump (<see cref="SendPump"/>) and returns at once, complete: the pump resumes itself from the output. Loop thread.</summary>
-    private ValueTask SendLoopAsync()
-    {
-        SendPump();
-        return default;
-    }
+    /// <summary>Starts the send pump (<see cref="SendPump"/>); it resumes itself from the output. Loop thread.</summary>
+    private void StartSending() => SendPump();
 
     /// <summary>The output's continuation: what the pump waited for is there.</summary>
     private void ResumeSending()

@@ -151,7 +151,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         }
         // Registered on a live loop, so its pool is alive: this reference keeps it so until the send loop ends.
         _loop.RetainPool();
-        _ = SendLoopAsync();
+        StartSending();
     }
 
     public void OnEvents(uint events)
