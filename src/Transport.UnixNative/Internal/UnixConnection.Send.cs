@@ -35,30 +35,11 @@ internal sealed partial class UnixConnection
 
     // What the output holds while the connection waits for the application: this static callback and
     // the connection, no delegate, awaiter or async state machine per idle connection (issue 9).
-    private static readonly Action<object?> s_resumeSending = static state => ((UnixConnection)state!).ResumeSending();
+    // Once what it waited for is there, the pump simply runs again: its read then returns at once.
+    private static readonly Action<object?> s_resumeSending = static state => ((UnixConnection)state!).SendPump();
 
     /// <summary>Starts the send pump (<see cref="SendPump"/>); it resumes itself from the output. Loop thread.</summary>
     private void StartSending() => SendPump();
-
-    /// <summary>The output's continuation: what the pump waited for is there.</summary>
-    private void ResumeSending()
-    {
-        ReadResult result;
-        bool haveResult;
-        try
-        {
-            // The wait ended with a result ready (data, the end, or a cancel): TryRead returns it.
-            // Were it ever to find nothing, the pump asks again.
-            haveResult = _output.Reader.TryRead(out result);
-        }
-        catch (Exception ex)
-        {
-            TransportLog.ConnectionError(_logger, ConnectionId, ex);
-            EndSending(ex);
-            return;
-        }
-        SendPump(result, haveResult);
-    }
 
     /// <summary>
     /// Takes what the application flushed and sends it, for as long as reads complete at once; then
@@ -69,7 +50,7 @@ internal sealed partial class UnixConnection
     /// writability (so a writable edge can never slip between a failed send and the wait). Those
     /// waits, and a queued file, run as async methods only while they last (<see cref="ResumeAfterAsync"/>).
     /// </summary>
-    private void SendPump(ReadResult result = default, bool haveResult = false)
+    private void SendPump()
     {
         Exception? error = null;
         var reader = _output.Reader;
@@ -78,33 +59,30 @@ internal sealed partial class UnixConnection
             // A loop, never a recursion: thousands of reads in a row may complete at once (pipelining).
             while (true)
             {
-                if (!haveResult)
+                ReadResult result;
+                if (!HasPendingFile)
                 {
-                    if (!HasPendingFile)
+                    if (!reader.TryReadOrWait(out result, s_resumeSending, this))
                     {
-                        if (!reader.TryReadOrWait(out result, s_resumeSending, this))
-                        {
-                            // Nothing after this: the continuation may already be running on another thread.
-                            return;
-                        }
-                    }
-                    else if (!reader.TryRead(out result))
-                    {
-                        // The pipe is empty: everything flushed before the file has gone out.
-                        var sent = SendPendingFileAsync();
-                        if (!sent.IsCompleted)
-                        {
-                            _ = ResumeAfterAsync(new ValueTask<bool>(sent));
-                            return;
-                        }
-                        if (!sent.GetAwaiter().GetResult())
-                        {
-                            break;
-                        }
-                        continue;
+                        // Nothing after this: the continuation may already be running on another thread.
+                        return;
                     }
                 }
-                haveResult = false;
+                else if (!reader.TryRead(out result))
+                {
+                    // The pipe is empty: everything flushed before the file has gone out.
+                    var sent = SendPendingFileAsync();
+                    if (!sent.IsCompleted)
+                    {
+                        _ = ResumeAfterAsync(new ValueTask<bool>(sent));
+                        return;
+                    }
+                    if (!sent.GetAwaiter().GetResult())
+                    {
+                        break;
+                    }
+                    continue;
+                }
                 if (IsAbortRead(result) || _socketClosed)
                 {
                     break;
