@@ -61,7 +61,10 @@ app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
         var flush = await writer.FlushAsync(context.RequestAborted);
         if (flush.IsCanceled || flush.IsCompleted)
         {
-            break;
+            // The client left mid-body: end the request as aborted, or Kestrel reports the short
+            // Content-Length as the application's error.
+            context.Abort();
+            return;
         }
     }
 });
