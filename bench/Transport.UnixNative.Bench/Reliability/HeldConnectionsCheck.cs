@@ -89,7 +89,24 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
         {
             report.Add("idle-connection memory", "ours ÷ Sockets, medians (target ≤ 0.75)", t => t.IsOurs ? (ours / theirs).ToString("0.00", CultureInfo.InvariantCulture) : "(baseline)", targets);
         }
+
+        // What one more idle connection costs: the slope between the two counts in the same server. RSS
+        // at either count also holds whatever the process added once (the GC's budgets, the pool, the
+        // runtime's own growth), which does not grow with the connections and cancels in the slope.
+        var marginal = results.ToDictionary(p => p.Key, p => Marginal(p.Value.Idle, p.Value.Held));
+        report.Add("idle-connection memory", $"marginal RSS per connection, {Show.Count(idle)} → {Show.Count(held)} held (KiB/connection)",
+            t => marginal[t] is { } kib ? Show.KiB(kib) : "n/a", targets,
+            "In the held run: (VmRSS at the held count − VmRSS at the idle count) ÷ the connections added. The figures above divide by all connections and so include what the process added once, whatever the count (4–8 MB here).");
+        if (marginal.TryGetValue(Target.Native, out var oursMarginal) && marginal.TryGetValue(Target.Sockets, out var theirsMarginal) && oursMarginal is > 0 && theirsMarginal is > 0)
+        {
+            report.Add("idle-connection memory", "ours ÷ Sockets, marginal", t => t.IsOurs ? (oursMarginal.Value / theirsMarginal.Value).ToString("0.00", CultureInfo.InvariantCulture) : "(baseline)", targets);
+        }
     }
+
+    /// <summary>KiB per connection between the idle and the held sample of one server, or null without connections in between.</summary>
+    private static double? Marginal(HeldResult idle, HeldResult held) => held.Answered > idle.Answered
+        ? (held.KiBPerConnection * held.Answered - idle.KiBPerConnection * idle.Answered) / (held.Answered - idle.Answered)
+        : null;
 
     /// <summary>Warm-up connections opened and closed, then <paramref name="count"/> held: returns them and VmRSS (KiB) before them.</summary>
     private static async Task<(HeldConnections Connections, long RssBefore)> WarmUpAndOpenAsync(Macro.ServerProcess server, Macro.ServerAddress address, int count, CancellationToken cancellationToken)
