@@ -12,14 +12,6 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
     private const int Warmup = 256;
     private const int Reserve = 1024; // descriptors the runtime, the pools and the listener need besides the connections
 
-    // Without a fixed gen0 budget a round lands near one of two values for either transport (about 10 or
-    // 12.5 KiB per connection), depending on whether a gen2 collection happened to run before the sample.
-    // The same fixed budget for both servers takes that chance out of the comparison.
-    private static readonly IReadOnlyDictionary<string, string> FixedGen0Budget = new Dictionary<string, string>
-    {
-        ["DOTNET_GCgen0size"] = "0x400000",
-    };
-
     public string Name => "held";
 
     public async Task RunAsync(CheckContext context, int index)
@@ -46,7 +38,7 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
             foreach (var target in context.Order(index + round))
             {
                 var address = Addresses.Stream();
-                await using var server = await ServerChecks.StartAsync(context.SampleDll, target, address, context.CancellationToken, environment: FixedGen0Budget).ConfigureAwait(false);
+                await using var server = await ServerChecks.StartAsync(context.SampleDll, target, address, context.CancellationToken, environment: ServerChecks.FixedGen0Budget).ConfigureAwait(false);
                 var (connections, before) = await WarmUpAndOpenAsync(server, address, idle, context.CancellationToken).ConfigureAwait(false);
                 using (connections)
                 {
@@ -61,7 +53,7 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
         {
             context.Progress($"held: {target.Label}, {idle} then {held} keep-alive connections");
             var address = Addresses.Stream();
-            await using var server = await ServerChecks.StartAsync(context.SampleDll, target, address, context.CancellationToken, environment: FixedGen0Budget).ConfigureAwait(false);
+            await using var server = await ServerChecks.StartAsync(context.SampleDll, target, address, context.CancellationToken, environment: ServerChecks.FixedGen0Budget).ConfigureAwait(false);
             var startFds = server.FdCount();
             var (connections, before) = await WarmUpAndOpenAsync(server, address, idle, context.CancellationToken).ConfigureAwait(false);
             using var _ = connections;
