@@ -61,7 +61,7 @@ internal sealed class ChurnCheck : IReliabilityCheck
             return $"{Show.MiB(r.RssBefore)} → {Show.MiB(r.RssMiddle)} → {Show.MiB(r.RssAfter)} ({Show.Percent(change)}{(Math.Abs(change) <= Flat ? ", flat" : ", **not flat**")})";
         }, targets);
         report.Add(check, "RSS growth in the second half", t => Show.Percent((results[t].RssAfter - results[t].RssMiddle) / (double)results[t].RssBefore), targets,
-            "Flat: within 2 % of \"before\". A leak grows in both halves alike; a heap still settling grows in the first only. Both servers run with DOTNET_GCgen0size=0x400000, as in the held check: otherwise RSS steps by one 4 MiB region when the GC grows its gen0 budget.");
+            $"Flat: within 2 % of \"before\". A leak grows in both halves alike; a heap still settling grows in the first only. Both servers run with {ServerChecks.FixedGen0BudgetSetting}, as in the held check: otherwise RSS steps by one 4 MiB region when the GC grows its gen0 budget.");
         report.Add(check, "requests per second (churned)", t => Show.Count((long)(results[t].Run.Ok / results[t].Run.Seconds)), targets);
     }
 

@@ -75,7 +75,7 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
         report.Add("keep-alive connections held", $"server RSS per connection at {Show.Count(held)}", t => Show.KiB(results[t].Held.KiBPerConnection), targets);
         var idleMedian = idleSamples.ToDictionary(p => p.Key, p => Median(p.Value));
         report.Add("idle-connection memory", $"RSS per connection at {Show.Count(idle)} (KiB/connection), median of {options.IdleRounds}", t => Show.KiB(idleMedian[t]), targets,
-            $"Each round on a fresh server after {Warmup} warm-up connections: VmRSS with the connections open less VmRSS before, over the connections. Both servers run with DOTNET_GCgen0size=0x400000 (a fixed gen0 budget), so a round does not depend on when a gen2 collection ran.");
+            $"Each round on a fresh server after {Warmup} warm-up connections: VmRSS with the connections open less VmRSS before, over the connections. Both servers run with {ServerChecks.FixedGen0BudgetSetting} (a fixed gen0 budget), so a round does not depend on when a gen2 collection ran.");
         report.Add("idle-connection memory", "rounds (KiB/connection)", t => string.Join(", ", idleSamples[t].Select(v => v.ToString("0.0", CultureInfo.InvariantCulture))), targets);
         if (idleMedian.TryGetValue(Target.Native, out var ours) && idleMedian.TryGetValue(Target.Sockets, out var theirs) && theirs > 0)
         {

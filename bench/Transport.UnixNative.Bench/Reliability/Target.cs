@@ -31,6 +31,9 @@ internal static class ServerChecks
         ["DOTNET_GCgen0size"] = "0x400000",
     };
 
+    /// <summary><see cref="FixedGen0Budget"/> as the report names it.</summary>
+    public static string FixedGen0BudgetSetting => string.Join(" ", FixedGen0Budget.Select(p => $"{p.Key}={p.Value}"));
+
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
 
     public static async Task<ServerProcess> StartAsync(string dll, Target target, ServerAddress listen, CancellationToken cancellationToken,

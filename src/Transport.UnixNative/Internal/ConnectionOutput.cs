@@ -39,7 +39,7 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
 
     public override Memory<byte> GetMemory(int sizeHint = 0) => Reader.GetMemory(sizeHint);
 
-    public override Span<byte> GetSpan(int sizeHint = 0) => Reader.GetMemory(sizeHint).Span;
+    public override Span<byte> GetSpan(int sizeHint = 0) => Reader.GetSpan(sizeHint);
 
     public override void Advance(int bytes) => Reader.Advance(bytes);
 

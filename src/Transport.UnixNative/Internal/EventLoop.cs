@@ -72,9 +72,9 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
         // Built once per loop, shared by its connections (Kestrel's "per I/O queue" settings). Input:
         // the loop writes, the application reads, paused receives resume on the loop. Output: the
-        // application writes, the send pump runs on the flushing thread just after its current work
-        // item (see SendScheduler), paused flushes resume on the application's scheduler. A paused
-        // writer goes on below half its limit, at the latest when everything was examined.
+        // application writes, the send pump resumes from the loop's one send work item (see
+        // SendScheduler), paused flushes resume on the application's scheduler. A paused writer goes
+        // on below half its limit, at the latest when everything was examined.
         var segments = new PipeSegmentPool();
         InputSettings = new PipeSettings(memoryPool, minimumSegment, segments, maxRead, Math.Max(maxRead / 2, 1), applicationScheduler, this);
         OutputSettings = new PipeSettings(memoryPool, minimumSegment, segments, maxWrite, Math.Max(maxWrite / 2, 1), new SendScheduler(this), applicationScheduler);

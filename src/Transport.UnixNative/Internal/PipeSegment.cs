@@ -3,9 +3,10 @@ using System.Buffers;
 namespace Transport.UnixNative.Internal;
 
 /// <summary>
-/// One pool block of a connection's received bytes. <see cref="ReadOnlySequenceSegment{T}.RunningIndex"/>
-/// is the stream position of its first byte, counted from the connection's first byte and never reset,
-/// so a <see cref="SequencePosition"/> the application hands back tells how much it has consumed.
+/// One pool block of a <see cref="ConnectionPipe"/> (either direction of a connection).
+/// <see cref="ReadOnlySequenceSegment{T}.RunningIndex"/> is the stream position of its first byte,
+/// counted from the direction's first byte and never reset, so a <see cref="SequencePosition"/> the
+/// reader hands back tells how much it has consumed.
 /// </summary>
 internal sealed class PipeSegment : ReadOnlySequenceSegment<byte>
 {
@@ -54,7 +55,8 @@ internal sealed class PipeSegment : ReadOnlySequenceSegment<byte>
 
 /// <summary>
 /// Segments of one event loop's connections waiting for reuse, so that a connection with nothing buffered
-/// holds none. Taken on the loop thread, given back by whichever thread consumed the bytes.
+/// holds none. Taken by the writer's thread (the loop for input, the application for output), given
+/// back by whichever thread consumed the bytes.
 /// </summary>
 internal sealed class PipeSegmentPool
 {
