@@ -49,6 +49,8 @@ internal static class ClientMode
             return 2;
         }
 
+        // This process is ours alone: let Uri parse http+unix:// URLs (a process-wide registration).
+        UnixSocketHttpHandler.RegisterUriSchemes();
         // One handler serves unix socket URLs and plain TCP URLs alike.
         using var http = new HttpClient(new UnixSocketHttpHandler(new UnixSocketClientOptions { Http2PriorKnowledge = http2 }));
         try

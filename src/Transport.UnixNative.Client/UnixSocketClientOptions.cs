@@ -8,7 +8,7 @@ public sealed class UnixSocketClientOptions
     /// <summary>
     /// The socket that plain <c>http://</c> (and <c>https://</c>) requests connect to, whatever host their URL
     /// names: an absolute path (<c>/run/app/app.sock</c>) or <c>@name</c> for a Linux abstract address.
-    /// <c>http+unix://</c> URLs always go to the socket they name.
+    /// <c>http+unix://</c> URLs may name this socket only, unless <see cref="AllowOtherSockets"/> is set.
     /// </summary>
     /// <remarks>
     /// Defaults to <see langword="null"/>: plain URLs connect over TCP as usual, so one client serves both.
@@ -43,6 +43,15 @@ public sealed class UnixSocketClientOptions
     /// </summary>
     /// <remarks>Defaults to <see langword="false"/>.</remarks>
     public bool Http2PriorKnowledge { get; set; }
+
+    /// <summary>
+    /// Lets <c>http+unix://</c> URLs name sockets other than <see cref="Address"/>. Off, a handler created for one
+    /// socket talks to that socket only: an absolute URL naming another (say, built from user input on a
+    /// <c>BaseAddress</c> and pointing at <c>/var/run/docker.sock</c>) fails with an <see cref="System.Net.Http.HttpRequestException"/>
+    /// before anything connects. Without an <see cref="Address"/>, URLs always name their own socket.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="false"/>.</remarks>
+    public bool AllowOtherSockets { get; set; }
 
     internal UnixSocketClientOptions Clone() => (UnixSocketClientOptions)MemberwiseClone();
 }

@@ -13,7 +13,10 @@ namespace Transport.UnixNative.Client;
 /// URLs name the socket in the host, percent-encoded: <c>http+unix://%2Frun%2Fapp%2Fapp.sock/json</c> for the
 /// path <c>/run/app/app.sock</c>, <c>http+unix://%40sidecar/json</c> for the abstract address <c>@sidecar</c>,
 /// and <c>http+unix+seqpacket://…</c> for a <c>SOCK_SEQPACKET</c> socket. Such requests carry
-/// <c>Host: localhost</c> unless the request sets its own Host header.
+/// <c>Host: localhost</c> unless the request sets its own Host header. <see cref="Uri"/> parses these URLs only
+/// after <see cref="RegisterUriSchemes"/>, which changes <see cref="Uri"/> for the whole process: no handler calls
+/// it for you. A handler created for one socket (<see cref="UnixSocketClientOptions.Address"/>) refuses URLs that
+/// name another one unless <see cref="UnixSocketClientOptions.AllowOtherSockets"/> is set.
 /// </para>
 /// <para>
 /// SocketsHttpHandler accepts only http and https, and keys its connection pools by scheme, host and port.
@@ -42,6 +45,7 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
 
     private readonly bool _http2PriorKnowledge;
     private readonly bool _allRequestsToSocket;
+    private readonly bool _allowOtherSockets;
     private readonly UnixSocketPoolHosts _hosts;
     private readonly UnixSocketTarget? _defaultTarget;
     private static long s_dedicatedConnections;
@@ -87,11 +91,11 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(socketsHandler);
-        RegisterUriSchemes();
         _hosts = new UnixSocketPoolHosts();
         ConfigureSocketsHandler(socketsHandler, options, _hosts);
         _http2PriorKnowledge = options.Http2PriorKnowledge;
         _allRequestsToSocket = options.Address is not null;
+        _allowOtherSockets = options.AllowOtherSockets;
         _defaultTarget = DefaultTargetOf(options);
         InnerHandler = socketsHandler;
     }
@@ -99,10 +103,10 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
     /// <summary>For IHttpClientFactory, which supplies the inner handler itself (configured with the same <paramref name="hosts"/>).</summary>
     internal UnixSocketHttpHandler(UnixSocketClientOptions options, UnixSocketPoolHosts hosts)
     {
-        RegisterUriSchemes();
         _hosts = hosts;
         _http2PriorKnowledge = options.Http2PriorKnowledge;
         _allRequestsToSocket = options.Address is not null;
+        _allowOtherSockets = options.AllowOtherSockets;
         _defaultTarget = DefaultTargetOf(options);
     }
 
@@ -172,9 +176,17 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
 
     /// <summary>
     /// Teaches <see cref="Uri"/> the <c>http+unix</c> and <c>http+unix+seqpacket</c> schemes (a percent-encoded
-    /// path as the host is not a valid host name otherwise). Every constructor here calls it; call it yourself
-    /// only to build such a <see cref="Uri"/> before creating any handler. Safe to call more than once.
+    /// path as the host is not a valid host name otherwise), so <c>http+unix://…</c> strings parse. An explicit,
+    /// process-wide opt-in: no handler calls it. Call it once at startup in a program that wants such URLs
+    /// (a command-line tool); a library should not. Safe to call more than once.
     /// </summary>
+    /// <remarks>
+    /// The registration is for the whole process and cannot be undone. Once made, a redirect to an
+    /// <c>http+unix://</c> URL parses, and an <see cref="HttpClient"/> over a plain <see cref="SocketsHttpHandler"/>
+    /// that follows one fails with <see cref="UriFormatException"/> from the runtime rather than returning the
+    /// redirect (this handler turns it into an <see cref="HttpRequestException"/>). Without the registration such a
+    /// <c>Location</c> does not parse and every client returns the redirect response as it is.
+    /// </remarks>
     public static void RegisterUriSchemes()
     {
         if (s_registered)
@@ -224,6 +236,10 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         {
             throw connect.ToPublic();
         }
+        catch (UriFormatException e)
+        {
+            throw UnusableUrl(e);
+        }
     }
 
     /// <inheritdoc/>
@@ -240,7 +256,20 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
             // SocketsHttpHandler appended "(synthetic-host:80)" and nested our exception; give back ours.
             throw connect.ToPublic();
         }
+        catch (UriFormatException e)
+        {
+            throw UnusableUrl(e);
+        }
     }
+
+    /// <summary>
+    /// SocketsHttpHandler follows a redirect to any scheme <see cref="Uri"/> can parse and throws
+    /// <see cref="UriFormatException"/> building a pool for an <c>http+unix</c> host (after <see cref="RegisterUriSchemes"/>):
+    /// callers expect an <see cref="HttpRequestException"/>. Such a redirect never reaches a socket either way.
+    /// </summary>
+    private static HttpRequestException UnusableUrl(UriFormatException e)
+        => new(HttpRequestError.Unknown,
+            "Refusing a URL the HTTP stack cannot connect to (a redirect to an http+unix:// URL is never followed): " + e.Message, e);
 
     /// <summary>
     /// The message to send: <paramref name="request"/> itself when it goes over TCP untouched, otherwise a
@@ -283,6 +312,13 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
             else
             {
                 socket = _defaultTarget!;
+            }
+            if (isUnixUrl && _defaultTarget is not null && !_allowOtherSockets && !socket.Equals(_defaultTarget))
+            {
+                // A URL built from user input on a BaseAddress must not reach /var/run/docker.sock.
+                throw new HttpRequestException(HttpRequestError.ConnectionError,
+                    $"Refusing {uri!.Scheme}:// URL naming {socket}: this handler was created for {_defaultTarget} only. " +
+                    $"Set {nameof(UnixSocketClientOptions)}.{nameof(UnixSocketClientOptions.AllowOtherSockets)} to let URLs name other sockets.");
             }
             poolHost = _hosts.HostFor(socket);
             if (passesDescriptors)

@@ -148,18 +148,23 @@ public sealed class HttpOverUnixSocketTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task HttpClientFactory_UseUnixSocket_SendsToTheSocket_AndAcceptsUnixUrls()
+    public async Task HttpClientFactory_UseUnixSocket_SendsToTheSocket_AndAcceptsUnixUrls_WhenAllowed()
     {
         var services = new ServiceCollection();
-        services.AddHttpClient("sidecar", c => c.BaseAddress = new("http://localhost")).UseUnixSocket(_abstract);
+        services.AddHttpClient("sidecar", c => c.BaseAddress = new("http://localhost")).UseUnixSocket(_abstract, o => o.AllowOtherSockets = true);
+        services.AddHttpClient("strict", c => c.BaseAddress = new("http://localhost")).UseUnixSocket(_abstract);
         await using var provider = services.BuildServiceProvider();
         var http = provider.GetRequiredService<IHttpClientFactory>().CreateClient("sidecar");
+        var strict = provider.GetRequiredService<IHttpClientFactory>().CreateClient("strict");
 
         var viaDefault = await http.GetStringAsync("/whoami").DefaultTimeout();
         var viaUrl = await http.GetStringAsync(TestPaths.UnixUrl(_path, "/plaintext")).DefaultTimeout();
 
         Assert.StartsWith("one localhost HTTP/1.1", viaDefault);
         Assert.Equal("Hello, World!", viaUrl);
+        // Without the opt-in, a client made for one socket refuses a URL naming another.
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => strict.GetStringAsync(TestPaths.UnixUrl(_path, "/plaintext")).DefaultTimeout());
+        Assert.Contains("Refusing", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

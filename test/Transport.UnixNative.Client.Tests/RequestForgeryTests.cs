@@ -124,6 +124,62 @@ public sealed class RequestForgeryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PlainClient_InAProcessThatMadeAHandler_ReturnsARedirectToAnHttpUnixUrl()
+    {
+        // A fresh process: in this one, TestPaths has registered the schemes for every test.
+        var location = "http+unix://" + Uri.EscapeDataString(_victimPath) + "/containers/json";
+        var url = $"{TcpBase}/redirect-to?url={Uri.EscapeDataString(location)}";
+
+        var result = await ExternalProcess.RunAsync(SampleApp.Dotnet, ["exec", typeof(RequestForgeryTests).Assembly.Location, "plain-client-after-handler", url]);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.StartsWith("status 302", result.Stdout, StringComparison.Ordinal);
+        Assert.False(VictimWasReached, "the redirect reached the local socket");
+    }
+
+    [Fact]
+    public async Task RedirectFromTcp_ToAnHttpUnixUrl_EndsAsHttpRequestException_EvenWithTheSchemesRegistered()
+    {
+        using var http = new HttpClient(new UnixSocketHttpHandler());
+        var location = TestPaths.UnixUrl(_victimPath, "/containers/json"); // registers the schemes in this process
+
+        var error = await Record.ExceptionAsync(() => http.GetAsync($"{TcpBase}/redirect-to?url={Uri.EscapeDataString(location)}").DefaultTimeout());
+
+        Assert.IsType<HttpRequestException>(error);
+        Assert.False(VictimWasReached, "the redirect reached the local socket");
+    }
+
+    [Fact]
+    public async Task HandlerForOneSocket_RefusesAUrlNamingAnother()
+    {
+        var own = TestPaths.NewSocketPath();
+        await using var server = await TestServer.StartAsync("unix", k => k.ListenUnixSocket(own), ServerTransport.Native, own);
+        using var http = new HttpClient(UnixSocketHttpHandler.Create(own)) { BaseAddress = new("http://localhost/") };
+        var userInput = TestPaths.UnixUrl(_victimPath, "/containers/json");
+
+        var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync(userInput).DefaultTimeout());
+
+        Assert.Contains("Refusing", error.Message, StringComparison.Ordinal);
+        Assert.Contains(_victimPath, error.Message, StringComparison.Ordinal);
+        Assert.Contains(nameof(UnixSocketClientOptions.AllowOtherSockets), error.Message, StringComparison.Ordinal);
+        Assert.False(VictimWasReached, "a URL from user input reached another socket");
+        // Its own socket, by relative URL or by an http+unix URL naming it, still works.
+        Assert.Equal("Hello, World!", await http.GetStringAsync("/plaintext").DefaultTimeout());
+        Assert.Equal("Hello, World!", await http.GetStringAsync(TestPaths.UnixUrl(own, "/plaintext")).DefaultTimeout());
+    }
+
+    [Fact]
+    public async Task HandlerForOneSocket_WithAllowOtherSockets_ReachesAnother()
+    {
+        var own = TestPaths.NewSocketPath();
+        var other = TestPaths.NewSocketPath();
+        await using var server = await TestServer.StartAsync("unix", k => k.ListenUnixSocket(other), ServerTransport.Native, other);
+        using var http = new HttpClient(UnixSocketHttpHandler.Create(own, o => o.AllowOtherSockets = true));
+
+        Assert.Equal("Hello, World!", await http.GetStringAsync(TestPaths.UnixUrl(other, "/plaintext")).DefaultTimeout());
+    }
+
+    [Fact]
     public async Task AddressTooLong_SocketErrorCode_IsARealSocketError_ErrnoKept()
     {
         using var http = new HttpClient(new UnixSocketHttpHandler());

@@ -20,9 +20,18 @@ internal static class TestPaths
     /// <summary>The percent-encoded host part of an http+unix URL.</summary>
     public static string UrlHost(string address) => Uri.EscapeDataString(address);
 
-    public static string UnixUrl(string address, string pathAndQuery) => $"http+unix://{UrlHost(address)}{pathAndQuery}";
+    /// <summary>An http+unix URL; registers the schemes with <see cref="Uri"/> (process-wide) so it parses.</summary>
+    public static string UnixUrl(string address, string pathAndQuery)
+    {
+        UnixSocketHttpHandler.RegisterUriSchemes();
+        return $"http+unix://{UrlHost(address)}{pathAndQuery}";
+    }
 
-    public static string SeqpacketUrl(string address, string pathAndQuery) => $"http+unix+seqpacket://{UrlHost(address)}{pathAndQuery}";
+    public static string SeqpacketUrl(string address, string pathAndQuery)
+    {
+        UnixSocketHttpHandler.RegisterUriSchemes();
+        return $"http+unix+seqpacket://{UrlHost(address)}{pathAndQuery}";
+    }
 
     public static void DeleteQuietly(string path)
     {
