@@ -1,6 +1,7 @@
 // Transport.UnixNative benchmarks.
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [--quick] [options]   side-by-side load test (see --help)
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --reliability [--quick] [options]   reliability suite (see --reliability --help)
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --security [--quick]   security suite: descriptor flood, races, default reach
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --file-handover [--size-mib 1024] [--rounds 3]   descriptor vs upload
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sendfile [--quick]   static files: sendfile vs copy vs nginx
@@ -18,5 +19,6 @@ return args switch
     ["--sendfile", .. var rest] => await SendFileBenchmark.RunAsync(rest),
     ["--restart", .. var rest] => await RestartBenchmark.RunAsync(rest),
     _ when args.Contains("--reliability") => await ReliabilitySuite.RunAsync(args),
+    _ when args.Contains("--security") => await Transport.UnixNative.Bench.Security.SecuritySuite.RunAsync(args),
     _ => await MacroBenchmark.RunAsync(args),
 };
