@@ -63,7 +63,7 @@ internal static class SecurityChecks
         const string area = "descriptor flood";
         c.Report.Note($"Descriptor flood: {o.FloodConnections} connections from {SecurityPeers.OtherUser}, each holding GET /wait/86400 and pipelining writes that carry 253 /dev/null descriptors (socket.send_fds), round-robin and reconnecting, for {o.FloodSeconds} s; the server's RLIMIT_NOFILE {o.FloodFileLimit:N0} (soft and hard); a curl GET /plaintext every 0.5 s meanwhile.");
         c.Report.Row(area, "peak descriptors held by the server (/proc/PID/fd)",
-            string.Create(CultureInfo.InvariantCulture, $"{peak:N0} of {o.FloodFileLimit:N0} ({100.0 * peak / o.FloodFileLimit:F0} %); {before} before the flood"));
+            string.Create(CultureInfo.InvariantCulture, $"{(peak >= o.FloodFileLimit * 9 / 10 ? "**" : "")}{peak:N0} of {o.FloodFileLimit:N0} ({100.0 * peak / o.FloodFileLimit:F0} %){(peak >= o.FloodFileLimit * 9 / 10 ? "**" : "")}; {before} before the flood"));
         c.Report.Row(area, "server survived", alive
             ? (servesAfter ? "yes, and it answers after" : "alive, but it does not answer after") + $" ({server.ErrorSummary()})"
             : "**no**: " + server.ErrorSummary());
@@ -278,6 +278,7 @@ internal static class SecurityChecks
             foreach (var path in new[] { streamPath, seqPath })
             {
                 File.Delete(path);
+                File.Delete(path + ".lock");
             }
             Directory.Delete(home, recursive: true);
         }
