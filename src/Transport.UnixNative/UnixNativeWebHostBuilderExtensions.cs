@@ -57,6 +57,7 @@ public static class UnixNativeWebHostBuilderExtensions
                 new UnixNativeTransportConfiguration(context.Configuration)));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UnixNativeTransportOptions>, UnixNativeTransportOptionsValidator>());
             services.AddOptions<UnixNativeTransportOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<UnixNativeTransportOptions>, TransportPlatformCheck>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestDescriptorsStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, Transport.UnixNative.SendFile.SendFileStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());

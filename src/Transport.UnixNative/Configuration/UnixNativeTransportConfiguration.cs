@@ -71,13 +71,16 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "HANDOVERSOCKETPATH":
                     options.HandoverSocketPath = NonEmpty(entry, errors);
                     break;
+                case "FALLBACKTOSOCKETSTRANSPORTONUNSUPPORTEDOS":
+                    options.FallBackToSocketsTransportOnUnsupportedOS = ReadBool(entry, errors) ?? options.FallBackToSocketsTransportOnUnsupportedOS;
+                    break;
                 case "USESYSTEMDFILEDESCRIPTORSTORE":
                     options.UseSystemdFileDescriptorStore = ReadBool(entry, errors) ?? options.UseSystemdFileDescriptorStore;
                     break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
                         "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
-                        "HandoverSocketPath, UseSystemdFileDescriptorStore.");
+                        "HandoverSocketPath, UseSystemdFileDescriptorStore, FallBackToSocketsTransportOnUnsupportedOS.");
                     break;
             }
         }
