@@ -326,10 +326,13 @@ public sealed class EndpointUrlTests
         { BaseAddress = new Uri("http://localhost") };
 
     /// <summary>Listening TCP sockets on <paramref name="port"/> whose inode is one of this process's descriptors.</summary>
-    internal static List<string> TcpListenersOfThisProcess(int port)
+    internal static List<string> TcpListenersOfThisProcess(int port) => TcpListenersOfProcess(Environment.ProcessId, port);
+
+    /// <summary>Listening TCP sockets on <paramref name="port"/> whose inode is one of process <paramref name="pid"/>'s descriptors.</summary>
+    internal static List<string> TcpListenersOfProcess(int pid, int port)
     {
         var ours = new HashSet<string>();
-        foreach (var fd in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        foreach (var fd in Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd"))
         {
             try
             {
