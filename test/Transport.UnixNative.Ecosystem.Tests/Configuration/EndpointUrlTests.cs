@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Client;
 
@@ -314,6 +315,54 @@ public sealed class EndpointUrlTests
         finally
         {
             TestPaths.DeleteQuietly(path);
+        }
+    }
+
+    [Fact]
+    public async Task SourceAddedAfterUseUnixNativeTransport_StillRewritten()
+    {
+        var name = TestPaths.AbstractName();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUnixNativeTransport();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?> { ["Kestrel:Endpoints:Late:Url"] = $"http://unix:@{name}" });
+        await using var app = builder.Build();
+        app.MapGet("/", () => "late");
+
+        await app.StartAsync().DefaultTimeout();
+        try
+        {
+            using var http = Client("@" + name, seqpacket: false);
+            Assert.Equal("late", await http.GetStringAsync("/").DefaultTimeout());
+            Assert.Empty(TcpListenersOfThisProcess(port: 80));
+        }
+        finally
+        {
+            await app.StopAsync().DefaultTimeout();
+        }
+    }
+
+    [Fact]
+    public async Task GenericHost_EndpointFromConfiguration_Served()
+    {
+        var name = TestPaths.AbstractName();
+        using var host = Host.CreateDefaultBuilder([$"--Kestrel:Endpoints:A:Url=http://unix-seqpacket:@{name}"])
+            .ConfigureLogging(l => l.ClearProviders())
+            .ConfigureWebHostDefaults(web => web
+                .UseUnixNativeTransport()
+                .Configure(app => app.Run(context => context.Response.WriteAsync("generic"))))
+            .Build();
+
+        await host.StartAsync().DefaultTimeout();
+        try
+        {
+            using var http = Client("@" + name, seqpacket: true);
+            Assert.Equal("generic", await http.GetStringAsync("/").DefaultTimeout());
+            Assert.Empty(TcpListenersOfThisProcess(port: 80));
+        }
+        finally
+        {
+            await host.StopAsync().DefaultTimeout();
         }
     }
 
