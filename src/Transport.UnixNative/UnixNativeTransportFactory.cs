@@ -24,6 +24,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     private readonly HashSet<UnixConnectionListener> _live = [];
     private EventLoopGroup? _loops;
     private int _listeners;
+    private int _warnedFallback;
 
     /// <summary>Creates the factory; Kestrel resolves it from dependency injection.</summary>
     public UnixNativeTransportFactory(IOptions<UnixNativeTransportOptions> options, ILoggerFactory loggerFactory, IMemoryPoolFactory<byte> memoryPoolFactory)
@@ -120,12 +121,19 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
+    private static string Describe(EndPoint endpoint) => endpoint switch
+    {
+        System.Net.Sockets.UnixDomainSocketEndPoint unix when ActivatedEndPoint.TryGetFdName(unix, out var fdName) => "unix-fd:" + fdName,
+        _ when UnixSocketAddress.TryFromEndPoint(endpoint, out var address) => (address!.IsSeqpacket ? "unix-seqpacket:" : "") + address,
+        _ => endpoint.ToString() ?? endpoint.GetType().Name,
+    };
+
     // Read when binding, not when Kestrel is constructed: a bad setting then fails the host's start
     // with ValidateOnStart's message instead of WebApplicationBuilder.Build().
     private UnixNativeTransportOptions CurrentOptions => _optionsAccessor.Value;
 
     /// <summary>Whether <paramref name="endpoint"/> is a unix socket this transport serves.</summary>
-    public bool CanBind(EndPoint endpoint) => endpoint switch
+    public bool CanBind(EndPoint endpoint) => CurrentOptions.UnsupportedOS() is { } os ? CanBindElsewhere(endpoint, os) : endpoint switch
     {
         System.Net.Sockets.UnixDomainSocketEndPoint or UnixSeqpacketEndPoint => true,
         FileHandleEndPoint handle => InheritedSocket.IsUnix(handle, out _),
@@ -133,10 +141,33 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         _ => false,
     };
 
+    /// <summary>
+    /// Not on Linux, with FallBackToSocketsTransportOnUnsupportedOS (else startup failed already): a
+    /// path goes to Kestrel's Sockets transport (one warning); what only Linux has is claimed so that
+    /// BindAsync fails naming it, instead of Kestrel's "no transport supports this endpoint".
+    /// </summary>
+    private bool CanBindElsewhere(EndPoint endpoint, string os)
+    {
+        if (endpoint is System.Net.Sockets.UnixDomainSocketEndPoint unix && unix.ToString() is { Length: > 0 } text
+            && text[0] == '/' && !text.Contains('\0'))
+        {
+            if (Interlocked.Exchange(ref _warnedFallback, 1) == 0)
+            {
+                TransportLog.FallBackToSocketsTransport(_logger, os, text);
+            }
+            return false;
+        }
+        return endpoint is System.Net.Sockets.UnixDomainSocketEndPoint or UnixSeqpacketEndPoint or UnixConnectedEndPoint;
+    }
+
     /// <inheritdoc/>
     public async ValueTask<IConnectionListener> BindAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);
+        if (CurrentOptions.UnsupportedOS() is { } os)
+        {
+            throw TransportPlatform.NotServedByFallback(Describe(endpoint), os);
+        }
         if (endpoint is UnixConnectedEndPoint connected)
         {
             return BindConnected(connected);

@@ -37,8 +37,18 @@ public static class UnixNativeWebHostBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(hostBuilder);
         ArgumentNullException.ThrowIfNull(configureOptions);
+        // Kestrel:Endpoints:*:Url is read by Kestrel's own loader: the overlay makes our URL forms mean there what they mean in --urls.
+        hostBuilder.ConfigureAppConfiguration(static (_, configuration) =>
+        {
+            if (!configuration.Sources.OfType<UnixEndpointUrlSource>().Any())
+            {
+                configuration.Add(new UnixEndpointUrlSource());
+            }
+        });
         return hostBuilder.ConfigureServices((context, services) =>
         {
+            UnixEndpointUrlOverlay.Attach(context.Configuration, kestrelSection: null);
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions>, UnixEndpointUrlSetup>());
             // Kestrel asks the most recently registered factory first; ours claims only unix endpoints.
             services.AddSingleton<IConnectionListenerFactory, UnixNativeTransportFactory>();
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, UnixUrlRewriter>());
@@ -47,6 +57,7 @@ public static class UnixNativeWebHostBuilderExtensions
                 new UnixNativeTransportConfiguration(context.Configuration)));
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UnixNativeTransportOptions>, UnixNativeTransportOptionsValidator>());
             services.AddOptions<UnixNativeTransportOptions>().ValidateOnStart();
+            services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<UnixNativeTransportOptions>, TransportPlatformCheck>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, RequestDescriptorsStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IStartupFilter, Transport.UnixNative.SendFile.SendFileStartupFilter>());
             services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, HandoverLifetime>());

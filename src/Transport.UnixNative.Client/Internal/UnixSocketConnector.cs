@@ -47,6 +47,10 @@ internal sealed class UnixSocketConnector
         {
             throw new ArgumentException(e.Message, nameof(options));
         }
+        if (options.ExpectedServerUid is not null || options.ExpectedServerGid is not null)
+        {
+            ClientPlatform.RequireLinux("ExpectedServerUid/ExpectedServerGid (the server's credentials, SO_PEERCRED)", "Leave them unset; protect the socket with file permissions.");
+        }
         _expectedUid = options.ExpectedServerUid;
         _expectedGid = options.ExpectedServerGid;
         _fallback = fallback;

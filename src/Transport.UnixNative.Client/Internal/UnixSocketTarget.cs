@@ -54,6 +54,8 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
                 throw new UnixSocketAddressException(address,
                     $"the abstract name is {bytes} bytes; sun_path holds at most {MaxAddressBytes} after the leading NUL.", Libc.ENAMETOOLONG);
             }
+            ClientPlatform.RequireLinux($"Abstract unix socket addresses ('{address}')", "Use a socket path.");
+            RequireSeqpacket(address, isSeqpacket);
             return new UnixSocketTarget(name, isAbstract: true, isSeqpacket);
         }
         if (!address.StartsWith('/'))
@@ -73,7 +75,16 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
                 $"the path is {pathBytes} bytes; sun_path holds at most {MaxAddressBytes} plus the terminating NUL. " +
                 "Paths are never truncated: use a shorter path or an abstract '@name'.", Libc.ENAMETOOLONG);
         }
+        RequireSeqpacket(address, isSeqpacket);
         return new UnixSocketTarget(address, isAbstract: false, isSeqpacket);
+    }
+
+    private static void RequireSeqpacket(string address, bool isSeqpacket)
+    {
+        if (isSeqpacket)
+        {
+            ClientPlatform.RequireLinux($"SOCK_SEQPACKET unix sockets ('{address}')", "Use a stream socket (SocketType.Stream, http+unix://).");
+        }
     }
 
     public bool Equals(UnixSocketTarget? other)

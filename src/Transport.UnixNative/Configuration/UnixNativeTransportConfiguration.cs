@@ -1,6 +1,7 @@
 using System.Globalization;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
+using Transport.UnixNative.Internal;
 
 namespace Transport.UnixNative.Configuration;
 
@@ -70,13 +71,16 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "HANDOVERSOCKETPATH":
                     options.HandoverSocketPath = NonEmpty(entry, errors);
                     break;
+                case "FALLBACKTOSOCKETSTRANSPORTONUNSUPPORTEDOS":
+                    options.FallBackToSocketsTransportOnUnsupportedOS = ReadBool(entry, errors) ?? options.FallBackToSocketsTransportOnUnsupportedOS;
+                    break;
                 case "USESYSTEMDFILEDESCRIPTORSTORE":
                     options.UseSystemdFileDescriptorStore = ReadBool(entry, errors) ?? options.UseSystemdFileDescriptorStore;
                     break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
                         "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
-                        "HandoverSocketPath, UseSystemdFileDescriptorStore.");
+                        "HandoverSocketPath, UseSystemdFileDescriptorStore, FallBackToSocketsTransportOnUnsupportedOS.");
                     break;
             }
         }
@@ -95,12 +99,11 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 continue;
             }
             var url = endpoint["Url"];
-            var path = SocketFilePathOf(url);
+            var path = SocketFilePathOf(url, out var notAFile);
             if (path is null)
             {
                 errors.Add($"{endpoint.Path}: SocketFileMode/SocketFileGroup/SocketFileOwner need a Url with a unix socket path " +
-                    $"(http://unix:/run/app/app.sock or http://unix-seqpacket:/path); Url is '{url}'" +
-                    (url is not null && url.Contains(":@", StringComparison.Ordinal) ? ", an abstract address, which has no file." : "."));
+                    $"(http://unix:/run/app/app.sock or http://unix-seqpacket:/path); Url is '{Display(url)}'{notAFile}");
                 continue;
             }
             var file = options.SocketFiles.TryGetValue(path, out var existing) ? existing : options.SocketFiles[path] = new UnixSocketFileOptions();
@@ -119,23 +122,45 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
         }
     }
 
-    /// <summary>The path of <c>http://unix:/path</c> or <c>http://unix-seqpacket:/path</c>; null for anything else.</summary>
-    internal static string? SocketFilePathOf(string? url)
+    /// <summary>
+    /// The socket file of <c>http://unix:/path</c> or <c>http://unix-seqpacket:/path</c> (also in the form
+    /// <see cref="UnixEndpointUrlOverlay"/> gives Kestrel); null for anything else, with the reason.
+    /// </summary>
+    internal static string? SocketFilePathOf(string? url, out string reason)
     {
+        reason = ".";
         if (url is null)
         {
             return null;
         }
-        foreach (var host in (ReadOnlySpan<string>)["://unix:", "://unix-seqpacket:"])
+        var reading = UnixUrls.Read(url);
+        if (reading.Error is { } error)
         {
-            var at = url.IndexOf(host, StringComparison.OrdinalIgnoreCase);
-            if (at >= 0 && url.Length > at + host.Length && url[at + host.Length] == '/')
-            {
-                return url[(at + host.Length)..];
-            }
+            reason = ": " + error;
+            return null;
         }
-        return null;
+        if (!reading.IsUnix)
+        {
+            return null;
+        }
+        var path = reading.Url[(reading.Url.IndexOf("://unix:", StringComparison.OrdinalIgnoreCase) + "://unix:".Length)..];
+        if (path.StartsWith(Activation.ActivatedEndPoint.UrlMarker, StringComparison.Ordinal))
+        {
+            reason = ", an activated socket, whose file systemd owns.";
+            return null;
+        }
+        var address = UnixSocketAddress.Parse(path, isSeqpacket: false);
+        if (address.IsAbstract)
+        {
+            reason = ", an abstract address, which has no file.";
+            return null;
+        }
+        return address.Name;
     }
+
+    // The overlay's forms hold NULs: show the URL as it was written.
+    private static string? Display(string? url)
+        => url is not null && UnixUrls.Read(url) is { IsUnix: true } && url.Contains('\0') ? UnixUrls.Describe(url) : url;
 
     /// <summary>Octal digits (<c>0660</c>, <c>660</c>) or <see cref="UnixFileMode"/> names (<c>UserRead, UserWrite</c>).</summary>
     internal static UnixFileMode? ReadMode(IConfigurationSection entry, List<string> errors)

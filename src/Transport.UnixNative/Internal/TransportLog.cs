@@ -7,6 +7,10 @@ internal static partial class TransportLog
 {
     public const string CategoryName = "Transport.UnixNative";
 
+    [LoggerMessage(140, LogLevel.Warning, "Transport.UnixNative runs on Linux only; this is {OS}. Unix socket paths (first: '{Path}') are served by Kestrel's Sockets transport instead " +
+        "(FallBackToSocketsTransportOnUnsupportedOS): no abstract addresses, seqpacket, peer credentials or descriptor passing.", EventName = "FallBackToSocketsTransport")]
+    public static partial void FallBackToSocketsTransport(ILogger logger, string os, string path);
+
     [LoggerMessage(1, LogLevel.Debug, "Connection id \"{ConnectionId}\" closed.", EventName = "ConnectionClosed")]
     public static partial void ConnectionClosed(ILogger logger, string connectionId);
 

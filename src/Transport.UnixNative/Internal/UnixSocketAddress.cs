@@ -32,6 +32,11 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     {
         ArgumentNullException.ThrowIfNull(address);
         UnixSocketAddress result;
+        if (address.StartsWith(UnixUrls.InvalidUrlMarker, StringComparison.Ordinal))
+        {
+            // A configured URL refused earlier: Kestrel bound it to us so that it fails here, naming why.
+            throw new ArgumentException(UnixUrls.ErrorOf(address));
+        }
         if (address.StartsWith(SeqpacketUrlMarker, StringComparison.Ordinal))
         {
             return Parse(address[SeqpacketUrlMarker.Length..], isSeqpacket: true);

@@ -4,6 +4,9 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Transport.UnixNative.Internal;
 
@@ -15,14 +18,11 @@ namespace Transport.UnixNative.Internal;
 /// back. The host fills the server's addresses from <c>urls</c> before it runs startup filters,
 /// and Kestrel reads them after.
 /// </summary>
-internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionListenerFactory> factories) : IStartupFilter
+internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionListenerFactory> factories, IOptions<KestrelServerOptions> kestrel) : IStartupFilter
 {
-    private const string UnixHost = "://unix:";
-    private const string SeqpacketHost = "://unix-seqpacket:";
-    private const string ActivatedHost = "://unix-fd:";
-
     public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next)
     {
+        CheckConfiguredEndpoints(kestrel.Value);
         if (server.Features.Get<IServerAddressesFeature>()?.Addresses is { IsReadOnly: false } addresses)
         {
             Rewrite(addresses);
@@ -52,18 +52,41 @@ internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionLis
     {
         foreach (var address in addresses)
         {
-            BindingAddress binding;
-            try
+            if (UnixUrls.Read(address).Error is { } error)
             {
-                binding = BindingAddress.Parse(address);
+                throw new ArgumentException(error);
             }
-            catch (FormatException)
+        }
+    }
+
+    /// <summary>
+    /// Fails startup, naming the key, for a <c>Kestrel:Endpoints:*:Url</c> the transport cannot serve,
+    /// and for a unix URL Kestrel would read raw (and so as TCP port 80): one that reached Kestrel
+    /// without passing through <see cref="Configuration.UnixEndpointUrlOverlay"/>.
+    /// </summary>
+    internal static void CheckConfiguredEndpoints(KestrelServerOptions options)
+    {
+        if (options.ConfigurationLoader?.Configuration is not { } configuration)
+        {
+            return;
+        }
+        foreach (var endpoint in configuration.GetSection("Endpoints").GetChildren())
+        {
+            if (endpoint["Url"] is not { } url)
             {
-                continue; // Kestrel reports a malformed address itself.
+                continue;
             }
-            if (binding.IsUnixPipe)
+            var key = endpoint.Path + ":Url";
+            var reading = UnixUrls.Read(url);
+            if (reading.Error is { } error)
             {
-                _ = UnixSocketAddress.Parse(binding.UnixPipePath, isSeqpacket: false);
+                throw new ArgumentException(url.Contains(UnixUrls.InvalidUrlMarker, StringComparison.Ordinal) ? error : $"{key}: {error}");
+            }
+            if (reading.IsUnix && reading.Url != url)
+            {
+                throw new ArgumentException($"{key}: '{url}' reached Kestrel unconverted, which would listen on TCP instead: " +
+                    "its configuration source was added after UseUnixNativeTransport could see it, or Kestrel was given a configuration of its own. " +
+                    "Add configuration sources before building the host, or write the endpoint in code (ListenUnixAbstract, ListenUnixSeqpacket, ListenUnixActivated).");
             }
         }
     }
@@ -111,34 +134,7 @@ internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionLis
 
     internal static string RewriteOne(string address)
     {
-        var activated = address.IndexOf(ActivatedHost, StringComparison.OrdinalIgnoreCase);
-        if (activated >= 0)
-        {
-            var fdName = address[(activated + ActivatedHost.Length)..].TrimEnd('/');
-            if (fdName.Length == 0)
-            {
-                throw new ArgumentException($"'{address}' names no activated socket: write http://unix-fd:NAME (the socket's FileDescriptorName=).");
-            }
-            return string.Concat(address.AsSpan(0, activated), UnixHost, Activation.ActivatedEndPoint.UrlMarker, fdName);
-        }
-        var seqpacket = address.IndexOf(SeqpacketHost, StringComparison.OrdinalIgnoreCase);
-        if (seqpacket >= 0)
-        {
-            var socket = address[(seqpacket + SeqpacketHost.Length)..];
-            // Validate now: a bad address fails here with a clear message, not as a TCP bind.
-            UnixSocketAddress.Parse(socket, isSeqpacket: true);
-            return string.Concat(address.AsSpan(0, seqpacket), UnixHost, UnixSocketAddress.SeqpacketUrlMarker, socket);
-        }
-        var unix = address.IndexOf(UnixHost + "@", StringComparison.OrdinalIgnoreCase);
-        if (unix >= 0)
-        {
-            var name = address[(unix + UnixHost.Length + 1)..].TrimEnd('/');
-            if (name.Length == 0)
-            {
-                throw new ArgumentException($"'{address}' names no abstract socket: write http://unix:@name.");
-            }
-            return string.Concat(address.AsSpan(0, unix + UnixHost.Length), UnixSocketAddress.AbstractUrlMarker, name);
-        }
-        return address;
+        var reading = UnixUrls.Read(address);
+        return reading.Error is null ? reading.Url : throw new ArgumentException(reading.Error);
     }
 }
