@@ -230,7 +230,7 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         var outgoing = Prepare(request);
         try
         {
-            return Restore(base.Send(outgoing, cancellationToken));
+            return Restore(base.Send(outgoing, cancellationToken), request.RequestUri);
         }
         catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
         {
@@ -249,7 +249,7 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         var outgoing = Prepare(request);
         try
         {
-            return Restore(await base.SendAsync(outgoing, cancellationToken).ConfigureAwait(false));
+            return Restore(await base.SendAsync(outgoing, cancellationToken).ConfigureAwait(false), request.RequestUri);
         }
         catch (HttpRequestException e) when (e.InnerException is UnixSocketConnectException connect)
         {
@@ -370,13 +370,19 @@ public sealed class UnixSocketHttpHandler : DelegatingHandler
         }
     }
 
-    private HttpResponseMessage Restore(HttpResponseMessage response)
+    /// <summary>
+    /// Gives the response's request the caller's own scheme and authority back in place of the synthetic host
+    /// (the path is the one finally sent, after any redirect on the same socket). Building an <c>http+unix</c>
+    /// URL here would need <see cref="RegisterUriSchemes"/>, which handlers never call.
+    /// </summary>
+    private HttpResponseMessage Restore(HttpResponseMessage response, Uri? original)
     {
-        if (response.RequestMessage is { RequestUri: { IsAbsoluteUri: true } now } sent
-            && UnixSocketPoolHosts.LooksSynthetic(now.Host) && _hosts.TryParse(UnixSocketPoolHosts.WithoutDedicatedLabel(now.Host), out var target))
+        if (original is { IsAbsoluteUri: true }
+            && response.RequestMessage is { RequestUri: { IsAbsoluteUri: true } now } sent
+            && UnixSocketPoolHosts.LooksSynthetic(now.Host))
         {
-            var scheme = target!.IsSeqpacket ? UnixSeqpacketScheme : UnixScheme;
-            sent.RequestUri = new Uri(scheme + "://" + Uri.EscapeDataString(target.Display) + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
+            sent.RequestUri = new Uri(original.GetComponents(UriComponents.SchemeAndServer | UriComponents.UserInfo, UriFormat.UriEscaped)
+                + now.GetComponents(UriComponents.PathAndQuery, UriFormat.UriEscaped));
         }
         return response;
     }
