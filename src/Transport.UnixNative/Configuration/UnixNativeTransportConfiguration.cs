@@ -70,13 +70,19 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "HANDOVERSOCKETPATH":
                     options.HandoverSocketPath = NonEmpty(entry, errors);
                     break;
+                case "MAXRECEIVEDDESCRIPTORS":
+                    options.MaxReceivedDescriptors = ReadInt(entry, errors) ?? options.MaxReceivedDescriptors;
+                    break;
+                case "MAXRECEIVEDDESCRIPTORSPERCONNECTION":
+                    options.MaxReceivedDescriptorsPerConnection = ReadInt(entry, errors) ?? options.MaxReceivedDescriptorsPerConnection;
+                    break;
                 case "USESYSTEMDFILEDESCRIPTORSTORE":
                     options.UseSystemdFileDescriptorStore = ReadBool(entry, errors) ?? options.UseSystemdFileDescriptorStore;
                     break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
                         "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
-                        "HandoverSocketPath, UseSystemdFileDescriptorStore.");
+                        "HandoverSocketPath, UseSystemdFileDescriptorStore, MaxReceivedDescriptors, MaxReceivedDescriptorsPerConnection.");
                     break;
             }
         }
@@ -87,6 +93,7 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
     {
         foreach (var endpoint in endpoints.GetChildren())
         {
+            ReadReceiveDescriptors(endpoint, options, errors);
             var mode = endpoint.GetSection("SocketFileMode");
             var group = endpoint.GetSection("SocketFileGroup");
             var owner = endpoint.GetSection("SocketFileOwner");
@@ -117,6 +124,40 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 file.Owner = NonEmpty(owner, errors);
             }
         }
+    }
+
+    /// <summary><c>ReceiveDescriptors: true</c> beside a unix <c>Url</c>: that address receives descriptors.</summary>
+    private static void ReadReceiveDescriptors(IConfigurationSection endpoint, UnixNativeTransportOptions options, List<string> errors)
+    {
+        var entry = endpoint.GetSection("ReceiveDescriptors");
+        if (entry.Value is null || ReadBool(entry, errors) is not true)
+        {
+            return;
+        }
+        var url = endpoint["Url"];
+        if (UnixAddressOf(url) is { } address)
+        {
+            options.ReceiveDescriptorsOn.Add(address);
+        }
+        else
+        {
+            errors.Add($"{entry.Path}: needs a Url with a unix socket address (http://unix:/run/app/app.sock, http://unix:@name, " +
+                $"http://unix-seqpacket:…); Url is '{url}'.");
+        }
+    }
+
+    /// <summary>The address of <c>http://unix:/path</c>, <c>http://unix:@name</c> or their <c>unix-seqpacket</c> forms, as written; null for anything else.</summary>
+    internal static string? UnixAddressOf(string? url)
+    {
+        foreach (var host in (ReadOnlySpan<string>)["://unix:", "://unix-seqpacket:"])
+        {
+            var at = url?.IndexOf(host, StringComparison.OrdinalIgnoreCase) ?? -1;
+            if (at >= 0 && url!.Length > at + host.Length + 1 && url[at + host.Length] is '/' or '@')
+            {
+                return url[(at + host.Length)..];
+            }
+        }
+        return null;
     }
 
     /// <summary>The path of <c>http://unix:/path</c> or <c>http://unix-seqpacket:/path</c>; null for anything else.</summary>

@@ -45,7 +45,12 @@ internal sealed class DescriptorHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Debug); // tests wait for "connection closed" (event 1)
-        builder.WebHost.UseUnixNativeTransport(configure ?? (_ => { }));
+        builder.WebHost.UseUnixNativeTransport(o =>
+        {
+            // Every endpoint here takes descriptors (the default is none); tests may change that.
+            o.ReceiveDescriptorsOn.UnionWith([streamPath, seqpacketPath, messages]);
+            configure?.Invoke(o);
+        });
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.ListenUnixSocket(streamPath);
