@@ -48,7 +48,8 @@ internal sealed partial class UnixConnection
         var held = _heldDescriptors;
         var limit = HeldDescriptors.Limit.PerReceive;
         var room = held is null ? 0 : held.Reserve(_loop.DescriptorsPerReceive, out limit);
-        var controlSize = (_isPacket ? ControlMessages.Space(sizeof(int) * 3) : 0) + (room > 0 ? ControlMessages.RightsSpace(room) : 0);
+        // The kernel fits as many descriptors as whole ints follow the header, padding included: CMSG_LEN, not CMSG_SPACE.
+        var controlSize = (_isPacket ? ControlMessages.Space(sizeof(int) * 3) : 0) + (room > 0 ? ControlMessages.Length(room * sizeof(int)) : 0);
         var control = _loop.ControlBuffer.AsSpan(0, controlSize);
         var n = Message.ReceiveWithControl(_fd.Fd, buffer, control, out var controlLength, out flags, out errno);
         carriedDescriptors = false;
