@@ -157,4 +157,31 @@ public sealed class DescriptorBudgetTests
         await host.DisposeAsync();
         Assert.Equal(0, HeldDescriptors.ProcessHeld);
     }
+
+    [ToolFact("python3")]
+    public async Task OutOfDescriptors_APeersDescriptorsAreRefused_AndLoggedAsThat_NotAsThePeerSendingTooMany()
+    {
+        await using var host = await DescriptorHost.StartAsync();
+        // As when an accept path has given its spare descriptors back to the runtime (see AcceptRetryTimer).
+        HeldDescriptors.SetProcessShort(true);
+        try
+        {
+            var output = await PythonPeer.RunAsync(DescriptorLimitTests.Python + """
+
+                s = connect(sys.argv[1], socket.SOCK_STREAM)
+                socket.send_fds(s, [get(b'/fd/count')], [0])
+                print(repr(s.recv(256)))
+                """, host.StreamPath);
+
+            Assert.Equal("b''", output.Trim());
+        }
+        finally
+        {
+            HeldDescriptors.SetProcessShort(false);
+        }
+        var line = DescriptorLimitTests.OneWarning(host);
+        Assert.Equal(103, line.Id.Id);
+        Assert.Contains("the process is out of descriptors (EMFILE under RLIMIT_NOFILE", line.Message);
+        Assert.DoesNotContain("253", line.Message);
+    }
 }
