@@ -2,10 +2,11 @@
 // Kestrel through Transport.UnixNative. Every packet a client sends is one request; the reply is
 // one packet: "<n>:<LENGTH>:<REQUEST IN UPPER CASE>" where n counts the connection's requests.
 // Two messages use descriptors (SCM_RIGHTS):
-//   "sha256" with exactly one descriptor attached → "sha256:<hex> size:<bytes>" of that file, read from offset 0;
+//   "sha256" with exactly one descriptor attached → "sha256:<hex> size:<bytes>" of that file, read from offset 0
+//       (a regular file of at most --max-file-size bytes, default 4 GiB; anything else → "error: …");
 //   "memfd" → "memfd" with one descriptor attached: a memfd whose content is "from the server\n".
 //
-//   dotnet run --project samples/SeqpacketMessages -- @seqdemo          (or an absolute path)
+//   dotnet run --project samples/SeqpacketMessages -- @seqdemo          (or an absolute path; [--max-file-size BYTES])
 //   python3 -c "import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect('\0seqdemo'); s.send(b'hi'); print(s.recv(65536))"
 //   python3 -c "import socket; s=socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect('\0seqdemo'); socket.send_fds(s, [b'sha256'], [open('/etc/hosts').fileno()]); print(s.recv(256))"
 using System.Runtime.InteropServices;
@@ -15,10 +16,19 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Win32.SafeHandles;
 using Transport.UnixNative;
 
-var address = args.FirstOrDefault(a => !a.StartsWith("--", StringComparison.Ordinal)) ?? "@seqpacket-messages";
+var maxAt = Array.IndexOf(args, "--max-file-size");
+long maxFileSize = ReceivedFile.DefaultMaxSize;
+if (maxAt >= 0 && (maxAt + 1 >= args.Length || !long.TryParse(args[maxAt + 1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out maxFileSize)))
+{
+    Console.Error.WriteLine("SeqpacketMessages: --max-file-size needs a byte count.");
+    return 2;
+}
+var address = args.Where((a, i) => !a.StartsWith("--", StringComparison.Ordinal) && (maxAt < 0 || i != maxAt + 1)).FirstOrDefault() ?? "@seqpacket-messages";
 
 var builder = WebApplication.CreateSlimBuilder(args);
-builder.WebHost.UseUnixNativeTransport();
+// The "sha256" message takes a descriptor: this endpoint opts in (the transport's default is none).
+builder.WebHost.UseUnixNativeTransport(o => o.ReceiveDescriptorsOn.Add(address));
+builder.Services.AddSingleton(new FileLimit(maxFileSize));
 StartupErrors.SilenceHostFailureLog(builder.Logging);
 builder.WebHost.ConfigureKestrel(k => k.ListenUnixSeqpacketMessages(address, l => l.UseConnectionHandler<UpperCaseHandler>()));
 
@@ -32,7 +42,7 @@ app.Lifetime.ApplicationStarted.Register(() =>
 return await StartupErrors.RunAsync(() => app.RunAsync());
 
 /// <summary>Answers every message with one message; boundaries are the protocol's framing.</summary>
-internal sealed class UpperCaseHandler : ConnectionHandler
+internal sealed class UpperCaseHandler(FileLimit limit, ILogger<UpperCaseHandler> logger) : ConnectionHandler
 {
     public override async Task OnConnectedAsync(ConnectionContext connection)
     {
@@ -47,7 +57,13 @@ internal sealed class UpperCaseHandler : ConnectionHandler
                 var text = Encoding.UTF8.GetString(request.Span);
                 if (text == "sha256")
                 {
-                    await messages.SendAsync(Encoding.UTF8.GetBytes(Sha256(descriptors)), connection.ConnectionClosed);
+                    var reply = await Sha256Async(descriptors, limit.MaxSize, connection.ConnectionClosed);
+                    if (reply is null)
+                    {
+                        logger.LogInformation("sha256: the client left; hashing stopped.");
+                        return;
+                    }
+                    await messages.SendAsync(Encoding.UTF8.GetBytes(reply), connection.ConnectionClosed);
                 }
                 else if (text == "memfd")
                 {
@@ -68,26 +84,28 @@ internal sealed class UpperCaseHandler : ConnectionHandler
         }
     }
 
-    private static string Sha256(List<SafeHandle> descriptors)
+    /// <summary>The reply to "sha256"; null when the client left meanwhile (the hashing stops then).</summary>
+    private static async Task<string?> Sha256Async(List<SafeHandle> descriptors, long maxSize, CancellationToken clientLeft)
     {
         if (descriptors is not [SafeFileHandle file])
         {
             return $"error: sha256 needs exactly one descriptor attached, got {descriptors.Count}";
         }
+        // The peer chooses what the descriptor is: only a regular file within the cap is read (/dev/zero or a FIFO never ends).
+        if (ReceivedFile.Refusal(file, maxSize, out _) is { } refusal)
+        {
+            return $"error: {refusal}";
+        }
         try
         {
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            var buffer = new byte[256 * 1024];
-            long size = 0;
-            int n;
-            while ((n = RandomAccess.Read(file, buffer, size)) > 0)
-            {
-                sha.AppendData(buffer, 0, n);
-                size += n;
-            }
-            return $"sha256:{Convert.ToHexStringLower(sha.GetHashAndReset())} size:{size}";
+            var (hash, size) = await ReceivedFile.Sha256Async(file, maxSize, clientLeft);
+            return $"sha256:{Convert.ToHexStringLower(hash)} size:{size}";
         }
-        catch (Exception e) when (e is IOException or NotSupportedException or UnauthorizedAccessException)
+        catch (OperationCanceledException) when (clientLeft.IsCancellationRequested)
+        {
+            return null;
+        }
+        catch (Exception e) when (e is IOException or InvalidDataException or UnauthorizedAccessException)
         {
             return $"error: cannot read the descriptor from offset 0: {e.Message}";
         }
@@ -111,3 +129,6 @@ internal sealed class UpperCaseHandler : ConnectionHandler
     [DllImport("libc", EntryPoint = "memfd_create", SetLastError = true)]
     private static extern int MemfdCreate([MarshalAs(UnmanagedType.LPUTF8Str)] string name, uint flags);
 }
+
+/// <summary>The largest file "sha256" hashes (<c>--max-file-size</c>).</summary>
+internal sealed record FileLimit(long MaxSize);

@@ -8,11 +8,12 @@ namespace WebOverUds;
 /// <summary><c>POST /files/sha256</c>: hashes the file whose descriptor came with the request, without a byte of upload.</summary>
 internal static class FileRoutes
 {
-    public static IResult Sha256(HttpContext context)
+    public static async Task<IResult> Sha256(HttpContext context, long maxFileSize, ILogger logger)
     {
         if (context.Features.Get<IUnixFileDescriptorsFeature>() is not { } descriptors)
         {
-            return Results.Text("Descriptors travel only over a unix socket served by Transport.UnixNative (HTTP/1.1).\n", statusCode: StatusCodes.Status400BadRequest);
+            return Results.Text("This endpoint does not receive descriptors: they travel only over a unix socket served by Transport.UnixNative " +
+                "(HTTP/1.1) whose address is in ReceiveDescriptorsOn.\n", statusCode: StatusCodes.Status400BadRequest);
         }
         var received = descriptors.TakeAll();
         try
@@ -21,8 +22,27 @@ internal static class FileRoutes
             {
                 return Results.Text($"Send exactly one file descriptor with this request (SCM_RIGHTS); {received.Count} arrived.\n", statusCode: StatusCodes.Status400BadRequest);
             }
-            var (hash, size) = Hash((SafeFileHandle)received[0]);
-            return Results.Json(new FileDigest(Convert.ToHexStringLower(hash), size), FileJsonContext.Default.FileDigest);
+            // The peer chooses what the descriptor is: only a regular file within the cap is read (/dev/zero or a FIFO never ends).
+            var file = (SafeFileHandle)received[0];
+            if (ReceivedFile.Refusal(file, maxFileSize, out _) is { } refusal)
+            {
+                return Results.Text($"Not hashed: {refusal}.\n", statusCode: refusal.Contains("limit", StringComparison.Ordinal)
+                    ? StatusCodes.Status413PayloadTooLarge : StatusCodes.Status415UnsupportedMediaType);
+            }
+            try
+            {
+                var (hash, size) = await ReceivedFile.Sha256Async(file, maxFileSize, context.RequestAborted);
+                return Results.Json(new FileDigest(Convert.ToHexStringLower(hash), size), FileJsonContext.Default.FileDigest);
+            }
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+            {
+                logger.LogInformation("POST /files/sha256: the client left; hashing stopped.");
+                return Results.Empty;
+            }
+            catch (InvalidDataException e)
+            {
+                return Results.Text($"Not hashed: {e.Message}.\n", statusCode: StatusCodes.Status413PayloadTooLarge);
+            }
         }
         catch (IOException e)
         {
@@ -62,35 +82,6 @@ internal static class FileRoutes
             }
         }
         return Results.Json(new FileDigest(Convert.ToHexStringLower(sha.GetHashAndReset()), size), FileJsonContext.Default.FileDigest);
-    }
-
-    /// <summary>SHA-256 of everything from offset 0 (pread, so the sender's file offset is untouched); a pipe is read as a stream.</summary>
-    public static (byte[] Hash, long Size) Hash(SafeFileHandle file)
-    {
-        using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        var buffer = new byte[256 * 1024];
-        long size = 0;
-        try
-        {
-            int n;
-            while ((n = RandomAccess.Read(file, buffer, size)) > 0)
-            {
-                sha.AppendData(buffer, 0, n);
-                size += n;
-            }
-        }
-        catch (NotSupportedException) when (size == 0)
-        {
-            // A pipe or socket: no offsets, read it as a stream.
-            using var stream = new FileStream(file, FileAccess.Read, bufferSize: 0);
-            int n;
-            while ((n = stream.Read(buffer)) > 0)
-            {
-                sha.AppendData(buffer, 0, n);
-                size += n;
-            }
-        }
-        return (sha.GetHashAndReset(), size);
     }
 }
 

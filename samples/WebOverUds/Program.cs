@@ -10,6 +10,7 @@
 //   systemd-socket-activate -l /tmp/x.sock dotnet WebOverUds.dll   # serves exactly the activated sockets
 //   dotnet run --project samples/WebOverUds -- client http+unix://%2Ftmp%2Fwebover-uds.sock/json   # client mode
 //   dotnet run --project samples/WebOverUds -- client --send-fd /etc/hosts http+unix://%2Ftmp%2Fwebover-uds.sock/files/sha256
+//       (the server hashes regular files only, up to --max-file-size bytes, default 4 GiB)
 //   dotnet run --project samples/WebOverUds -- pair       # a child process serves a socket pair's end; HttpClient on the other
 using System.Diagnostics;
 using System.Globalization;
@@ -71,6 +72,12 @@ else
     // --seqpacket /path or @name adds a SOCK_SEQPACKET endpoint (a URL form our transport understands).
     urls = string.Join(';', options.SeqpacketAddresses.Select(a => $"http://unix-seqpacket:{a}").Prepend(urls));
     builder.WebHost.UseUrls(urls);
+    if (options.Transport == "native")
+    {
+        // POST /files/sha256 takes a descriptor: the sample's unix endpoints opt in (the transport's default is none).
+        var unixAddresses = SampleOptions.UnixAddresses(urls);
+        builder.Services.Configure<Transport.UnixNative.UnixNativeTransportOptions>(o => o.ReceiveDescriptorsOn.UnionWith(unixAddresses));
+    }
 }
 
 builder.AddPeerSecurity(options);
@@ -158,7 +165,9 @@ app.MapGet("/wait/{seconds}", async (string seconds, HttpContext context) =>
     return Results.Text("done", "text/plain");
 });
 app.MapPeerSecurityRoutes(); // GET /whoami, GET /admin
-app.MapPost("/files/sha256", FileRoutes.Sha256); // the descriptor that came with the request, read with the caller's rights
+// The descriptor that came with the request, read with the caller's rights: a regular file of at most --max-file-size bytes.
+var fileLogger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("WebOverUds.Files");
+app.MapPost("/files/sha256", (Delegate)((HttpContext context) => FileRoutes.Sha256(context, options.MaxFileSize, fileLogger)));
 app.MapPost("/body/sha256", (Delegate)FileRoutes.BodySha256); // the same for an uploaded body (to compare)
 
 

@@ -22,6 +22,9 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
     /// <summary><c>--fdstore</c>: give systemd the listening sockets to keep across restarts (FDSTORE=1).</summary>
     public bool FdStore { get; private set; }
 
+    /// <summary><c>--max-file-size BYTES</c>: the largest file <c>POST /files/sha256</c> hashes (default 4 GiB).</summary>
+    public long MaxFileSize { get; private set; } = ReceivedFile.DefaultMaxSize;
+
     /// <summary><c>--admin-user NAME</c>: who may call <c>GET /admin</c>.</summary>
     public string AdminUser { get; private set; } = "root";
 
@@ -37,6 +40,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         string? files = null;
         string? handover = null;
         var fdStore = false;
+        var maxFileSize = ReceivedFile.DefaultMaxSize;
         for (var i = 0; i < args.Length; i++)
         {
             if (args[i] == "--transport" && i + 1 < args.Length)
@@ -79,6 +83,11 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
                     throw new ArgumentException($"--files: '{files}' is not a directory.");
                 }
             }
+            else if (args[i] == "--max-file-size" && i + 1 < args.Length)
+            {
+                maxFileSize = long.TryParse(args[++i], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var max) && max >= 0
+                    ? max : throw new ArgumentException($"--max-file-size needs a byte count, not '{args[i]}'.");
+            }
             else if (args[i] == "--admin-user" && i + 1 < args.Length)
             {
                 adminUser = args[++i];
@@ -92,7 +101,7 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         {
             throw new ArgumentException("--seqpacket, --socket-mode, --socket-group and --handover need --transport native: Kestrel's Sockets transport speaks SOCK_STREAM only and leaves the socket file to the umask.");
         }
-        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, FilesDirectory = files, ListenFd = listenFd };
+        return new SampleOptions(transport, hostArgs.ToArray(), seqpackets.ToArray()) { SocketMode = socketMode, SocketGroup = socketGroup, AdminUser = adminUser, HandoverPath = handover, FdStore = fdStore, FilesDirectory = files, ListenFd = listenFd, MaxFileSize = maxFileSize };
     }
 
     private static UnixFileMode ParseMode(string text)
@@ -103,6 +112,15 @@ internal sealed record SampleOptions(string Transport, string[] HostArgs, string
         }
         throw new ArgumentException($"--socket-mode must be octal permission bits such as 0660, not '{text}'.");
     }
+
+    /// <summary>The unix addresses (<c>/path</c>, <c>@name</c>) of <c>http://unix:</c> and <c>http://unix-seqpacket:</c> URLs in a <c>;</c>-separated list.</summary>
+    public static string[] UnixAddresses(string urls) =>
+    [
+        .. urls.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(url => url.StartsWith("http://unix:", StringComparison.OrdinalIgnoreCase) ? url["http://unix:".Length..]
+                : url.StartsWith("http://unix-seqpacket:", StringComparison.OrdinalIgnoreCase) ? url["http://unix-seqpacket:".Length..] : "")
+            .Where(address => address.Length > 1 && address[0] is '/' or '@'),
+    ];
 
     public static string DefaultSocketPath()
     {

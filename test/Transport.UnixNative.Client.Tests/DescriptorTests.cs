@@ -147,6 +147,113 @@ public sealed class DescriptorTests
         }
     }
 
+    // Sends one descriptor (a path, or "fifo" for a new FIFO opened read-write so that opening never blocks) to the
+    // WebOverUds sample's POST /files/sha256 or the SeqpacketMessages sample's "sha256"; prints the answer, or
+    // leaves at once without reading it when told to.
+    private const string SendOneDescriptor = """
+        import socket, sys, os
+        kind, address, target, leave = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == 'leave'
+        if target.startswith('fifo:'):
+            os.mkfifo(target[5:]); fd = os.open(target[5:], os.O_RDWR)
+        else:
+            fd = os.open(target, os.O_RDONLY)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM if kind == 'http' else socket.SOCK_SEQPACKET); s.settimeout(30)
+        s.connect('\0' + address[1:] if address.startswith('@') else address)
+        request = b'POST /files/sha256 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' if kind == 'http' else b'sha256'
+        socket.send_fds(s, [request], [fd])
+        if leave:
+            s.close(); print('left'); sys.exit(0)
+        data = b''
+        while chunk := s.recv(65536):
+            data += chunk
+            if kind != 'http':
+                break
+        print(data.decode().replace('\r', ''))
+        """;
+
+    [RequiresToolsTheory("python3")]
+    [InlineData("/dev/zero", "character device")]
+    [InlineData("fifo", "FIFO")]
+    public async Task WebOverUdsSample_RefusesADescriptorThatIsNotARegularFile(string target, string named)
+    {
+        var path = TestPaths.NewSocketPath();
+        var fifo = TestPaths.NewSocketPath() + ".fifo";
+        await using var server = ExternalProcess.Start(SampleApp.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path]);
+        try
+        {
+            await server.WaitForLineAsync(l => l.Contains("Now listening on", StringComparison.Ordinal));
+
+            // Before: /dev/zero and the FIFO were read for ever (and the test timed out).
+            var result = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "http", path, target == "fifo" ? "fifo:" + fifo : target, "stay"]);
+
+            Assert.True(result.ExitCode == 0, result.ToString());
+            Assert.StartsWith("HTTP/1.1 415", result.Stdout);
+            Assert.Contains($"Not hashed: the descriptor is a {named}", result.Stdout);
+        }
+        finally
+        {
+            File.Delete(fifo);
+            TestPaths.DeleteQuietly(path);
+        }
+    }
+
+    [RequiresToolsFact("python3")]
+    public async Task Samples_StopHashingWhenTheClientLeaves()
+    {
+        var path = TestPaths.NewSocketPath();
+        var address = TestPaths.NewAbstractAddress();
+        // A sparse terabyte: hours of hashing, unless the client's leaving stops it.
+        var big = TestPaths.NewSocketPath() + ".sparse";
+        using (var file = File.Open(big, FileMode.CreateNew))
+        {
+            file.SetLength(1L << 40);
+        }
+        const string noCap = "1200000000000";
+        // Kestrel says when a connection's handler has ended: "Connection id … stopped." (each sample serves one here).
+        const string connectionsLog = "--Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Connections=Debug";
+        await using var web = ExternalProcess.Start(SampleApp.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path, "--max-file-size", noCap, connectionsLog]);
+        await using var messages = ExternalProcess.Start(SampleApp.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address, "--max-file-size", noCap, connectionsLog]);
+        try
+        {
+            await web.WaitForLineAsync(l => l.Contains("Now listening on", StringComparison.Ordinal));
+            await messages.WaitForLineAsync(l => l.StartsWith("Message server on seqpacket", StringComparison.Ordinal));
+
+            var http = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "http", path, big, "leave"]);
+            var packet = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, big, "leave"]);
+
+            // Each handler ends (before: both hashed on, and neither connection ever stopped).
+            Assert.True(http.ExitCode == 0 && packet.ExitCode == 0, http + "\n" + packet);
+            await web.WaitForLineAsync(l => l.Contains("\" stopped.", StringComparison.Ordinal));
+            await messages.WaitForLineAsync(l => l.Contains("\" stopped.", StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(big);
+            TestPaths.DeleteQuietly(path);
+        }
+    }
+
+    [RequiresToolsFact("python3")]
+    public async Task SeqpacketMessagesSample_RefusesDevZero_AndAFileOverItsCap()
+    {
+        var address = TestPaths.NewAbstractAddress();
+        await using var sample = ExternalProcess.Start(SampleApp.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address, "--max-file-size", "4"]);
+        await sample.WaitForLineAsync(l => l.StartsWith("Message server on seqpacket", StringComparison.Ordinal));
+        using var file = TempFile("five!", out var filePath);
+        try
+        {
+            var zero = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, "/dev/zero", "stay"]);
+            var tooBig = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, filePath, "stay"]);
+
+            Assert.Equal("error: the descriptor is a character device, not a regular file", zero.Stdout.Trim());
+            Assert.Equal("error: the file is 5 bytes; the limit is 4", tooBig.Stdout.Trim());
+        }
+        finally
+        {
+            File.Delete(filePath);
+        }
+    }
+
     [Fact]
     public async Task WebOverUdsSample_Pair_ChildServesTheInheritedEnd_AndExitsZero()
     {

@@ -74,13 +74,19 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "FALLBACKTOSOCKETSTRANSPORTONUNSUPPORTEDOS":
                     options.FallBackToSocketsTransportOnUnsupportedOS = ReadBool(entry, errors) ?? options.FallBackToSocketsTransportOnUnsupportedOS;
                     break;
+                case "MAXRECEIVEDDESCRIPTORS":
+                    options.MaxReceivedDescriptors = ReadInt(entry, errors) ?? options.MaxReceivedDescriptors;
+                    break;
+                case "MAXRECEIVEDDESCRIPTORSPERCONNECTION":
+                    options.MaxReceivedDescriptorsPerConnection = ReadInt(entry, errors) ?? options.MaxReceivedDescriptorsPerConnection;
+                    break;
                 case "USESYSTEMDFILEDESCRIPTORSTORE":
                     options.UseSystemdFileDescriptorStore = ReadBool(entry, errors) ?? options.UseSystemdFileDescriptorStore;
                     break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
                         "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
-                        "HandoverSocketPath, UseSystemdFileDescriptorStore, FallBackToSocketsTransportOnUnsupportedOS.");
+                        "HandoverSocketPath, UseSystemdFileDescriptorStore, FallBackToSocketsTransportOnUnsupportedOS, MaxReceivedDescriptors, MaxReceivedDescriptorsPerConnection.");
                     break;
             }
         }
@@ -91,6 +97,7 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
     {
         foreach (var endpoint in endpoints.GetChildren())
         {
+            ReadReceiveDescriptors(endpoint, options, errors);
             var mode = endpoint.GetSection("SocketFileMode");
             var group = endpoint.GetSection("SocketFileGroup");
             var owner = endpoint.GetSection("SocketFileOwner");
@@ -120,6 +127,42 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 file.Owner = NonEmpty(owner, errors);
             }
         }
+    }
+
+    /// <summary><c>ReceiveDescriptors: true</c> beside a unix <c>Url</c>: that address receives descriptors.</summary>
+    private static void ReadReceiveDescriptors(IConfigurationSection endpoint, UnixNativeTransportOptions options, List<string> errors)
+    {
+        var entry = endpoint.GetSection("ReceiveDescriptors");
+        if (entry.Value is null || ReadBool(entry, errors) is not true)
+        {
+            return;
+        }
+        var url = endpoint["Url"];
+        if (UnixAddressOf(url) is { } address)
+        {
+            options.ReceiveDescriptorsOn.Add(address);
+        }
+        else
+        {
+            errors.Add($"{entry.Path}: needs a Url with a unix socket address (http://unix:/run/app/app.sock, http://unix:@name, " +
+                $"http://unix-seqpacket:…); Url is '{url}'.");
+        }
+    }
+
+    /// <summary>The address of <c>http://unix:/path</c>, <c>http://unix:@name</c> or their <c>unix-seqpacket</c> forms, as written; null for anything else.</summary>
+    internal static string? UnixAddressOf(string? url)
+    {
+        // Read the URL as written, also when it comes back in the overlay's marker form.
+        url = url is null ? null : UnixUrls.Describe(UnixUrls.Read(url).Url);
+        foreach (var host in (ReadOnlySpan<string>)["://unix:", "://unix-seqpacket:"])
+        {
+            var at = url?.IndexOf(host, StringComparison.OrdinalIgnoreCase) ?? -1;
+            if (at >= 0 && url!.Length > at + host.Length + 1 && url[at + host.Length] is '/' or '@')
+            {
+                return url[(at + host.Length)..];
+            }
+        }
+        return null;
     }
 
     /// <summary>

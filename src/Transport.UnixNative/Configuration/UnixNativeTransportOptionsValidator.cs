@@ -30,6 +30,23 @@ internal sealed class UnixNativeTransportOptionsValidator : IValidateOptions<Uni
         {
             errors.Add($"MaxWriteBufferSize ({Prefix}:MaxWriteBufferSize) must be 0 or more (0 or empty: unlimited); it is {options.MaxWriteBufferSize}.");
         }
+        var halfOfLimit = Interop.ResourceLimit.OpenFilesLimit() / 2;
+        if (options.MaxReceivedDescriptors < 1 || options.MaxReceivedDescriptors > halfOfLimit)
+        {
+            errors.Add($"MaxReceivedDescriptors ({Prefix}:MaxReceivedDescriptors) must be between 1 and half of RLIMIT_NOFILE ({halfOfLimit}), " +
+                $"so that connections and the runtime keep room; it is {options.MaxReceivedDescriptors}.");
+        }
+        if (options.MaxReceivedDescriptorsPerConnection < 1)
+        {
+            errors.Add($"MaxReceivedDescriptorsPerConnection ({Prefix}:MaxReceivedDescriptorsPerConnection) must be at least 1; it is {options.MaxReceivedDescriptorsPerConnection}.");
+        }
+        foreach (var address in options.ReceiveDescriptorsOn)
+        {
+            if (address is null || !(address.StartsWith('/') || address.Length > 1 && address[0] == '@'))
+            {
+                errors.Add($"ReceiveDescriptorsOn: '{address}' is not a unix socket address; write an absolute path or @name, as the endpoint is bound.");
+            }
+        }
         // A mode with more than permission bits is refused when the file is bound, with an
         // ArgumentException naming the path (applications already handle that type).
         foreach (var path in options.SocketFiles.Keys)

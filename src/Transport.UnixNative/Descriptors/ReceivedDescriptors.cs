@@ -9,19 +9,20 @@ namespace Transport.UnixNative.Internal;
 /// came with (the last byte of the read that delivered it). A consumer may take those whose bytes it has consumed (the connection's
 /// input counts them): that is how a request sees only its own descriptors.
 /// </summary>
-internal sealed class ReceivedDescriptors(ConnectionPipe input) : IUnixFileDescriptorsFeature
+/// <remarks>
+/// Only endpoints that receive descriptors have one. Every descriptor queued here counts in <paramref name="held"/>
+/// until it is taken or closed: receives are sized by what that still allows, so the queue never outgrows it.
+/// </remarks>
+internal sealed class ReceivedDescriptors(ConnectionPipe input, HeldDescriptors held) : IUnixFileDescriptorsFeature
 {
-    /// <summary>Untaken descriptors a connection may hold before it is aborted (a peer cannot exhaust our descriptor table).</summary>
-    public const int MaxQueued = 1024;
-
     // Made at the first descriptor (most connections never get one) and then also the lock. Only the
     // loop thread makes it (Add) and closes (CloseAll); other threads read it through Volatile.
     private Queue<(long Position, SafeFdHandle Handle)>? _queue;
     private bool _closed;
     private int _count; // _queue.Count, readable without the lock
 
-    /// <summary>Queues <paramref name="handles"/> that came with the byte at <paramref name="position"/> (takeable once it is consumed); false (all closed) when over the limit or closed. Loop thread.</summary>
-    public bool Add(long position, List<SafeFdHandle> handles)
+    /// <summary>Queues <paramref name="handles"/> (already counted as held) that came with the byte at <paramref name="position"/> (takeable once it is consumed); closes them when the connection is closed. Loop thread.</summary>
+    public void Add(long position, List<SafeFdHandle> handles)
     {
         if (!_closed && _queue is null)
         {
@@ -32,19 +33,19 @@ internal sealed class ReceivedDescriptors(ConnectionPipe input) : IUnixFileDescr
         {
             lock (queue)
             {
-                if (!_closed && queue.Count + handles.Count <= MaxQueued)
+                if (!_closed)
                 {
                     foreach (var handle in handles)
                     {
                         queue.Enqueue((position, handle));
                     }
                     Volatile.Write(ref _count, queue.Count);
-                    return true;
+                    return;
                 }
             }
         }
         handles.ForEach(h => h.Dispose());
-        return false;
+        held.Release(handles.Count);
     }
 
     /// <summary>No descriptor is queued, consumed or not (read without the lock).</summary>
@@ -90,6 +91,7 @@ internal sealed class ReceivedDescriptors(ConnectionPipe input) : IUnixFileDescr
             }
             queue.Dequeue();
             Volatile.Write(ref _count, queue.Count);
+            held.Release(1); // the application's from here (or closed by CloseConsumed)
             return HandOver(next.Handle);
         }
     }
@@ -127,11 +129,13 @@ internal sealed class ReceivedDescriptors(ConnectionPipe input) : IUnixFileDescr
         }
         lock (queue)
         {
+            var closed = queue.Count;
             while (queue.TryDequeue(out var entry))
             {
                 entry.Handle.Dispose();
             }
             Volatile.Write(ref _count, 0);
+            held.Release(closed);
         }
     }
 

@@ -13,40 +13,68 @@ internal sealed partial class UnixConnection
     // recvmsg's errno stand-in when descriptors made the receive fail (see _descriptorFailure).
     private const int DescriptorFailure = -1;
 
-    // Byte-stream connections (HTTP): descriptors tagged with the input position they came with.
+    // Byte-stream connections (HTTP) of endpoints that receive descriptors: tagged with the input position they came with.
     private ReceivedDescriptors? _receivedDescriptors;
     private ConnectionAbortedException? _descriptorFailure;
 
-    /// <summary>Makes the descriptor feature (answered from this field, see UnixConnection.Features); constructor only.</summary>
-    private void TrackDescriptors() => _receivedDescriptors = new ReceivedDescriptors(_input);
+    // Null where the endpoint does not receive descriptors: then no receive offers room for them.
+    private HeldDescriptors? _heldDescriptors;
+
+    /// <summary>Makes the connection receive descriptors, counted against the loop's limits; constructor only.</summary>
+    private void ReceiveDescriptors()
+    {
+        _heldDescriptors = new HeldDescriptors(_loop.MaxReceivedDescriptors, _loop.MaxReceivedDescriptorsPerConnection);
+        if (_messages is not null)
+        {
+            _messages.Held = _heldDescriptors;
+        }
+        else
+        {
+            // The descriptor feature is answered from this field (see UnixConnection.Features).
+            _receivedDescriptors = new ReceivedDescriptors(_input, _heldDescriptors);
+        }
+    }
 
     /// <summary>
-    /// One recvmsg into <paramref name="buffer"/> that also takes descriptors. Returns what recvmsg returns;
-    /// <paramref name="carriedDescriptors"/>: the read ended at a descriptor boundary (not a sign of a drained socket).
-    /// A message connection queues them for its message; a byte stream tags them with their first byte's position.
+    /// One recvmsg into <paramref name="buffer"/> that also takes descriptors where the endpoint receives them. Returns
+    /// what recvmsg returns (or -1 with <see cref="DescriptorFailure"/> when descriptors cost the connection);
+    /// <paramref name="carriedDescriptors"/>: descriptors were kept with this read. A message connection queues
+    /// them for its message; a byte stream tags them with their first byte's position.
     /// </summary>
     private nint ReceiveWithDescriptors(Span<byte> buffer, out int flags, out int errno, out bool carriedDescriptors, out bool carriedCredentials)
     {
-        var control = _loop.ControlBuffer;
+        // Room only for what may still be held: the kernel closes whatever else a peer attached and says MSG_CTRUNC.
+        // Packet sockets also get SO_PASSCRED's credentials (they come first), which tell an empty packet from the end.
+        var held = _heldDescriptors;
+        var limit = HeldDescriptors.Limit.PerReceive;
+        var room = held is null ? 0 : held.Reserve(_loop.DescriptorsPerReceive, out limit);
+        // The kernel fits as many descriptors as whole ints follow the header, padding included: CMSG_LEN, not CMSG_SPACE.
+        var controlSize = (_isPacket ? ControlMessages.Space(sizeof(int) * 3) : 0) + (room > 0 ? ControlMessages.Length(room * sizeof(int)) : 0);
+        var control = _loop.ControlBuffer.AsSpan(0, controlSize);
         var n = Message.ReceiveWithControl(_fd.Fd, buffer, control, out var controlLength, out flags, out errno);
         carriedDescriptors = false;
-        carriedCredentials = n >= 0 && controlLength > 0 && ControlMessages.Contains(control.AsSpan(0, controlLength), ControlMessages.SCM_CREDENTIALS);
+        carriedCredentials = n >= 0 && controlLength > 0 && ControlMessages.Contains(control[..controlLength], ControlMessages.SCM_CREDENTIALS);
         List<SafeFdHandle>? handles = null;
         if (n >= 0 && controlLength > 0)
         {
             var numbers = new List<int>();
-            ControlMessages.ReadRights(control.AsSpan(0, controlLength), numbers);
+            ControlMessages.ReadRights(control[..controlLength], numbers);
             if (numbers.Count > 0)
             {
                 handles = numbers.ConvertAll(fd => new SafeFdHandle(fd));
                 carriedDescriptors = true;
             }
-            if ((flags & ControlMessages.MSG_CTRUNC) != 0)
-            {
-                handles?.ForEach(h => h.Dispose());
-                TransportLog.DescriptorsTruncated(_logger, ConnectionId, _loop.DescriptorsPerReceive);
-                return FailForDescriptors("More descriptors arrived than a receive takes (MSG_CTRUNC): the kernel dropped some.");
-            }
+        }
+        var installed = handles?.Count ?? 0;
+        held?.Release(room - installed); // the room not used; what was installed stays held until taken or closed
+        if (held is not null && n >= 0 && (flags & ControlMessages.MSG_CTRUNC) != 0)
+        {
+            // Where the endpoint does not receive descriptors this is what was meant (the bytes are served as if
+            // none came); here the peer sent more than the room, or the kernel could not install them.
+            handles?.ForEach(h => h.Dispose());
+            held.Release(installed);
+            errno = DescriptorFailure;
+            return FailForDescriptors(room, installed, limit);
         }
         if (n == 0 && carriedCredentials && _messages is not null && handles is not null)
         {
@@ -56,6 +84,12 @@ internal sealed partial class UnixConnection
         if (n <= 0)
         {
             handles?.ForEach(h => h.Dispose()); // the end, or an empty packet of a byte stream: no byte to tie them to
+            held?.Release(installed);
+            carriedDescriptors = false;
+            return n;
+        }
+        if (handles is null)
+        {
             return n;
         }
         if (_receivedDescriptors is { } received)
@@ -63,25 +97,45 @@ internal sealed partial class UnixConnection
             // A stream read may begin with bytes sent before the descriptors' sendmsg, but it ends within that
             // sendmsg (the kernel stops a read after the descriptors' buffer): its last byte is one they came with.
             // Every byte received goes into the input after this, so what it holds so far counts them.
-            var position = _input.Written + n - 1;
-            if (handles is not null && !received.Add(position, handles))
-            {
-                TransportLog.TooManyDescriptors(_logger, ConnectionId, ReceivedDescriptors.MaxQueued);
-                return FailForDescriptors($"The peer sent more than {ReceivedDescriptors.MaxQueued} descriptors that no request took.");
-            }
+            received.Add(_input.Written + n - 1, handles);
         }
-        else if (handles is not null)
+        else
         {
             _messages!.Received.Enqueue(handles);
         }
         return n;
     }
 
-    private nint FailForDescriptors(string reason)
+    /// <summary>Logs why descriptors cost the connection (one line, naming the limit), and aborts it.</summary>
+    private nint FailForDescriptors(int room, int installed, HeldDescriptors.Limit limit)
     {
+        var held = _heldDescriptors!;
+        string reason;
+        if (room > 0 && installed < room || limit == HeldDescriptors.Limit.ProcessShort)
+        {
+            // Fewer installed than offered: the kernel could not (EMFILE). Not the peer's excess.
+            var openFiles = Interop.ResourceLimit.OpenFilesLimit();
+            TransportLog.DescriptorsNotInstalled(_logger, ConnectionId, installed, room, openFiles);
+            reason = $"The process is out of descriptors (EMFILE, RLIMIT_NOFILE {openFiles}): the peer's descriptors could not be received.";
+        }
+        else if (limit == HeldDescriptors.Limit.Connection)
+        {
+            TransportLog.TooManyDescriptors(_logger, ConnectionId, held.ConnectionCap);
+            reason = $"The peer sent more than {held.ConnectionCap} descriptors that no request or message took (MaxReceivedDescriptorsPerConnection).";
+        }
+        else if (limit == HeldDescriptors.Limit.Budget)
+        {
+            TransportLog.DescriptorBudgetExhausted(_logger, ConnectionId, held.Budget);
+            reason = $"The process already holds {held.Budget} received descriptors (MaxReceivedDescriptors): the peer's were closed.";
+        }
+        else
+        {
+            TransportLog.DescriptorsTruncated(_logger, ConnectionId, room);
+            reason = "More descriptors arrived than a receive takes (MSG_CTRUNC): the kernel dropped some.";
+        }
         _descriptorFailure = new ConnectionAbortedException(reason);
         Abort(_descriptorFailure);
-        return DescriptorFailure;
+        return -1;
     }
 
     /// <summary>Sends one message with the descriptors queued for it; -1 with errno on failure (EAGAIN: try again later).</summary>
@@ -114,7 +168,7 @@ internal sealed partial class UnixConnection
     /// <summary>Closes what nobody will take any more: the connection is closed.</summary>
     private void ReleaseDescriptors()
     {
-        _receivedDescriptors?.CloseAll();
+        _receivedDescriptors?.CloseAll(); // both give the closed ones back to the budget
         _messages?.ReleaseAll();
     }
 }

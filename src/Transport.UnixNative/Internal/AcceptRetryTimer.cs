@@ -34,6 +34,7 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     private readonly Lock _gate = new();
     private TaskCompletionSource<bool>? _waiter;
     private ulong _token;
+    private bool _short; // the reserve is given back: counted in HeldDescriptors, which then receives none
 
     public AcceptRetryTimer(EventLoop loop)
     {
@@ -53,10 +54,13 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
     }
 
     /// <summary>Gives the spare descriptors back to the process (out of descriptors: the runtime needs them more).</summary>
-    public void ReleaseReserve()
+    public void ReleaseReserve() => ReleaseReserve(isShort: true);
+
+    private void ReleaseReserve(bool isShort)
     {
         lock (_gate)
         {
+            SetShort(isShort);
             for (var i = 0; i < _reserve.Length; i++)
             {
                 _reserve[i]?.Dispose();
@@ -134,6 +138,7 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
                 }
                 _reserve[i] = spare;
             }
+            SetShort(false);
             return true;
         }
     }
@@ -217,10 +222,20 @@ internal sealed class AcceptRetryTimer : IEventHandler, IDisposable
         waiter?.TrySetResult(expired);
     }
 
+    // Received descriptors must not take the slots given back to the runtime.
+    private void SetShort(bool isShort)
+    {
+        if (_short != isShort)
+        {
+            _short = isShort;
+            HeldDescriptors.SetProcessShort(isShort);
+        }
+    }
+
     public void Dispose()
     {
         Complete(false);
-        ReleaseReserve();
+        ReleaseReserve(isShort: false);
         _fd.Dispose();
     }
 }

@@ -65,6 +65,8 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         MemoryPool = memoryPool;
         _packetBufferSize = options.SeqpacketReceiveBufferSize;
         DescriptorsPerReceive = options.DescriptorsPerReceive;
+        MaxReceivedDescriptors = options.MaxReceivedDescriptors;
+        MaxReceivedDescriptorsPerConnection = options.MaxReceivedDescriptorsPerConnection;
         var applicationScheduler = options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
@@ -130,6 +132,11 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         ControlMessages.RightsSpace(DescriptorsPerReceive) + ControlMessages.Space(sizeof(int) * 3), pinned: true);
 
     public int DescriptorsPerReceive { get; }
+
+    /// <summary>The process-wide budget of held received descriptors (see <see cref="HeldDescriptors"/>).</summary>
+    public int MaxReceivedDescriptors { get; }
+
+    public int MaxReceivedDescriptorsPerConnection { get; }
 
     private byte[]? _controlBuffer;
 

@@ -110,7 +110,7 @@ internal sealed partial class UnixConnection
     {
         emptyPacket = false;
         var memory = _loop.StreamBuffer;
-        var n = ReceiveWithDescriptors(memory.Span, out _, out errno, out var carriedDescriptors, out _);
+        var n = ReceiveWithDescriptors(memory.Span, out var flags, out errno, out var carriedDescriptors, out _);
         if (n > 0)
         {
             writer.Write(memory.Span[..(int)n]);
@@ -119,7 +119,8 @@ internal sealed partial class UnixConnection
         // end (data arriving later raises a new edge; an end already signalled does not), and the
         // kernel did not end it early after a sendmsg carrying descriptors. Otherwise read on, to
         // EAGAIN or EOF.
-        drained = n > 0 && n < memory.Length && !_peerEnding && !carriedDescriptors;
+        // (Descriptors the kernel closed for lack of room, MSG_CTRUNC, end a read early just the same.)
+        drained = n > 0 && n < memory.Length && !_peerEnding && !carriedDescriptors && (flags & ControlMessages.MSG_CTRUNC) == 0;
         return n;
     }
 
@@ -200,13 +201,13 @@ internal sealed partial class UnixConnection
             Libc.EMSGSIZE => new ConnectionAbortedException("A packet larger than the receive buffer arrived; the connection was aborted rather than lose its tail."),
             _ => NativeError.Exception("recvmsg", errno),
         };
-        if (errno != Libc.ECONNRESET && errno != DescriptorFailure) // descriptor failures are logged where they happen
-        {
-            TransportLog.ConnectionError(_logger, ConnectionId, error);
-        }
-        else
+        if (errno == Libc.ECONNRESET)
         {
             TransportLog.ConnectionReset(_logger, ConnectionId);
+        }
+        else if (errno != DescriptorFailure) // descriptor failures are logged where they happen, once
+        {
+            TransportLog.ConnectionError(_logger, ConnectionId, error);
         }
         // Reset or failed: the peer's side is gone, whether or not the application reads. Signalled
         // after logging: ConnectionClosed can end the connection on another thread at once.

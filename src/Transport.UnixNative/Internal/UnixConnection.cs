@@ -47,7 +47,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     private volatile bool _socketClosed;
 
     public UnixConnection(SafeFdHandle fd, EventLoop loop, EndPoint localEndPoint, EndPoint remoteEndPoint, bool isPacket,
-        bool preserveMessages = false)
+        bool preserveMessages = false, bool receiveDescriptors = false)
     {
         _fd = fd;
         _loop = loop;
@@ -69,10 +69,10 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
                 _messages = new UnixMessageFeature(Transport, maxMessageSize); // answered as a feature from this field
             }
         }
-        if (_messages is null)
+        if (receiveDescriptors)
         {
-            // Byte streams count what the application consumes, to tell which request a descriptor belongs to.
-            TrackDescriptors();
+            // Elsewhere every receive leaves no room for descriptors: the kernel closes what a peer attaches.
+            ReceiveDescriptors();
         }
     }
 

@@ -108,6 +108,12 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
 
     internal bool FromPredecessor { get; private set; }
 
+    /// <summary>Whether connections take descriptors peers pass (<see cref="UnixNativeTransportOptions.ReceiveDescriptorsOn"/>); set before accepting.</summary>
+    internal bool ReceivesDescriptors { get; private set; }
+
+    private static bool ShouldReceiveDescriptors(UnixSocketAddress? address, UnixNativeTransportOptions options)
+        => address is not null && options.ReceiveDescriptorsOn.Contains(address.DisplayName);
+
     /// <summary>Creates, binds and listens on a socket for <paramref name="address"/>, applying the socket file rules.</summary>
     public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options,
         EventLoopGroup loops, Action releaseLoops, ILogger logger)
@@ -135,6 +141,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                     throw NativeError.Exception("Cannot listen on unix socket", address.DisplayName, Libc.LastErrno);
                 }
                 listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options));
+                listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
                 await listener.RegisterAsync().ConfigureAwait(false);
                 return listener;
             }
@@ -170,6 +177,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             throw NativeError.Exception("Cannot make inherited socket non-blocking:", address?.DisplayName ?? $"fd {fd.Fd}", Libc.LastErrno);
         }
         var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options)) { FdName = fdName };
+        listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
         if (fromPredecessor)
         {
             listener.HoldForPredecessor();
@@ -359,7 +367,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 return null;
             }
             var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)], _isPacket);
-            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _address?.PreserveMessages ?? false);
+            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _address?.PreserveMessages ?? false, ReceivesDescriptors);
             if (peer is { } credentials)
             {
                 connection.SetPeerCredentials(credentials, peerGroups);

@@ -29,6 +29,9 @@ internal sealed class UnixMessageFeature(IDuplexPipe transport, int maxMessageSi
     /// <summary>Descriptors of received messages, in order (the loop adds, the application takes).</summary>
     internal ConcurrentQueue<List<SafeFdHandle>> Received { get; } = new();
 
+    /// <summary>Where the endpoint receives descriptors: the count each queued one is held in until taken or closed.</summary>
+    internal HeldDescriptors? Held { get; set; }
+
     public ValueTask<ReadOnlyMemory<byte>?> ReceiveAsync(CancellationToken cancellationToken = default)
         => ReceiveAsync(null, cancellationToken);
 
@@ -44,6 +47,7 @@ internal sealed class UnixMessageFeature(IDuplexPipe transport, int maxMessageSi
                 input.AdvanceTo(buffer.Start);
                 if (hasDescriptors && Received.TryDequeue(out var handles))
                 {
+                    Held?.Release(handles.Count); // handed over or closed just below
                     foreach (var handle in handles)
                     {
                         if (descriptors is null)
@@ -157,6 +161,7 @@ internal sealed class UnixMessageFeature(IDuplexPipe transport, int maxMessageSi
         while (Received.TryDequeue(out var handles))
         {
             handles.ForEach(h => h.Dispose());
+            Held?.Release(handles.Count);
         }
     }
 

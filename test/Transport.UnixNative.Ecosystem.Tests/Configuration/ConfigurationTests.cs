@@ -69,6 +69,9 @@ public sealed class ConfigurationTests
     [InlineData("Kestrel:UnixNative:SocketFileMode", "rw-rw----", "Kestrel:UnixNative:SocketFileMode: 'rw-rw----' is not a file mode")]
     [InlineData("Kestrel:UnixNative:Backlogg", "5", "Kestrel:UnixNative:Backlogg: unknown setting.")]
     [InlineData("Kestrel:UnixNative:AllowedUserIds", "0,bob", "Kestrel:UnixNative:AllowedUserIds: 'bob' is not a numeric id.")]
+    [InlineData("Kestrel:UnixNative:MaxReceivedDescriptors", "0", "MaxReceivedDescriptors (Kestrel:UnixNative:MaxReceivedDescriptors) must be between 1 and half of RLIMIT_NOFILE")]
+    [InlineData("Kestrel:UnixNative:MaxReceivedDescriptorsPerConnection", "0", "MaxReceivedDescriptorsPerConnection (Kestrel:UnixNative:MaxReceivedDescriptorsPerConnection) must be at least 1; it is 0.")]
+    [InlineData("Kestrel:Endpoints:A:ReceiveDescriptors", "yes", "Kestrel:Endpoints:A:ReceiveDescriptors: 'yes' is not true or false.")]
     public async Task BadSetting_FailsStartupWithItsName(string key, string value, string expected)
     {
         await using var app = Build(new() { [key] = value, ["Kestrel:Endpoints:A:Url"] = "http://unix:" + TestPaths.SocketPath() });
@@ -141,5 +144,45 @@ public sealed class ConfigurationTests
 
         Assert.Contains("Kestrel:Endpoints:Api:", error.Message, StringComparison.Ordinal);
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Descriptors_AreOffByDefault_AndOptedInBesideAUnixUrl_WithTheirLimits()
+    {
+        Assert.Empty(new UnixNativeTransportOptions().ReceiveDescriptorsOn);
+        var defaults = new UnixNativeTransportOptions();
+        Assert.InRange(defaults.MaxReceivedDescriptors, 1, 4096);
+        Assert.Equal(1024, defaults.MaxReceivedDescriptorsPerConnection);
+
+        var app = Build(new()
+        {
+            ["Kestrel:UnixNative:MaxReceivedDescriptors"] = "100",
+            ["Kestrel:UnixNative:MaxReceivedDescriptorsPerConnection"] = "10",
+            ["Kestrel:Endpoints:Files:Url"] = "http://unix:/run/app/files.sock",
+            ["Kestrel:Endpoints:Files:ReceiveDescriptors"] = "true",
+            ["Kestrel:Endpoints:Messages:Url"] = "http://unix-seqpacket:@messages",
+            ["Kestrel:Endpoints:Messages:ReceiveDescriptors"] = "true",
+            ["Kestrel:Endpoints:Plain:Url"] = "http://unix:/run/app/plain.sock",
+            ["Kestrel:Endpoints:Plain:ReceiveDescriptors"] = "false",
+        });
+        var options = app.Services.GetRequiredService<IOptions<UnixNativeTransportOptions>>().Value;
+
+        Assert.Equal(["/run/app/files.sock", "@messages"], options.ReceiveDescriptorsOn.Order(StringComparer.Ordinal));
+        Assert.Equal(100, options.MaxReceivedDescriptors);
+        Assert.Equal(10, options.MaxReceivedDescriptorsPerConnection);
+    }
+
+    [Fact]
+    public async Task ReceiveDescriptors_BesideATcpUrl_FailsStartup()
+    {
+        await using var app = Build(new()
+        {
+            ["Kestrel:Endpoints:Api:Url"] = "http://127.0.0.1:0",
+            ["Kestrel:Endpoints:Api:ReceiveDescriptors"] = "true",
+        });
+
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => app.StartAsync().DefaultTimeout());
+
+        Assert.Contains("Kestrel:Endpoints:Api:ReceiveDescriptors: needs a Url with a unix socket address", error.Message, StringComparison.Ordinal);
     }
 }

@@ -45,7 +45,12 @@ internal sealed class DescriptorHost : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.Logging.AddProvider(logs);
         builder.Logging.SetMinimumLevel(LogLevel.Debug); // tests wait for "connection closed" (event 1)
-        builder.WebHost.UseUnixNativeTransport(configure ?? (_ => { }));
+        builder.WebHost.UseUnixNativeTransport(o =>
+        {
+            // Every endpoint here takes descriptors (the default is none); tests may change that.
+            o.ReceiveDescriptorsOn.UnionWith([streamPath, seqpacketPath, messages]);
+            configure?.Invoke(o);
+        });
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.ListenUnixSocket(streamPath);
@@ -86,7 +91,7 @@ internal sealed class DescriptorHost : IAsyncDisposable
         // Takes nothing and reads no body: whatever came with it must be closed when it ends.
         app.MapPost("/fd/ignore", () => "ignored");
         // A bodiless request: how many descriptors are its own; takes none.
-        app.MapGet("/fd/count", (HttpContext context) => $"count:{context.Features.Get<IUnixFileDescriptorsFeature>()!.Count}");
+        app.MapGet("/fd/count", (HttpContext context) => $"count:{context.Features.Get<IUnixFileDescriptorsFeature>()?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}");
         await app.StartAsync().DefaultTimeout();
         return new DescriptorHost(app, streamPath, seqpacketPath, messages, logs);
     }
@@ -135,14 +140,21 @@ internal sealed class DescriptorMessageHandler : ConnectionHandler
                     // Read nothing more: later messages and their descriptors stay queued until the connection closes.
                     await messages.SendAsync("ok:hold"u8.ToArray(), connection.ConnectionClosed);
                     var input = connection.Transport.Input;
-                    while (true)
+                    try
                     {
-                        var result = await input.ReadAsync();
-                        input.AdvanceTo(result.Buffer.Start, result.Buffer.End); // examine, never consume
-                        if (result.IsCompleted || result.IsCanceled)
+                        while (true)
                         {
-                            return; // the peer left; the transport closes what was never read
+                            var result = await input.ReadAsync();
+                            input.AdvanceTo(result.Buffer.Start, result.Buffer.End); // examine, never consume
+                            if (result.IsCompleted || result.IsCanceled)
+                            {
+                                return; // the peer left; the transport closes what was never read
+                            }
                         }
+                    }
+                    catch (ConnectionAbortedException)
+                    {
+                        return; // cut by the transport (a descriptor limit): already logged there
                     }
                 }
                 if (text == "plain")

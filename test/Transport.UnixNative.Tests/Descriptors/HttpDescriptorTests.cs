@@ -7,7 +7,7 @@ namespace Transport.UnixNative.Tests.Descriptors;
 /// <summary>Descriptors with HTTP requests (IUnixFileDescriptorsFeature): which request gets which, and none left open.</summary>
 public sealed class HttpDescriptorTests
 {
-    private const string Python = MessageDescriptorTests.Python + "\n" + """
+    internal const string Python = MessageDescriptorTests.Python + "\n" + """
         def responses(s, count):
             # Reads `count` HTTP/1.1 responses with Content-Length or chunked bodies; returns their bodies.
             data, bodies = b'', []

@@ -17,13 +17,13 @@ internal sealed class DetachedConnections : IDisposable
     private readonly EventLoop _loop = new(0, new UnixNativeTransportOptions(), new Unit.EventLoopTests.TrackingPool());
     private readonly List<SafeFdHandle> _handles = [];
 
-    /// <summary>A stream connection over one end of a new socket pair; <paramref name="peer"/> is the other end.</summary>
-    public UnixConnection Create(out SafeFdHandle peer)
+    /// <summary>A stream connection over one end of a new socket pair (of an endpoint that receives descriptors unless told); <paramref name="peer"/> is the other end.</summary>
+    public UnixConnection Create(out SafeFdHandle peer, bool receiveDescriptors = true)
     {
         Assert.Equal(0, Interop.Socket.CreatePair(Interop.Socket.SOCK_STREAM, out var mine, out peer));
         _handles.Add(mine);
         _handles.Add(peer);
-        return new UnixConnection(mine, _loop, s_local, s_remote, isPacket: false);
+        return new UnixConnection(mine, _loop, s_local, s_remote, isPacket: false, receiveDescriptors: receiveDescriptors);
     }
 
     /// <summary>A stream connection with no socket behind it: whatever would ask the kernel fails.</summary>

@@ -176,7 +176,7 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
     }
 
     /// <summary>The built sample as its own process, under a descriptor limit; killed (with its children) when disposed.</summary>
-    private sealed class ChildServer : IAsyncDisposable
+    internal sealed class ChildServer : IAsyncDisposable
     {
         private readonly Process _process;
         private readonly ConcurrentQueue<string> _lines = new();
@@ -199,7 +199,7 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
 
         public string Output => string.Join('\n', _lines);
 
-        public static ChildServer Start(string socketPath, int descriptorLimit)
+        public static ChildServer Start(string socketPath, int descriptorLimit, params string[] extraArguments)
         {
             var dotnet = Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet" ? host : Tools.Require("dotnet");
             var start = new ProcessStartInfo(Tools.Require("prlimit"))
@@ -209,7 +209,7 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
                 UseShellExecute = false,
             };
             foreach (var argument in (string[])[$"--nofile={descriptorLimit}", "--", dotnet,
-                Path.Combine(AppContext.BaseDirectory, "WebOverUds.dll"), "--urls", "http://unix:" + socketPath])
+                Path.Combine(AppContext.BaseDirectory, "WebOverUds.dll"), "--urls", "http://unix:" + socketPath, .. extraArguments])
             {
                 start.ArgumentList.Add(argument);
             }
@@ -332,7 +332,7 @@ public class DescriptorExhaustionTests(Xunit.Abstractions.ITestOutputHelper outp
     }
 
     /// <summary>One reading of <see cref="ChildServer.Cpu"/>.</summary>
-    private sealed record CpuSample(long ProcessTicks, Dictionary<int, (string Name, long Ticks)> Threads)
+    internal sealed record CpuSample(long ProcessTicks, Dictionary<int, (string Name, long Ticks)> Threads)
     {
         // The name the runtime gives its tiered-compilation worker (thread names are cut to 15 bytes).
         private const string TieredCompiler = ".NET Tiered Com";

@@ -70,6 +70,14 @@ public sealed class ConnectionFeaturesTests : IDisposable
     }
 
     [Fact]
+    public void AConnectionOfAnEndpointThatReceivesNoDescriptors_HasNoDescriptorFeature()
+    {
+        IFeatureCollection features = _connections.Create(out _, receiveDescriptors: false).Features;
+        Assert.Null(features.Get<IUnixFileDescriptorsFeature>());
+        Assert.DoesNotContain(features, pair => pair.Key == typeof(IUnixFileDescriptorsFeature));
+    }
+
+    [Fact]
     public void WithoutCredentialsOrSendFile_ThoseFeaturesAreAbsent_UntilSomeoneSetsThem()
     {
         var connection = _connections.Create(out _);
