@@ -38,6 +38,9 @@ internal static class HttpChecks
         return connections.Count;
     }
 
+    /// <summary>Releases an SSE stream through the server's own <c>/release?key=K</c> route (on another connection of the pool).</summary>
+    public static Func<string, Task> ReleaseOver(HttpClient client) => key => client.GetStringAsync($"/release?key={key}");
+
     /// <summary>A body of <see cref="UploadBytes"/>, hashed by the server: its length and SHA-256 must come back.</summary>
     public static async Task UploadAsync(HttpClient client)
     {
@@ -48,14 +51,14 @@ internal static class HttpChecks
     }
 
     /// <summary>The first event arrives while the server still holds the second (released only once the first was read).</summary>
-    public static async Task ServerSentEventsAsync(HttpClient client, Action<string> release)
+    public static async Task ServerSentEventsAsync(HttpClient client, Func<string, Task> release)
     {
         var key = TestPaths.Hex8();
         using var response = await client.GetAsync($"/sse?key={key}", HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
         Assert.Equal("text/event-stream", response.Content.Headers.ContentType?.MediaType);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync().DefaultTimeout());
         Assert.Equal("data: one", await reader.ReadLineAsync().DefaultTimeout());
-        release(key);
+        await release(key).DefaultTimeout();
         Assert.Equal(string.Empty, await reader.ReadLineAsync().DefaultTimeout());
         Assert.Equal("data: two", await reader.ReadLineAsync().DefaultTimeout());
     }

@@ -39,7 +39,7 @@ public sealed class ProxyTests
             Assert.True(connections <= HttpChecks.Sequential / 2, $"{connections} backend connections for {HttpChecks.Sequential} sequential requests");
         }
         await HttpChecks.UploadAsync(client);
-        await HttpChecks.ServerSentEventsAsync(client, server.Release);
+        await HttpChecks.ServerSentEventsAsync(client, HttpChecks.ReleaseOver(client));
         if (Proxy.NeedsHttp2Backend(kind))
         {
             Assert.Equal("HTTP/2", await client.GetStringAsync("/proto").DefaultTimeout());
