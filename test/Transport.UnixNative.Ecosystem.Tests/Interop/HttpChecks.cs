@@ -89,7 +89,9 @@ internal static class HttpChecks
 
     public static async Task EchoAsync(WebSocket ws, byte[] message, WebSocketMessageType type)
     {
-        await ws.SendAsync(message, type, endOfMessage: true, CancellationToken.None).DefaultTimeout();
+        // Receive while sending: the echo comes back before a large message is all sent, and HTTP/2 flow
+        // control (or full buffers) would stall a sender that reads nothing meanwhile.
+        var send = ws.SendAsync(message.AsMemory(), type, endOfMessage: true, CancellationToken.None).AsTask();
         var received = new MemoryStream();
         var buffer = new byte[64 * 1024];
         WebSocketReceiveResult result;
@@ -99,6 +101,7 @@ internal static class HttpChecks
             received.Write(buffer, 0, result.Count);
         }
         while (!result.EndOfMessage);
+        await send.DefaultTimeout();
         Assert.Equal(type, result.MessageType);
         Assert.True(message.AsSpan().SequenceEqual(received.ToArray()), $"echo of {message.Length} bytes differs ({received.Length} back)");
     }
