@@ -13,7 +13,9 @@ internal sealed class OutsideProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Seen)> _waiters = [];
-    private readonly TaskCompletionSource _exited = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Set when both stdout and stderr reached EOF: every line has been seen (Exited can come before the last lines).
+    private readonly TaskCompletionSource _outputEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _streamsEnded;
 
     private OutsideProcess(Process process) => _process = process;
 
@@ -46,11 +48,10 @@ internal sealed class OutsideProcess : IAsyncDisposable
         {
             start.Environment[key] = value;
         }
-        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var process = new Process { StartInfo = start };
         var result = new OutsideProcess(process);
         process.OutputDataReceived += (_, e) => result.OnLine(e.Data);
         process.ErrorDataReceived += (_, e) => result.OnLine(e.Data);
-        process.Exited += (_, _) => result._exited.TrySetResult();
         process.Start();
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
@@ -72,7 +73,7 @@ internal sealed class OutsideProcess : IAsyncDisposable
             }
             _waiters.Add((match, seen));
         }
-        var first = await Task.WhenAny(seen.Task, _exited.Task).DefaultTimeout();
+        var first = await Task.WhenAny(seen.Task, _outputEnded.Task).DefaultTimeout();
         if (first != seen.Task && !seen.Task.IsCompleted)
         {
             await _process.WaitForExitAsync().DefaultTimeout();
@@ -111,6 +112,10 @@ internal sealed class OutsideProcess : IAsyncDisposable
     {
         if (line is null)
         {
+            if (Interlocked.Increment(ref _streamsEnded) == 2)
+            {
+                _outputEnded.TrySetResult();
+            }
             return;
         }
         lock (_output)
