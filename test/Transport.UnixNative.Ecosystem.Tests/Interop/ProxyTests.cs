@@ -44,12 +44,7 @@ public sealed class ProxyTests
         {
             Assert.Equal("HTTP/2", await client.GetStringAsync("/proto").DefaultTimeout());
         }
-        if (kind != "haproxy-h2")
-        {
-            // HAProxy 2.6 turning a WebSocket into RFC 8441 on an h2 backend stalls after the handshake, on
-            // Kestrel's Sockets transport as on ours: WebSockets go to an h1 backend (docs/proxies.md).
-            var key = await HttpChecks.WebSocketEchoAsync(proxy.Socket);
-            Assert.Equal("closed", await server.WebSocketOutcome(key).DefaultTimeout());
-        }
+        var key = await HttpChecks.WebSocketEchoAsync(proxy.Socket);
+        Assert.Equal("closed", await server.WebSocketOutcome(key).DefaultTimeout());
     }
 }
