@@ -209,6 +209,8 @@ internal sealed class YarpProxy : IProxy
         string destination;
         if (kind == "yarp-url")
         {
+            // YARP parses destinations with Uri: the program opts in to the schemes (process-wide), as docs/proxies.md says.
+            UnixSocketHttpHandler.RegisterUriSchemes();
             var scheme = backend.IsSeqpacket ? UnixSocketHttpHandler.UnixSeqpacketScheme : UnixSocketHttpHandler.UnixScheme;
             destination = $"{scheme}://{Uri.EscapeDataString(backend.Address)}/";
         }
