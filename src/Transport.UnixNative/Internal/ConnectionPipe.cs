@@ -30,6 +30,7 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     private const int WriterPaused = 1 << 6;   // too much unread: the loop stopped receiving
     private const int WriterReserved = 1 << 7; // the writer holds memory from GetMemory until it publishes
     private const int NewData = 1 << 8;        // published since the reader last examined everything
+    private const int EndAfterExamined = 1 << 9; // a graceful end the reader sees once it examined everything
 
     private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionPipe)state!).CancelRead(token);
 
@@ -222,6 +223,30 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
             }
             _state = (_state | WriterCompleted) & ~(WriterPaused | WriterReserved);
             _writerError = error;
+            PublishWritten();
+            waiter = TakeWaiter();
+            DropIfReaderCompleted();
+        }
+        waiter.Dispatch(_settings.ReaderScheduler);
+    }
+
+    /// <summary>
+    /// Ends the input gracefully (the peer's FIN). Unlike <see cref="CompleteWriter"/>, a read reports
+    /// <c>IsCompleted</c> only once the reader has examined everything published: a read that still
+    /// returns bytes the reader has not looked at is not the last. Kestrel treats a completed read as
+    /// the end of a request body even when the rest of the body is in that same read, so a body that
+    /// arrived whole with the FIN would otherwise be rejected as truncated.
+    /// </summary>
+    public void CompleteWriterWhenExamined()
+    {
+        PipeContinuation waiter;
+        lock (Sync)
+        {
+            if ((_state & WriterCompleted) != 0)
+            {
+                return;
+            }
+            _state = (_state | WriterCompleted | EndAfterExamined) & ~(WriterPaused | WriterReserved);
             PublishWritten();
             waiter = TakeWaiter();
             DropIfReaderCompleted();
@@ -472,8 +497,11 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
         var buffer = _head is null
             ? default
             : new ReadOnlySequence<byte>(_head, _headIndex, _publishedSegment!, _publishedIndex);
-        return new ReadResult(buffer, canceled, (_state & WriterCompleted) != 0);
+        return new ReadResult(buffer, canceled, IsEnd);
     }
+
+    // The reader may see the end: it came, and (if it waits for that) everything was examined.
+    private bool IsEnd => (_state & WriterCompleted) != 0 && ((_state & EndAfterExamined) == 0 || _examined >= _published);
 
     private long PositionOf(SequencePosition position) => position.GetObject() switch
     {
