@@ -353,13 +353,14 @@ internal sealed class TestEndpointsFilter(ConnectionTracker tracker, TestHooks h
                 var counts = hooks.WaitsFor(waitKey);
                 counts.OnStarted();
                 var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                var registration = context.RequestAborted.Register(() =>
+                void OnAborted()
                 {
                     if (aborted.TrySetResult())
                     {
                         counts.OnAborted();
                     }
-                });
+                }
+                var registration = context.RequestAborted.Register(OnAborted);
                 if (counts.HoldUntilAborted)
                 {
                     // Runs after Kestrel judged the response (a short body is an application error unless the
@@ -383,6 +384,12 @@ internal sealed class TestEndpointsFilter(ConnectionTracker tracker, TestHooks h
                 }
                 finally
                 {
+                    // A handler that RequestAborted ended may return before this registration's callback
+                    // ran (callbacks run last-registered first).
+                    if (context.RequestAborted.IsCancellationRequested)
+                    {
+                        OnAborted();
+                    }
                     if (!counts.HoldUntilAborted)
                     {
                         registration.Dispose();
