@@ -31,6 +31,7 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     private const int WriterReserved = 1 << 7; // the writer holds memory from GetMemory until it publishes
     private const int NewData = 1 << 8;        // published since the reader last examined everything
     private const int EndAfterExamined = 1 << 9; // a graceful end the reader sees once it examined everything
+    private const int UnfinishedReadEnds = 1 << 10; // the connection is aborted: a new read ends an unfinished one
 
     private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionPipe)state!).CancelRead(token);
 
@@ -473,11 +474,31 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
 
     private bool IsReady => (_state & (NewData | CancelPending | WriterCompleted)) != 0;
 
+    /// <summary>
+    /// The connection is being aborted: from now on a read that starts while the last one was never
+    /// advanced ends that one first, consuming and examining nothing, instead of throwing "Reading is
+    /// already in progress". Kestrel's request-body reader leaves the input so when its own AdvanceTo
+    /// throws (PipeReader.CopyToAsync advances to a default position when a write reports the output
+    /// completed, which Kestrel's writes do once it aborted), and then reads the input once more.
+    /// </summary>
+    public void EndUnfinishedReadsOnRead()
+    {
+        lock (Sync)
+        {
+            _state |= UnfinishedReadEnds;
+        }
+    }
+
     private void ThrowIfCannotRead()
     {
         if ((_state & ReaderCompleted) != 0)
         {
             throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+        }
+        if ((_state & (Reading | UnfinishedReadEnds)) == (Reading | UnfinishedReadEnds))
+        {
+            // As AdvanceTo(the last buffer's start): nothing more consumed or examined.
+            _state &= ~Reading;
         }
         if ((_state & (Reading | Awaiting)) != 0)
         {

@@ -206,6 +206,11 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     public override void Abort(ConnectionAbortedException abortReason)
     {
         Interlocked.CompareExchange(ref _abortReason, abortReason, null);
+        // Before Kestrel's own writes start reporting "completed" (it aborts us first): a flush waiting
+        // for the socket ends canceled, so copy loops stop with an OperationCanceledException; and a
+        // body reader that fails mid-read cannot make Kestrel's next read throw (see the pipe).
+        _input.EndUnfinishedReadsOnRead();
+        _output.CancelWaitingFlush();
         // Wake the send loop if it waits for application data; the loop does the rest.
         _output.Reader.CancelPendingRead();
         _loop.Schedule(static state => ((UnixConnection)state!).AbortOnLoop(), this);

@@ -288,6 +288,22 @@ public sealed class ConnectionPipeTests : IDisposable
     }
 
     [Fact]
+    public async Task Aborted_AReadOverAnUnfinishedOne_EndsItInsteadOfThrowing()
+    {
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
+        input.Write("body"u8);
+        input.Publish();
+        Assert.True(input.TryRead(out _)); // never advanced (a reader that threw in its AdvanceTo)
+        Assert.Throws<InvalidOperationException>(() => input.ReadAsync());
+        input.EndUnfinishedReadsOnRead();
+        var error = new IOException("aborted");
+        input.CompleteWriter(error);
+        Assert.Same(error, await Assert.ThrowsAsync<IOException>(() => input.ReadAsync().AsTask()).DefaultTimeout());
+        input.Complete();
+        Assert.Equal(0, input.SegmentCount);
+    }
+
+    [Fact]
     public async Task Output_CancelWaitingFlush_CancelsOnlyAFlushThatWaits()
     {
         using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxWriteBufferSize = 100 }, _pool);
