@@ -41,7 +41,8 @@ public abstract partial class FunctionalSuite<TFixture>
         var errors = Host.Logs.Entries.Skip(logsBefore)
             .Where(e => e.Level >= LogLevel.Error
                 && (e.Category.StartsWith("Microsoft.AspNetCore.Server.Kestrel", StringComparison.Ordinal)
-                    || e.Category.StartsWith("Transport.UnixNative", StringComparison.Ordinal)))
+                    || e.Category.StartsWith("Transport.UnixNative", StringComparison.Ordinal))
+                && !IsCopyToAsyncDefaultPositionBug(e.Exception))
             .Select(e => $"{e.Category}[{e.EventId}]: {e.Message} {e.Exception}")
             .ToArray();
         if (!fixture.Native && route == "/echo")
@@ -55,6 +56,17 @@ public abstract partial class FunctionalSuite<TFixture>
         Assert.True(errors.Length == 0, string.Join("\n", errors));
         await AssertServesAsync();
     }
+
+    /// <summary>
+    /// The runtime's PipeReader.CopyToAsync (the sample's echo) advances to a default position when a
+    /// write reports the output completed on a buffer's last segment, and Kestrel's request body rejects
+    /// that position. Kestrel's own writes report "completed" once it aborted the request, so this can
+    /// follow any departure while the echo holds a read, whatever the transport (Sockets too); nothing a
+    /// transport does reaches it. Everything else stays an error here.
+    /// </summary>
+    private static bool IsCopyToAsyncDefaultPositionBug(Exception? exception)
+        => exception is ArgumentOutOfRangeException { ParamName: "position" } e
+            && e.StackTrace?.Contains("PipeReader.CopyToAsyncCore", StringComparison.Ordinal) == true;
 
     private async Task<string> LeaveAfterTheHeadAsync(string route, string key)
     {
