@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -75,8 +76,14 @@ internal sealed class RequestDescriptorsStartupFilter : IStartupFilter
             descriptors.CloseConsumed();
             throw;
         }
-        // The client has its response first; only then is the rest of the body read.
-        await context.Response.CompleteAsync().ConfigureAwait(false);
+        // The client has its response first; only then is the rest of the body read. Not for a client
+        // that left: completing checks the Content-Length, and a response cut short by the departure
+        // would be reported as the application's error (Kestrel itself skips that check once aborted).
+        if (!context.RequestAborted.IsCancellationRequested
+            && context.Features.Get<IConnectionLifetimeFeature>()?.ConnectionClosed.IsCancellationRequested != true)
+        {
+            await context.Response.CompleteAsync().ConfigureAwait(false);
+        }
         await ReadRestOfBodyAsync(context).ConfigureAwait(false);
         descriptors.CloseConsumed();
     }

@@ -117,6 +117,22 @@ internal sealed class ConnectionOutput : PipeWriter, IValueTaskSource<FlushResul
         waiter.Dispatch(_settings.WriterScheduler);
     }
 
+    /// <summary>Cancels the flush that waits now, if one does (unlike <see cref="CancelPendingFlush"/>, never a later one).</summary>
+    public void CancelWaitingFlush()
+    {
+        PipeContinuation waiter;
+        lock (Sync)
+        {
+            if ((_state & Waiting) == 0)
+            {
+                return;
+            }
+            _state |= ResultCanceled;
+            waiter = TakeWaiter();
+        }
+        waiter.Dispatch(_settings.WriterScheduler);
+    }
+
     /// <summary>The pump caught up (or completed): runs on the writer's scheduler.</summary>
     void IResumableWriter.OnWriterResumed()
     {

@@ -30,6 +30,8 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
     private const int WriterPaused = 1 << 6;   // too much unread: the loop stopped receiving
     private const int WriterReserved = 1 << 7; // the writer holds memory from GetMemory until it publishes
     private const int NewData = 1 << 8;        // published since the reader last examined everything
+    private const int EndAfterExamined = 1 << 9; // a graceful end the reader sees once it examined everything
+    private const int UnfinishedReadEnds = 1 << 10; // the connection is aborted: a new read ends an unfinished one
 
     private static readonly Action<object?, CancellationToken> s_cancelRead = static (state, token) => ((ConnectionPipe)state!).CancelRead(token);
 
@@ -222,6 +224,30 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
             }
             _state = (_state | WriterCompleted) & ~(WriterPaused | WriterReserved);
             _writerError = error;
+            PublishWritten();
+            waiter = TakeWaiter();
+            DropIfReaderCompleted();
+        }
+        waiter.Dispatch(_settings.ReaderScheduler);
+    }
+
+    /// <summary>
+    /// Ends the input gracefully (the peer's FIN). Unlike <see cref="CompleteWriter"/>, a read reports
+    /// <c>IsCompleted</c> only once the reader has examined everything published: a read that still
+    /// returns bytes the reader has not looked at is not the last. Kestrel treats a completed read as
+    /// the end of a request body even when the rest of the body is in that same read, so a body that
+    /// arrived whole with the FIN would otherwise be rejected as truncated.
+    /// </summary>
+    public void CompleteWriterWhenExamined()
+    {
+        PipeContinuation waiter;
+        lock (Sync)
+        {
+            if ((_state & WriterCompleted) != 0)
+            {
+                return;
+            }
+            _state = (_state | WriterCompleted | EndAfterExamined) & ~(WriterPaused | WriterReserved);
             PublishWritten();
             waiter = TakeWaiter();
             DropIfReaderCompleted();
@@ -448,11 +474,31 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
 
     private bool IsReady => (_state & (NewData | CancelPending | WriterCompleted)) != 0;
 
+    /// <summary>
+    /// The connection is being aborted: from now on a read that starts while the last one was never
+    /// advanced ends that one first, consuming and examining nothing, instead of throwing "Reading is
+    /// already in progress". Kestrel's request-body reader leaves the input so when its own AdvanceTo
+    /// throws (PipeReader.CopyToAsync advances to a default position when a write reports the output
+    /// completed, which Kestrel's writes do once it aborted), and then reads the input once more.
+    /// </summary>
+    public void EndUnfinishedReadsOnRead()
+    {
+        lock (Sync)
+        {
+            _state |= UnfinishedReadEnds;
+        }
+    }
+
     private void ThrowIfCannotRead()
     {
         if ((_state & ReaderCompleted) != 0)
         {
             throw new InvalidOperationException("Reading is not allowed after the reader was completed.");
+        }
+        if ((_state & (Reading | UnfinishedReadEnds)) == (Reading | UnfinishedReadEnds))
+        {
+            // As AdvanceTo(the last buffer's start): nothing more consumed or examined.
+            _state &= ~Reading;
         }
         if ((_state & (Reading | Awaiting)) != 0)
         {
@@ -472,8 +518,11 @@ internal sealed class ConnectionPipe : PipeReader, IBufferWriter<byte>, IValueTa
         var buffer = _head is null
             ? default
             : new ReadOnlySequence<byte>(_head, _headIndex, _publishedSegment!, _publishedIndex);
-        return new ReadResult(buffer, canceled, (_state & WriterCompleted) != 0);
+        return new ReadResult(buffer, canceled, IsEnd);
     }
+
+    // The reader may see the end: it came, and (if it waits for that) everything was examined.
+    private bool IsEnd => (_state & WriterCompleted) != 0 && ((_state & EndAfterExamined) == 0 || _examined >= _published);
 
     private long PositionOf(SequencePosition position) => position.GetObject() switch
     {

@@ -14,6 +14,9 @@ internal sealed partial class UnixConnection
     private bool _receivePaused;
     private bool _receiveEnded;
 
+    // Why the receive failed; the input ends with it after ConnectionClosed fired.
+    private Exception? _inputError;
+
     // An event said the peer shut down, hung up or failed: a short read no longer proves the
     // socket empty (the edge that carried the end is spent), so receives go on to EOF or EAGAIN.
     private bool _peerEnding;
@@ -67,8 +70,10 @@ internal sealed partial class UnixConnection
                     return;
                 }
                 // End of stream (a FIN, or for seqpacket the peer's shutdown or close). Complete also publishes what was read.
+                // A half-close is not a departure: the peer still reads, so what it sent is read to the end
+                // before the end shows (see CompleteWriterWhenExamined).
                 _receiveEnded = true;
-                writer.CompleteWriter();
+                writer.CompleteWriterWhenExamined();
                 return;
             }
             if (errno == Libc.EINTR)
@@ -209,9 +214,11 @@ internal sealed partial class UnixConnection
         {
             TransportLog.ConnectionError(_logger, ConnectionId, error);
         }
-        // Reset or failed: the peer's side is gone, whether or not the application reads. Signalled
-        // after logging: ConnectionClosed can end the connection on another thread at once.
-        SignalConnectionClosed();
-        _input.CompleteWriter(error);
+        // Reset or failed: the peer's side is gone, whether or not the application reads. Its reads fail
+        // only once ConnectionClosed has fired (logged first: that can end the connection at once).
+        _inputError = error;
+        RunAfterConnectionClosed(InputEndWaits);
     }
+
+    private void EndInputAfterDeparture() => _input.CompleteWriter(_inputError);
 }

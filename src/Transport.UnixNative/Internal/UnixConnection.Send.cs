@@ -25,6 +25,10 @@ internal sealed partial class UnixConnection
     private bool _waitingForWritable;
     private bool _outputEventsRegistered;
 
+    // A send failed (the peer is gone, or an error): the send ends after ConnectionClosed fired, with this.
+    private bool _sendFailed;
+    private Exception? _sendError;
+
     private enum SendStatus
     {
         Sent,
@@ -94,6 +98,7 @@ internal sealed partial class UnixConnection
                 {
                     reader.AdvanceTo(buffer.Start, result.Buffer.End);
                     error = SendFailed(errno);
+                    _sendFailed = true;
                     break;
                 }
                 if (status == SendStatus.WouldBlock)
@@ -174,6 +179,28 @@ internal sealed partial class UnixConnection
 
     /// <summary>The end of sending, once: the pump broke off, failed, or a wait said the connection is ending.</summary>
     private void EndSending(Exception? error)
+    {
+        if (_sendFailed)
+        {
+            // The application's flushes learn that the output is gone only after Kestrel learned that
+            // the peer is (RunAfterConnectionClosed); until then a waiting flush keeps waiting.
+            _sendError = error;
+            RunAfterConnectionClosed(SendEndWaits);
+            return;
+        }
+        CompleteSending(error);
+    }
+
+    private void EndSendingAfterDeparture()
+    {
+        // A flush still waiting is cut short (canceled) rather than told "completed": copy loops such as
+        // PipeReader.CopyToAsync then stop with an OperationCanceledException, which Kestrel takes as the
+        // aborted request it is, instead of acting on a completed flush in the middle of their buffer.
+        _output.CancelWaitingFlush();
+        CompleteSending(_sendError);
+    }
+
+    private void CompleteSending(Exception? error)
     {
         try
         {

@@ -23,6 +23,8 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     // DisposeAsync returns once the socket is closed and the send loop has let go of its memory.
     private const int ClosedQueued = 1, ClosedFired = 2, SocketClosed = 4, SendEnded = 8;
     private const int FullyClosed = ClosedFired | SocketClosed | SendEnded;
+    // A step that waits for ConnectionClosed to have fired (see RunAfterConnectionClosed).
+    private const int InputEndWaits = 16, SendEndWaits = 32;
 
     private readonly SafeFdHandle _fd;
     private readonly EventLoop _loop;
@@ -204,6 +206,11 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     public override void Abort(ConnectionAbortedException abortReason)
     {
         Interlocked.CompareExchange(ref _abortReason, abortReason, null);
+        // Before Kestrel's own writes start reporting "completed" (it aborts us first): a flush waiting
+        // for the socket ends canceled, so copy loops stop with an OperationCanceledException; and a
+        // body reader that fails mid-read cannot make Kestrel's next read throw (see the pipe).
+        _input.EndUnfinishedReadsOnRead();
+        _output.CancelWaitingFlush();
         // Wake the send loop if it waits for application data; the loop does the rest.
         _output.Reader.CancelPendingRead();
         _loop.Schedule(static state => ((UnixConnection)state!).AbortOnLoop(), this);
@@ -280,7 +287,43 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         {
             TransportLog.ConnectionError(_logger, ConnectionId, ex);
         }
+        // Kestrel's callbacks have run (the request is marked aborted): now the steps that waited for it.
+        var before = Interlocked.Or(ref _closeState, ClosedFired);
+        if ((before & InputEndWaits) != 0)
+        {
+            EndInputAfterDeparture();
+        }
+        if ((before & SendEndWaits) != 0)
+        {
+            EndSendingAfterDeparture();
+        }
         MarkClosed(ClosedFired);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="step"/> (<see cref="InputEndWaits"/> or <see cref="SendEndWaits"/>) once
+    /// ConnectionClosed has fired and its callbacks returned: at once if they have, else right after them,
+    /// on the thread that fires it. As Kestrel's Sockets transport orders it, the application learns that
+    /// its peer is gone (Kestrel marks the request aborted) before its reads fail or its flushes report
+    /// the output completed; in the other order Kestrel blames the application (a short response body,
+    /// a reset thrown from a body read). Exactly one side runs the step: whichever of the two atomic ORs
+    /// comes second sees the other's bit.
+    /// </summary>
+    private void RunAfterConnectionClosed(int step)
+    {
+        if ((Interlocked.Or(ref _closeState, step) & ClosedFired) == 0)
+        {
+            SignalConnectionClosed();
+            return;
+        }
+        if (step == InputEndWaits)
+        {
+            EndInputAfterDeparture();
+        }
+        else
+        {
+            EndSendingAfterDeparture();
+        }
     }
 
     private void MarkClosed(int step)

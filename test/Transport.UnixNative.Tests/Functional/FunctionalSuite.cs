@@ -10,7 +10,7 @@ namespace Transport.UnixNative.Tests.Functional;
 /// The functional suite: the sample app in a real Kestrel, driven by real clients (HttpClient over a
 /// ConnectCallback, raw sockets, curl, python). It runs once per configuration (see the classes at the end).
 /// </summary>
-public abstract class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
+public abstract partial class FunctionalSuite<TFixture>(TFixture fixture) : IClassFixture<TFixture>
     where TFixture : HostFixture
 {
     protected ServerAddress Address => fixture.Address;

@@ -231,21 +231,46 @@ public sealed class TestHooks
 
     private readonly ConcurrentDictionary<string, WaitCounts> _waits = new();
 
-    /// <summary>How many GET /wait/{s}?key=K requests started, and how many ended with RequestAborted cancelled.</summary>
+    /// <summary>How many requests with <c>?key=K</c> (any route) started, and for how many RequestAborted fired.</summary>
     public WaitCounts WaitsFor(string key) => _waits.GetOrAdd(key, _ => new WaitCounts());
 
     public sealed class WaitCounts
     {
+        private readonly TaskCompletionSource _allAborted = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _started;
         private int _aborted;
+        private int _expected = int.MaxValue;
 
         public int Started => Volatile.Read(ref _started);
 
         public int Aborted => Volatile.Read(ref _aborted);
 
+        /// <summary>
+        /// Set before the requests: a request that ends with RequestAborted not yet fired is held (after
+        /// Kestrel checked it, in an OnCompleted callback) until it fires, so a late abort still counts.
+        /// </summary>
+        public bool HoldUntilAborted { get; set; }
+
+        /// <summary>Completes once RequestAborted fired for <paramref name="count"/> requests.</summary>
+        public Task WhenAborted(int count)
+        {
+            Volatile.Write(ref _expected, count);
+            if (Aborted >= count)
+            {
+                _allAborted.TrySetResult();
+            }
+            return _allAborted.Task;
+        }
+
         internal void OnStarted() => Interlocked.Increment(ref _started);
 
-        internal void OnAborted() => Interlocked.Increment(ref _aborted);
+        internal void OnAborted()
+        {
+            if (Interlocked.Increment(ref _aborted) >= Volatile.Read(ref _expected))
+            {
+                _allAborted.TrySetResult();
+            }
+        }
     }
 
     /// <summary>The gate of one /test/abort-blocked?key=K request.</summary>
@@ -322,66 +347,119 @@ internal sealed class TestEndpointsFilter(ConnectionTracker tracker, TestHooks h
             var id = context.Connection.Id;
             context.Response.Headers["X-Connection-Id"] = id;
             context.Response.Headers["X-Remote-Ip"] = remote;
-            if (context.Request.Path.StartsWithSegments("/wait") && context.Request.Query["key"].ToString() is { Length: > 0 } waitKey)
+            if (context.Request.Query["key"].ToString() is { Length: > 0 } waitKey)
             {
-                // Counts around the sample's own /wait route: did RequestAborted end the handler?
+                // Counts around any route (the sample's /wait, /echo, …): did RequestAborted fire?
                 var counts = hooks.WaitsFor(waitKey);
                 counts.OnStarted();
-                try
+                var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                void OnAborted()
                 {
-                    await nextMiddleware(context);
-                }
-                finally
-                {
-                    if (context.RequestAborted.IsCancellationRequested)
+                    if (aborted.TrySetResult())
                     {
                         counts.OnAborted();
                     }
                 }
+                var registration = context.RequestAborted.Register(OnAborted);
+                if (counts.HoldUntilAborted)
+                {
+                    // Runs after Kestrel judged the response (a short body is an application error unless the
+                    // connection was aborted by then), and keeps the request's token alive until it fires.
+                    context.Response.OnCompleted(async () =>
+                    {
+                        try
+                        {
+                            await aborted.Task.WaitAsync(TimeoutExtensions.DefaultTimeoutValue);
+                        }
+                        catch (TimeoutException)
+                        {
+                            // Never fired: the test sees the count short.
+                        }
+                        registration.Dispose();
+                    });
+                }
+                try
+                {
+                    await RouteAsync(context, nextMiddleware);
+                }
+                finally
+                {
+                    // A handler that RequestAborted ended may return before this registration's callback
+                    // ran (callbacks run last-registered first).
+                    if (context.RequestAborted.IsCancellationRequested)
+                    {
+                        OnAborted();
+                    }
+                    if (!counts.HoldUntilAborted)
+                    {
+                        registration.Dispose();
+                    }
+                }
                 return;
             }
-            switch (context.Request.Path.Value)
-            {
-                case "/test/conn":
-                    await WriteConnectionInfo(context);
-                    return;
-                case "/test/abort-blocked":
-                    // Writes 8 MiB at once to a client that does not read, then aborts when the test says so:
-                    // the transport is then blocked waiting for the socket to become writable.
-                    var gate = hooks.AbortGateFor(context.Request.Query["key"].ToString());
-                    context.Response.ContentLength = 64L * 1024 * 1024;
-                    var data = new byte[8 * 1024 * 1024];
-                    data.AsSpan().Fill((byte)'x');
-                    var write = context.Response.BodyWriter.WriteAsync(data).AsTask();
-                    gate.WriteStarted.TrySetResult(id);
-                    await Task.WhenAny(write, gate.AbortNow.Task);
-                    context.Abort();
-                    return;
-                case "/test/one-write":
-                    // One big write and one flush: the transport gets megabytes at once to gather into
-                    // sendmsg calls (and, for seqpacket, to cut into packets a peer can read whole).
-                    var size = int.Parse(context.Request.Query["n"].ToString(), System.Globalization.CultureInfo.InvariantCulture);
-                    var payload = new byte[size];
-                    for (var i = 0; i < size; i++)
-                    {
-                        payload[i] = (byte)(i * 7 + (i >> 12));
-                    }
-                    context.Response.ContentLength = size;
-                    await context.Response.BodyWriter.WriteAsync(payload, context.RequestAborted);
-                    return;
-                case "/test/slow":
-                    context.Response.ContentType = "text/plain";
-                    await context.Response.WriteAsync("first\n", context.RequestAborted);
-                    await context.Response.Body.FlushAsync(context.RequestAborted);
-                    hooks.SlowStarted.TrySetResult();
-                    await hooks.ReleaseSlow.Task.WaitAsync(context.RequestAborted);
-                    await context.Response.WriteAsync("second\n", context.RequestAborted);
-                    return;
-            }
-            await nextMiddleware(context);
+            await RouteAsync(context, nextMiddleware);
         });
         next(app);
     };
+
+    /// <summary>The test routes, else the sample's own pipeline.</summary>
+    private async Task RouteAsync(HttpContext context, RequestDelegate nextMiddleware)
+    {
+        var id = context.Connection.Id;
+        switch (context.Request.Path.Value)
+        {
+            case "/test/conn":
+                await WriteConnectionInfo(context);
+                return;
+            case "/test/abort-blocked":
+                // Writes 8 MiB at once to a client that does not read, then aborts when the test says so:
+                // the transport is then blocked waiting for the socket to become writable.
+                var gate = hooks.AbortGateFor(context.Request.Query["key"].ToString());
+                context.Response.ContentLength = 64L * 1024 * 1024;
+                var data = new byte[8 * 1024 * 1024];
+                data.AsSpan().Fill((byte)'x');
+                var write = context.Response.BodyWriter.WriteAsync(data).AsTask();
+                gate.WriteStarted.TrySetResult(id);
+                await Task.WhenAny(write, gate.AbortNow.Task);
+                context.Abort();
+                return;
+            case "/test/length-loop":
+                // A plain handler: a Content-Length body written 64 KiB at a time, flush results ignored
+                // (no abort of its own when the client is gone: the transport must get that right).
+                var total = long.Parse(context.Request.Query["n"].ToString(), System.Globalization.CultureInfo.InvariantCulture);
+                context.Response.ContentLength = total;
+                for (var left = total; left > 0;)
+                {
+                    var chunk = (int)Math.Min(left, 64 * 1024);
+                    context.Response.BodyWriter.GetSpan(chunk)[..chunk].Fill((byte)'x');
+                    context.Response.BodyWriter.Advance(chunk);
+                    left -= chunk;
+                    await context.Response.BodyWriter.FlushAsync();
+                }
+                return;
+            case "/test/one-write":
+                // One big write and one flush: the transport gets megabytes at once to gather into
+                // sendmsg calls (and, for seqpacket, to cut into packets a peer can read whole).
+                var size = int.Parse(context.Request.Query["n"].ToString(), System.Globalization.CultureInfo.InvariantCulture);
+                var payload = new byte[size];
+                for (var i = 0; i < size; i++)
+                {
+                    payload[i] = (byte)(i * 7 + (i >> 12));
+                }
+                context.Response.ContentLength = size;
+                await context.Response.BodyWriter.WriteAsync(payload, context.RequestAborted);
+                return;
+            case "/test/slow":
+                context.Response.ContentType = "text/plain";
+                await context.Response.WriteAsync("first\n", context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                hooks.SlowStarted.TrySetResult();
+                await hooks.ReleaseSlow.Task.WaitAsync(context.RequestAborted);
+                await context.Response.WriteAsync("second\n", context.RequestAborted);
+                return;
+        }
+        await nextMiddleware(context);
+    }
 
     private async Task WriteConnectionInfo(HttpContext context)
     {

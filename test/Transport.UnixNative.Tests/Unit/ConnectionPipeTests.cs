@@ -256,6 +256,71 @@ public sealed class ConnectionPipeTests : IDisposable
     }
 
     [Fact]
+    public async Task EndAfterExamined_AReadWithUnexaminedBytesIsNotTheLast()
+    {
+        // The peer's FIN behind a whole request body: the read that returns the body does not also say
+        // "completed" (Kestrel would reject the body as truncated); the read after it has examined all does.
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
+        input.Write("head|body"u8);
+        input.Publish();
+        var first = await input.ReadAsync().AsTask().DefaultTimeout();
+        Assert.False(first.IsCompleted);
+        input.AdvanceTo(first.Buffer.GetPosition(5)); // the head consumed; the body not looked at
+        input.CompleteWriterWhenExamined();
+        var second = await input.ReadAsync().AsTask().DefaultTimeout();
+        Assert.Equal("body", System.Text.Encoding.ASCII.GetString(second.Buffer.ToArray()));
+        Assert.False(second.IsCompleted);
+        input.AdvanceTo(second.Buffer.Start, second.Buffer.End); // examined, kept
+        var third = await input.ReadAsync().AsTask().DefaultTimeout();
+        Assert.True(third.IsCompleted);
+        Assert.Equal(4, third.Buffer.Length);
+        input.AdvanceTo(third.Buffer.End);
+
+        // A reader waiting with everything examined sees the end at once.
+        var waiting = new ConnectionPipe(_loop.InputSettings, _owner);
+        var read = waiting.ReadAsync();
+        Assert.False(read.IsCompleted);
+        waiting.CompleteWriterWhenExamined();
+        Assert.True((await read.AsTask().DefaultTimeout()).IsCompleted);
+        input.Complete();
+        waiting.Complete();
+        Assert.Equal(0, input.SegmentCount);
+    }
+
+    [Fact]
+    public async Task Aborted_AReadOverAnUnfinishedOne_EndsItInsteadOfThrowing()
+    {
+        var input = new ConnectionPipe(_loop.InputSettings, _owner);
+        input.Write("body"u8);
+        input.Publish();
+        Assert.True(input.TryRead(out _)); // never advanced (a reader that threw in its AdvanceTo)
+        Assert.Throws<InvalidOperationException>(() => input.ReadAsync());
+        input.EndUnfinishedReadsOnRead();
+        var error = new IOException("aborted");
+        input.CompleteWriter(error);
+        Assert.Same(error, await Assert.ThrowsAsync<IOException>(() => input.ReadAsync().AsTask()).DefaultTimeout());
+        input.Complete();
+        Assert.Equal(0, input.SegmentCount);
+    }
+
+    [Fact]
+    public async Task Output_CancelWaitingFlush_CancelsOnlyAFlushThatWaits()
+    {
+        using var loop = new EventLoop(1, new UnixNativeTransportOptions { MaxWriteBufferSize = 100 }, _pool);
+        loop.Start();
+        var output = new ConnectionOutput(loop.OutputSettings);
+        output.CancelWaitingFlush(); // none waits: no later flush is affected
+        output.Write(new byte[500]);
+        var flush = output.FlushAsync();
+        Assert.False(flush.IsCompleted);
+        output.CancelWaitingFlush();
+        Assert.True((await flush.AsTask().DefaultTimeout()).IsCanceled);
+        output.Reader.Complete();
+        Assert.False((await output.FlushAsync().AsTask().DefaultTimeout()).IsCanceled);
+        Assert.Equal(0, output.Reader.SegmentCount);
+    }
+
+    [Fact]
     public void Misuse_IsRefused_AsByAPipe()
     {
         var input = new ConnectionPipe(_loop.InputSettings, _owner);
