@@ -116,7 +116,7 @@ app.MapPost("/echo", async (HttpContext context) =>
         context.Response.ContentLength = length;
     }
     // Stream the body back as it arrives: nothing is buffered beyond the pipes.
-    await context.Request.BodyReader.CopyToAsync(context.Response.BodyWriter, context.RequestAborted);
+    await EchoAsync(context.Request.BodyReader, context.Response.BodyWriter, context.RequestAborted);
 });
 app.MapGet("/bytes/{n:long}", async (long n, HttpContext context) =>
 {
@@ -188,4 +188,26 @@ public partial class Program
 {
     /// <summary>The longest <c>GET /wait/{seconds}</c> accepts: a day.</summary>
     private const double MaxWaitSeconds = 86_400;
+
+    // PipeReader.CopyToAsync is avoided on purpose: after a client leaves, it can advance the reader to a
+    // default position (dotnet/runtime #51147), which Kestrel then logs as the application's error.
+    private static async Task EchoAsync(System.IO.Pipelines.PipeReader reader, System.IO.Pipelines.PipeWriter writer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            var read = await reader.ReadAsync(cancellationToken);
+            var buffer = read.Buffer;
+            foreach (var segment in buffer)
+            {
+                System.Buffers.BuffersExtensions.Write(writer, segment.Span);
+            }
+            reader.AdvanceTo(buffer.End);
+            var flush = await writer.FlushAsync(cancellationToken);
+            if (read.IsCompleted || read.IsCanceled || flush.IsCompleted || flush.IsCanceled)
+            {
+                return; // the body ended, or the client left
+            }
+        }
+    }
 }
+
