@@ -30,6 +30,11 @@ internal sealed class UnixNativeTransportOptionsValidator : IValidateOptions<Uni
         {
             errors.Add($"MaxWriteBufferSize ({Prefix}:MaxWriteBufferSize) must be 0 or more (0 or empty: unlimited); it is {options.MaxWriteBufferSize}.");
         }
+        if (options.AllowAnyUserOnAbstractAddresses && (options.AllowedUserIds is not null || options.AllowedGroupIds is not null))
+        {
+            errors.Add($"AllowAnyUserOnAbstractAddresses ({Prefix}:AllowAnyUserOnAbstractAddresses) contradicts AllowedUserIds/AllowedGroupIds: " +
+                "an allowlist applies to every endpoint, abstract ones included. Remove one of them.");
+        }
         // A mode with more than permission bits is refused when the file is bound, with an
         // ArgumentException naming the path (applications already handle that type).
         foreach (var path in options.SocketFiles.Keys)
