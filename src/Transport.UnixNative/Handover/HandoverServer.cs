@@ -54,36 +54,29 @@ internal sealed class HandoverServer : IDisposable
         var address = UnixSocketAddress.Parse(path, isSeqpacket: true);
         var listener = Interop.Socket.Create(Interop.Socket.AF_UNIX, Interop.Socket.SOCK_SEQPACKET);
         SocketFileLock? fileLock = null;
+        SocketFile.FileIdentity? file = null;
         try
         {
             if (listener.IsInvalid)
             {
                 throw NativeError.Exception("Cannot create hand-over socket", path, Libc.LastErrno);
             }
-            if (!address.IsAbstract)
+            if (address.IsAbstract)
+            {
+                Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+                var length = SockAddrUn.Encode(true, address.Name, sockaddr);
+                fixed (byte* p = sockaddr)
+                {
+                    if (Interop.Socket.bind(listener, p, length) != 0)
+                    {
+                        throw NativeError.Exception("Cannot bind hand-over socket", path, Libc.LastErrno);
+                    }
+                }
+            }
+            else
             {
                 SocketFile.PrepareForBind(address, out fileLock); // a predecessor that died leaves a stale file
-            }
-            Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
-            var length = SockAddrUn.Encode(address.IsAbstract, address.Name, sockaddr);
-            fixed (byte* p = sockaddr)
-            {
-                if (Interop.Socket.bind(listener, p, length) != 0)
-                {
-                    throw NativeError.Exception("Cannot bind hand-over socket", path, Libc.LastErrno);
-                }
-            }
-            SocketFile.FileIdentity? file = null;
-            if (!address.IsAbstract)
-            {
-                file = SocketFile.Identify(path);
-                // Before listen nobody can connect, so no one slips in while the mode is still the umask's.
-                if (FileSystem.chmod(path, 0x180 /* 0600 */) != 0)
-                {
-                    var errno = Libc.LastErrno;
-                    _ = FileSystem.unlink(path);
-                    throw NativeError.Exception("Cannot make hand-over socket private (0600)", path, errno);
-                }
+                file = BindPrivately(listener, path);
             }
             if (Interop.Socket.listen(listener, 4) != 0)
             {
@@ -101,9 +94,69 @@ internal sealed class HandoverServer : IDisposable
         }
         catch
         {
+            if (file is { } bound)
+            {
+                SocketFile.DeleteIfOwned(path, bound);
+            }
             listener.Dispose();
             fileLock?.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Binds in a fresh directory only this process can enter, makes the socket 0600 there, and only then
+    /// links it to <paramref name="path"/>: nobody can swap a symbolic link in before the chmod (it never
+    /// goes through a name others can change), and link(2) never replaces what another user put at the path.
+    /// </summary>
+    private static unsafe SocketFile.FileIdentity BindPrivately(SafeFdHandle listener, string path)
+    {
+        var parent = Path.GetDirectoryName(path) ?? "/";
+        var directoryPath = FileSystem.CreatePrivateDirectory(Path.Combine(parent, "." + Path.GetFileName(path) + "."), out var directory);
+        if (directoryPath is null)
+        {
+            throw NativeError.Exception("Cannot create a private directory beside hand-over socket", path, Libc.LastErrno);
+        }
+        const string Name = "s";
+        try
+        {
+            if (FileSystem.TryGetStatus(directory, out var status) != 0 || !status.IsDirectory || status.Uid != Users.geteuid() || (status.Mode & 0x3F) != 0)
+            {
+                throw new IOException($"Cannot bind hand-over socket '{path}': the private directory '{directoryPath}' is not this process's own 0700 directory.");
+            }
+            // The descriptor's /proc name reaches exactly that directory, and is short enough for sun_path wherever it is.
+            Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+            var length = SockAddrUn.Encode(false, $"/proc/self/fd/{directory.Fd}/{Name}", sockaddr);
+            fixed (byte* p = sockaddr)
+            {
+                if (Interop.Socket.bind(listener, p, length) != 0)
+                {
+                    throw NativeError.Exception("Cannot bind hand-over socket", path, Libc.LastErrno);
+                }
+            }
+            // Before listen nobody can connect, and before the link nobody can reach it at all.
+            if (FileSystem.fchmodat(directory, Name, 0x180 /* 0600 */, 0) != 0)
+            {
+                throw NativeError.Exception("Cannot make hand-over socket private (0600)", path, Libc.LastErrno);
+            }
+            if (FileSystem.TryGetStatus(directory, Name, out var bound) is var errno && errno != 0)
+            {
+                throw NativeError.Exception("Cannot inspect hand-over socket", path, errno);
+            }
+            if (FileSystem.linkat(directory, Name, FileSystem.AT_FDCWD, path, 0) != 0)
+            {
+                errno = Libc.LastErrno;
+                throw errno == Libc.EEXIST
+                    ? new IOException($"Cannot bind hand-over socket '{path}': something was put at the path meanwhile ({Libc.Describe(errno)}). It was left untouched; is the directory writable by others?")
+                    : NativeError.Exception("Cannot bind hand-over socket", path, errno);
+            }
+            return new SocketFile.FileIdentity(bound.DevMajor, bound.DevMinor, bound.Inode);
+        }
+        finally
+        {
+            _ = FileSystem.unlinkat(directory, Name, 0);
+            directory.Dispose();
+            _ = FileSystem.unlinkat(FileSystem.AT_FDCWD, directoryPath, FileSystem.AT_REMOVEDIR);
         }
     }
 
