@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Internal;
@@ -12,9 +13,8 @@ namespace Transport.UnixNative.Handover;
 /// </summary>
 internal sealed class HandoverServer : IDisposable
 {
-    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(10);
-
-    // A successor that took the sockets may start slowly (JIT, configuration); its exit ends the wait early.
+    // A successor that took the sockets may start slowly (JIT, configuration): it says STARTING every
+    // second meanwhile, up to this long in all; its exit or silence ends the wait early.
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(5);
 
     // Connections accepted just before the stop had no time to deliver their request; Kestrel's
@@ -27,6 +27,7 @@ internal sealed class HandoverServer : IDisposable
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
     private readonly SafeFdHandle _listener;
+    private readonly bool _isAbstract;
     private readonly SocketFile.FileIdentity? _file;
     private readonly SocketFileLock? _fileLock;
     private readonly SafeFdHandle _wake;
@@ -43,15 +44,35 @@ internal sealed class HandoverServer : IDisposable
         _lifetime = lifetime;
         _logger = logger;
         _listener = listener;
+        _isAbstract = file is null;
         _file = file;
         _wake = wake;
         _wakeSender = wakeSender;
         _thread = new Thread(Run) { IsBackground = true, Name = "UnixNative hand-over" };
     }
 
-    public static unsafe HandoverServer Start(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger)
+    /// <summary>
+    /// Listens on <paramref name="path"/> for a successor; <paramref name="inherited"/> is the predecessor's
+    /// listening control socket for an abstract <paramref name="path"/> (already bound and listening).
+    /// </summary>
+    public static unsafe HandoverServer Start(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger,
+        SafeFdHandle? inherited = null)
     {
         var address = UnixSocketAddress.Parse(path, isSeqpacket: true);
+        if (inherited is not null)
+        {
+            if (!address.IsAbstract || !InheritedSocket.TryGetAddress(inherited.Fd, out var got) || got != address)
+            {
+                inherited.Dispose();
+                throw new IOException($"The predecessor's hand-over socket is not a listening seqpacket socket on '{path}'.");
+            }
+            var (wake, wakeSender) = WakePair();
+            var taken = new HandoverServer(path, factory, lifetime, logger, inherited, null, null, wake, wakeSender);
+            taken._thread.Start();
+            TransportLog.HandoverControlSocketTaken(logger, path);
+            TransportLog.HandoverListening(logger, path);
+            return taken;
+        }
         var listener = Interop.Socket.Create(Interop.Socket.AF_UNIX, Interop.Socket.SOCK_SEQPACKET);
         SocketFileLock? fileLock = null;
         SocketFile.FileIdentity? file = null;
@@ -82,11 +103,7 @@ internal sealed class HandoverServer : IDisposable
             {
                 throw NativeError.Exception("Cannot listen on hand-over socket", path, Libc.LastErrno);
             }
-            var pair = Interop.Socket.CreatePair(Interop.Socket.SOCK_STREAM, out var wake, out var wakeSender);
-            if (pair != 0)
-            {
-                throw NativeError.Exception("socketpair", pair);
-            }
+            var (wake, wakeSender) = WakePair();
             var server = new HandoverServer(path, factory, lifetime, logger, listener, file, fileLock, wake, wakeSender);
             server._thread.Start();
             TransportLog.HandoverListening(logger, path);
@@ -102,6 +119,12 @@ internal sealed class HandoverServer : IDisposable
             fileLock?.Dispose();
             throw;
         }
+    }
+
+    private static (SafeFdHandle Wake, SafeFdHandle Sender) WakePair()
+    {
+        var pair = Interop.Socket.CreatePair(Interop.Socket.SOCK_STREAM, out var wake, out var wakeSender);
+        return pair == 0 ? (wake, wakeSender) : throw NativeError.Exception("socketpair", pair);
     }
 
     /// <summary>
@@ -215,42 +238,78 @@ internal sealed class HandoverServer : IDisposable
             TransportLog.HandoverRefused(_logger, peer.Pid, peer.Uid, ownUid);
             return false;
         }
-        var request = channel.Receive(s_requestTimeout, [], _wake);
-        if (request is null || !request.AsSpan().SequenceEqual(HandoverMessages.Take))
+        // No descriptors are expected from a successor: the kernel closes any attached.
+        switch (channel.Receive(ControlChannel.ExchangeTimeout, null, out var request, _wake))
         {
-            TransportLog.HandoverAbandoned(_logger, peer.Pid, request is null ? "no request" : "an unknown request");
+            case ControlReceive.TimedOut:
+                TransportLog.HandoverTimedOut(_logger, peer.Pid, "request (TAKE)", ControlChannel.ExchangeTimeout.TotalSeconds);
+                return false;
+            case ControlReceive.Woken:
+                return false;
+            case ControlReceive.Closed:
+                TransportLog.HandoverAbandoned(_logger, peer.Pid, "it closed the control socket without a request");
+                return false;
+        }
+        if (!request.AsSpan().SequenceEqual(HandoverMessages.Take))
+        {
+            TransportLog.HandoverAbandoned(_logger, peer.Pid, $"an unknown request, not {Encoding.ASCII.GetString(HandoverMessages.Take)}");
             return false;
         }
 
         var listeners = _factory.Listeners.Where(l => l.Address is not null).ToArray();
         var entries = listeners.Select(l => new HandoverMessages.Entry(l.FdName ?? Activation.SystemdActivation.UnnamedFd, l.Address!, l.OwnedFile)).ToArray();
-        var descriptors = new int[listeners.Length];
-        var added = new bool[listeners.Length];
+        // An abstract control socket goes along: the successor could not bind the name while we hold it.
+        var handles = _isAbstract ? [.. listeners.Select(l => l.Handle), _listener] : listeners.Select(l => l.Handle).ToArray();
+        var descriptors = new int[handles.Length];
+        var added = new bool[handles.Length];
         try
         {
-            for (var i = 0; i < listeners.Length; i++)
+            for (var i = 0; i < handles.Length; i++)
             {
-                listeners[i].Handle.DangerousAddRef(ref added[i]);
-                descriptors[i] = listeners[i].Handle.Fd;
+                handles[i].DangerousAddRef(ref added[i]);
+                descriptors[i] = handles[i].Fd;
             }
-            channel.Send(HandoverMessages.Describe(entries), descriptors);
+            channel.Send(HandoverMessages.Describe(entries, withControlSocket: _isAbstract), descriptors);
         }
         finally
         {
-            for (var i = 0; i < listeners.Length; i++)
+            for (var i = 0; i < handles.Length; i++)
             {
                 if (added[i])
                 {
-                    listeners[i].Handle.DangerousRelease();
+                    handles[i].DangerousRelease();
                 }
             }
         }
 
-        var answer = channel.Receive(s_readyTimeout, [], _wake);
-        if (answer is null || !answer.AsSpan().SequenceEqual(HandoverMessages.Ready))
+        var readyBy = DateTime.UtcNow + s_readyTimeout;
+        while (true)
         {
-            TransportLog.HandoverAbandoned(_logger, peer.Pid, answer is null ? "it closed the control socket" : "an unknown answer");
-            return false;
+            switch (channel.Receive(ControlChannel.ExchangeTimeout, null, out var answer, _wake))
+            {
+                case ControlReceive.TimedOut:
+                    TransportLog.HandoverTimedOut(_logger, peer.Pid, "READY or STARTING heartbeat after taking the sockets", ControlChannel.ExchangeTimeout.TotalSeconds);
+                    return false;
+                case ControlReceive.Woken:
+                    return false;
+                case ControlReceive.Closed:
+                    TransportLog.HandoverAbandoned(_logger, peer.Pid, "it closed the control socket");
+                    return false;
+            }
+            if (answer.AsSpan().SequenceEqual(HandoverMessages.Ready))
+            {
+                break;
+            }
+            if (!answer.AsSpan().SequenceEqual(HandoverMessages.Starting))
+            {
+                TransportLog.HandoverAbandoned(_logger, peer.Pid, "an unknown answer");
+                return false;
+            }
+            if (DateTime.UtcNow > readyBy)
+            {
+                TransportLog.HandoverAbandoned(_logger, peer.Pid, $"not ready within {s_readyTimeout.TotalMinutes:F0} minutes");
+                return false;
+            }
         }
 
         // The files are the successor's now: our shutdown must not remove them (the same inode it serves).
