@@ -28,6 +28,7 @@ internal sealed class HandoverServer : IDisposable
     private readonly ILogger _logger;
     private readonly SafeFdHandle _listener;
     private readonly bool _isAbstract;
+    private readonly HashSet<uint> _refusedUids = []; // only the hand-over thread uses it
     private readonly SocketFile.FileIdentity? _file;
     private readonly SocketFileLock? _fileLock;
     private readonly SafeFdHandle _wake;
@@ -235,7 +236,11 @@ internal sealed class HandoverServer : IDisposable
         var ownUid = Users.geteuid();
         if (peer.Uid != ownUid)
         {
-            TransportLog.HandoverRefused(_logger, peer.Pid, peer.Uid, ownUid);
+            // Once per uid (an abstract control address is reachable by every uid): no log flood from reconnects.
+            if (_refusedUids.Count < 1024 && _refusedUids.Add(peer.Uid))
+            {
+                TransportLog.HandoverRefused(_logger, peer.Pid, peer.Uid, ownUid);
+            }
             return false;
         }
         // No descriptors are expected from a successor: the kernel closes any attached.

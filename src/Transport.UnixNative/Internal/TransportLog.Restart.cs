@@ -23,7 +23,7 @@ internal static partial class TransportLog
     [LoggerMessage(85, LogLevel.Information, "Hand-over: gave {Count} socket(s) to pid {Pid}; it is serving them, so this process stops accepting and drains.", EventName = "HandoverCompleted")]
     public static partial void HandoverCompleted(ILogger logger, int count, int pid);
 
-    [LoggerMessage(86, LogLevel.Warning, "Hand-over: refused pid {Pid} (uid {Uid}): only uid {OwnUid} may take the sockets.", EventName = "HandoverRefused")]
+    [LoggerMessage(86, LogLevel.Warning, "Hand-over: refused pid {Pid} (uid {Uid}): only uid {OwnUid} may take the sockets. Further refusals of this uid are not logged.", EventName = "HandoverRefused")]
     public static partial void HandoverRefused(ILogger logger, int pid, uint uid, uint ownUid);
 
     [LoggerMessage(87, LogLevel.Warning, "Hand-over: the successor (pid {Pid}) left before it was ready ({Reason}); still serving.", EventName = "HandoverAbandoned")]

@@ -146,6 +146,40 @@ public sealed class HandoverControlPeerTests(ITestOutputHelper output)
         }
     }
 
+    [UserSwitchingFact]
+    public async Task AbstractControlAddress_OtherUidReconnecting_IsRefusedEachTime_LoggedOnce()
+    {
+        var users = await TestUsers.GetAsync();
+        using var home = new TempSocketDirectory();
+        var socket = home.PathOf("s.sock");
+        var control = "@" + TestPaths.AbstractName();
+        await using var predecessor = await StartListeningForSuccessorAsync(home.Path, control, "--urls", $"http://unix:{socket}", "--handover", control);
+
+        // An abstract name has no permissions: any uid connects, and is refused by SO_PEERCRED.
+        const string peer = """
+            import socket, sys
+            closed = 0
+            for _ in range(50):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                s.connect("\0" + sys.argv[1][1:])
+                try:
+                    s.send(b"TAKE 2")
+                    if not s.recv(65536):
+                        closed += 1
+                except (BrokenPipeError, ConnectionResetError):
+                    closed += 1
+                s.close()
+            print("closed", closed, flush=True)
+            """;
+        var python = await ChildProcess.RunAsync("setpriv", [$"--reuid={users.Other.Uid}", $"--regid={users.Other.Gid}", "--clear-groups", Python, "-c", peer, control]);
+
+        Assert.Equal("closed 50", python.Stdout.Trim());
+        await predecessor.WaitForLineAsync($"Hand-over: refused pid");
+        Assert.Single(predecessor.Lines, l => l.Contains($"(uid {users.Other.Uid}): only uid 0 may take the sockets", StringComparison.Ordinal));
+        Assert.False(predecessor.HasExited);
+        Assert.Equal(predecessor.Pid, await ProcessProbe.PidAsync(new ServerAddress(socket)));
+    }
+
     private static int DescriptorCount(int pid) => Directory.GetFileSystemEntries($"/proc/{pid}/fd").Length;
 
     private static async Task<SampleChild> StartListeningForSuccessorAsync(string home, string control, params string[] arguments)
