@@ -8,7 +8,11 @@ public sealed partial class UnixNativeTransportOptions
     /// answers, it takes every unix listening socket the predecessor serves instead of binding
     /// (the kernel's backlog holds new connections meanwhile), starts serving them, and only then
     /// tells the predecessor to stop accepting and drain. If nobody answers it binds normally. Then
-    /// it listens on the path itself (mode 0600) for its own successor.
+    /// it listens on the path itself (mode 0600, set before the file appears at the path) for its own
+    /// successor; an abstract control address is not bound again but taken over from the predecessor.
+    /// Each exchange on the control socket has a deadline of 5 seconds (the successor says it is still
+    /// starting every second, for at most 5 minutes): a peer that goes quiet is dropped, so it cannot
+    /// hold the hand-over from a real successor, and descriptors a peer attaches are discarded.
     /// </summary>
     /// <remarks>Defaults to <see langword="null"/>: no hand-over.</remarks>
     public string? HandoverSocketPath { get; set; }

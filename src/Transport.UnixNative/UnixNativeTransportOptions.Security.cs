@@ -8,12 +8,16 @@ public sealed partial class UnixNativeTransportOptions
     /// after accepting and closes a connection from anyone else before reading a byte of it.
     /// </summary>
     /// <remarks>
-    /// Defaults to <see langword="null"/>: no check by user. When <see cref="AllowedUserIds"/> or
-    /// <see cref="AllowedGroupIds"/> is set, a peer is accepted if its user id is in
-    /// <see cref="AllowedUserIds"/> or one of its groups is in <see cref="AllowedGroupIds"/>; an
-    /// empty set allows nobody. Root is not implicitly allowed. Unlike socket file permissions
-    /// this also guards abstract addresses and inherited (systemd) sockets. Refusals are logged
-    /// with the peer's pid and uid (event id 40). The sets are read when an endpoint is bound.
+    /// Defaults to <see langword="null"/>: no check by user on socket files (their permissions decide),
+    /// and <b>on abstract addresses only this process's uid and root</b> (see
+    /// <see cref="AllowAnyUserOnAbstractAddresses"/>). When <see cref="AllowedUserIds"/> or
+    /// <see cref="AllowedGroupIds"/> is set, it is the rule for every endpoint, abstract ones included:
+    /// a peer is accepted if its user id is in <see cref="AllowedUserIds"/> or one of its groups is in
+    /// <see cref="AllowedGroupIds"/>; an empty set allows nobody. Neither root nor this process's own
+    /// uid is then implicitly allowed: list them if they must connect. Unlike socket file permissions
+    /// this also guards abstract addresses and inherited (systemd) sockets. A refusal is logged once per
+    /// uid and endpoint with the peer's pid and uid (event id 40; 44 for the abstract default). The
+    /// sets are read when an endpoint is bound.
     /// </remarks>
     public ISet<uint>? AllowedUserIds { get; set; }
 
@@ -27,6 +31,24 @@ public sealed partial class UnixNativeTransportOptions
     /// for how the two sets combine.
     /// </remarks>
     public ISet<uint>? AllowedGroupIds { get; set; }
+
+    /// <summary>
+    /// Lets every uid connect to abstract addresses (<c>@name</c>) when no allowlist is set. An abstract
+    /// address has no file and no permissions: any process in the network namespace reaches it,
+    /// including containers sharing the host's network. So by default an abstract listener (bound
+    /// here, activated by systemd or handed over) admits only this process's uid and root and closes
+    /// anyone else's connection before reading a byte (logged once per uid, event id 44, naming the
+    /// options that would admit it). Set this to <see langword="true"/> only where every local user may
+    /// talk to the service; to admit some users, set <see cref="AllowedUserIds"/> or
+    /// <see cref="AllowedGroupIds"/> instead. Socket files are unaffected: their mode decides.
+    /// Configuration: <c>Kestrel:UnixNative:AllowAnyUserOnAbstractAddresses</c>.
+    /// </summary>
+    /// <remarks>
+    /// Defaults to <see langword="false"/>: abstract addresses admit this process's uid and root only.
+    /// Setting it together with <see cref="AllowedUserIds"/> or <see cref="AllowedGroupIds"/> fails
+    /// validation (the allowlist would win silently).
+    /// </remarks>
+    public bool AllowAnyUserOnAbstractAddresses { get; set; }
 
     /// <summary>
     /// The permissions of socket files this transport creates, set after bind(2) and before

@@ -56,6 +56,9 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "ALLOWEDGROUPIDS":
                     options.AllowedGroupIds = ReadIds(entry, errors);
                     break;
+                case "ALLOWANYUSERONABSTRACTADDRESSES":
+                    options.AllowAnyUserOnAbstractAddresses = ReadBool(entry, errors) ?? options.AllowAnyUserOnAbstractAddresses;
+                    break;
                 case "SOCKETFILEMODE":
                     options.SocketFileMode = ReadMode(entry, errors) ?? options.SocketFileMode;
                     break;
@@ -85,7 +88,7 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                     break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
-                        "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
+                        "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, AllowAnyUserOnAbstractAddresses, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
                         "HandoverSocketPath, UseSystemdFileDescriptorStore, FallBackToSocketsTransportOnUnsupportedOS, MaxReceivedDescriptors, MaxReceivedDescriptorsPerConnection.");
                     break;
             }

@@ -47,6 +47,11 @@ internal sealed class UnixNativeTransportOptionsValidator : IValidateOptions<Uni
                 errors.Add($"ReceiveDescriptorsOn: '{address}' is not a unix socket address; write an absolute path or @name, as the endpoint is bound.");
             }
         }
+        if (options.AllowAnyUserOnAbstractAddresses && (options.AllowedUserIds is not null || options.AllowedGroupIds is not null))
+        {
+            errors.Add($"AllowAnyUserOnAbstractAddresses ({Prefix}:AllowAnyUserOnAbstractAddresses) contradicts AllowedUserIds/AllowedGroupIds: " +
+                "an allowlist applies to every endpoint, abstract ones included. Remove one of them.");
+        }
         // A mode with more than permission bits is refused when the file is bound, with an
         // ArgumentException naming the path (applications already handle that type).
         foreach (var path in options.SocketFiles.Keys)

@@ -77,7 +77,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
             fd.Dispose();
             throw NativeError.Exception("Cannot make connected socket non-blocking:", endPoint.ToString(), errno);
         }
-        return new ConnectedSocketListener(endPoint, fd, isPacket, loops, releaseLoops, logger, PeerAccess.From(options));
+        return new ConnectedSocketListener(endPoint, fd, isPacket, loops, releaseLoops, logger, PeerAccess.ForConnected(options));
     }
 
     public ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)

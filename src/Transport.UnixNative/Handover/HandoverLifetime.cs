@@ -38,13 +38,20 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
         {
             Activation.SystemdFdStore.Store(factory.Listeners, _logger);
         }
+        Interop.SafeFdHandle? controlListener = null;
         if (factory.HasGatheredInherited)
         {
             var predecessorStopped = false;
-            if (factory.Inherited.Predecessor is { } predecessor && predecessor.Complete(_logger))
+            if (factory.Inherited.Predecessor is { } predecessor)
             {
-                factory.TakeOverSocketFiles();
-                predecessorStopped = true;
+                if (predecessor.Complete(_logger))
+                {
+                    factory.TakeOverSocketFiles();
+                    predecessorStopped = true;
+                    // An abstract control socket: the predecessor no longer accepts on it; we do from now on.
+                    controlListener = predecessor.TakeControlListener();
+                }
+                predecessor.Dispose();
             }
             factory.ReleaseUnservedInherited(ownsPredecessorFiles: predecessorStopped);
         }
@@ -56,7 +63,8 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
                 {
                     if (!_stopped)
                     {
-                        _server = HandoverServer.Start(path, factory, lifetime, _logger);
+                        _server = HandoverServer.Start(path, factory, lifetime, _logger, controlListener);
+                        controlListener = null;
                     }
                 }
             }
@@ -66,6 +74,7 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
                 TransportLog.HandoverFailed(_logger, path, exception);
             }
         }
+        controlListener?.Dispose();
     }
 
     public Task StopAsync(CancellationToken cancellationToken)

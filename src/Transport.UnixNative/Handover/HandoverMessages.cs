@@ -5,13 +5,18 @@ namespace Transport.UnixNative.Handover;
 
 /// <summary>
 /// The hand-over conversation, one seqpacket message each:
-/// successor <c>TAKE 1</c> → predecessor: a JSON list of its sockets, their descriptors attached in
-/// the same order → successor <c>READY</c> once it serves them → predecessor <c>DONE</c> once it no
-/// longer accepts and its control socket is gone.
+/// successor <c>TAKE 2</c> → predecessor: a JSON list of its sockets, their descriptors attached in
+/// the same order (then, for an abstract control socket, its listening descriptor: an abstract name
+/// cannot be bound again while the predecessor holds it) → successor <c>STARTING</c> every second while
+/// it starts, then <c>READY</c> once it serves them → predecessor <c>DONE</c> once it no longer accepts
+/// and its control socket is gone. Each wait has a deadline of <see cref="ControlChannel.ExchangeTimeout"/>.
 /// </summary>
 internal static class HandoverMessages
 {
-    public static ReadOnlySpan<byte> Take => "TAKE 1"u8;
+    public static ReadOnlySpan<byte> Take => "TAKE 2"u8;
+
+    /// <summary>The successor's heartbeat while it starts: it is alive, READY is still to come.</summary>
+    public static ReadOnlySpan<byte> Starting => "STARTING"u8;
 
     public static ReadOnlySpan<byte> Ready => "READY"u8;
 
@@ -19,7 +24,7 @@ internal static class HandoverMessages
 
     internal sealed record Entry(string FdName, UnixSocketAddress Address, SocketFile.FileIdentity? OwnedFile);
 
-    public static byte[] Describe(IReadOnlyList<Entry> entries)
+    public static byte[] Describe(IReadOnlyList<Entry> entries, bool withControlSocket)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream))
@@ -44,15 +49,17 @@ internal static class HandoverMessages
                 json.WriteEndObject();
             }
             json.WriteEndArray();
+            json.WriteBoolean("controlSocket", withControlSocket);
             json.WriteEndObject();
         }
         return stream.ToArray();
     }
 
-    public static List<Entry> Parse(ReadOnlySpan<byte> message)
+    public static List<Entry> Parse(ReadOnlySpan<byte> message, out bool withControlSocket)
     {
         var reader = new Utf8JsonReader(message);
         using var document = JsonDocument.ParseValue(ref reader);
+        withControlSocket = document.RootElement.TryGetProperty("controlSocket", out var control) && control.GetBoolean();
         var entries = new List<Entry>();
         foreach (var socket in document.RootElement.GetProperty("sockets").EnumerateArray())
         {

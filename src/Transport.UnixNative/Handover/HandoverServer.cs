@@ -1,3 +1,4 @@
+using System.Text;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Internal;
@@ -12,9 +13,8 @@ namespace Transport.UnixNative.Handover;
 /// </summary>
 internal sealed class HandoverServer : IDisposable
 {
-    private static readonly TimeSpan s_requestTimeout = TimeSpan.FromSeconds(10);
-
-    // A successor that took the sockets may start slowly (JIT, configuration); its exit ends the wait early.
+    // A successor that took the sockets may start slowly (JIT, configuration): it says STARTING every
+    // second meanwhile, up to this long in all; its exit or silence ends the wait early.
     private static readonly TimeSpan s_readyTimeout = TimeSpan.FromMinutes(5);
 
     // Connections accepted just before the stop had no time to deliver their request; Kestrel's
@@ -27,6 +27,8 @@ internal sealed class HandoverServer : IDisposable
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
     private readonly SafeFdHandle _listener;
+    private readonly bool _isAbstract;
+    private readonly HashSet<uint> _refusedUids = []; // only the hand-over thread uses it
     private readonly SocketFile.FileIdentity? _file;
     private readonly SocketFileLock? _fileLock;
     private readonly SafeFdHandle _wake;
@@ -43,57 +45,66 @@ internal sealed class HandoverServer : IDisposable
         _lifetime = lifetime;
         _logger = logger;
         _listener = listener;
+        _isAbstract = file is null;
         _file = file;
         _wake = wake;
         _wakeSender = wakeSender;
         _thread = new Thread(Run) { IsBackground = true, Name = "UnixNative hand-over" };
     }
 
-    public static unsafe HandoverServer Start(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger)
+    /// <summary>
+    /// Listens on <paramref name="path"/> for a successor; <paramref name="inherited"/> is the predecessor's
+    /// listening control socket for an abstract <paramref name="path"/> (already bound and listening).
+    /// </summary>
+    public static unsafe HandoverServer Start(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger,
+        SafeFdHandle? inherited = null)
     {
         var address = UnixSocketAddress.Parse(path, isSeqpacket: true);
+        if (inherited is not null)
+        {
+            if (!address.IsAbstract || !InheritedSocket.TryGetAddress(inherited.Fd, out var got) || got != address)
+            {
+                inherited.Dispose();
+                throw new IOException($"The predecessor's hand-over socket is not a listening seqpacket socket on '{path}'.");
+            }
+            var (wake, wakeSender) = WakePair();
+            var taken = new HandoverServer(path, factory, lifetime, logger, inherited, null, null, wake, wakeSender);
+            taken._thread.Start();
+            TransportLog.HandoverControlSocketTaken(logger, path);
+            TransportLog.HandoverListening(logger, path);
+            return taken;
+        }
         var listener = Interop.Socket.Create(Interop.Socket.AF_UNIX, Interop.Socket.SOCK_SEQPACKET);
         SocketFileLock? fileLock = null;
+        SocketFile.FileIdentity? file = null;
         try
         {
             if (listener.IsInvalid)
             {
                 throw NativeError.Exception("Cannot create hand-over socket", path, Libc.LastErrno);
             }
-            if (!address.IsAbstract)
+            if (address.IsAbstract)
+            {
+                Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+                var length = SockAddrUn.Encode(true, address.Name, sockaddr);
+                fixed (byte* p = sockaddr)
+                {
+                    if (Interop.Socket.bind(listener, p, length) != 0)
+                    {
+                        throw NativeError.Exception("Cannot bind hand-over socket", path, Libc.LastErrno);
+                    }
+                }
+            }
+            else
             {
                 SocketFile.PrepareForBind(address, out fileLock); // a predecessor that died leaves a stale file
-            }
-            Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
-            var length = SockAddrUn.Encode(address.IsAbstract, address.Name, sockaddr);
-            fixed (byte* p = sockaddr)
-            {
-                if (Interop.Socket.bind(listener, p, length) != 0)
-                {
-                    throw NativeError.Exception("Cannot bind hand-over socket", path, Libc.LastErrno);
-                }
-            }
-            SocketFile.FileIdentity? file = null;
-            if (!address.IsAbstract)
-            {
-                file = SocketFile.Identify(path);
-                // Before listen nobody can connect, so no one slips in while the mode is still the umask's.
-                if (FileSystem.chmod(path, 0x180 /* 0600 */) != 0)
-                {
-                    var errno = Libc.LastErrno;
-                    _ = FileSystem.unlink(path);
-                    throw NativeError.Exception("Cannot make hand-over socket private (0600)", path, errno);
-                }
+                file = BindPrivately(listener, path);
             }
             if (Interop.Socket.listen(listener, 4) != 0)
             {
                 throw NativeError.Exception("Cannot listen on hand-over socket", path, Libc.LastErrno);
             }
-            var pair = Interop.Socket.CreatePair(Interop.Socket.SOCK_STREAM, out var wake, out var wakeSender);
-            if (pair != 0)
-            {
-                throw NativeError.Exception("socketpair", pair);
-            }
+            var (wake, wakeSender) = WakePair();
             var server = new HandoverServer(path, factory, lifetime, logger, listener, file, fileLock, wake, wakeSender);
             server._thread.Start();
             TransportLog.HandoverListening(logger, path);
@@ -101,9 +112,75 @@ internal sealed class HandoverServer : IDisposable
         }
         catch
         {
+            if (file is { } bound)
+            {
+                SocketFile.DeleteIfOwned(path, bound);
+            }
             listener.Dispose();
             fileLock?.Dispose();
             throw;
+        }
+    }
+
+    private static (SafeFdHandle Wake, SafeFdHandle Sender) WakePair()
+    {
+        var pair = Interop.Socket.CreatePair(Interop.Socket.SOCK_STREAM, out var wake, out var wakeSender);
+        return pair == 0 ? (wake, wakeSender) : throw NativeError.Exception("socketpair", pair);
+    }
+
+    /// <summary>
+    /// Binds in a fresh directory only this process can enter, makes the socket 0600 there, and only then
+    /// links it to <paramref name="path"/>: nobody can swap a symbolic link in before the chmod (it never
+    /// goes through a name others can change), and link(2) never replaces what another user put at the path.
+    /// </summary>
+    private static unsafe SocketFile.FileIdentity BindPrivately(SafeFdHandle listener, string path)
+    {
+        var parent = Path.GetDirectoryName(path) ?? "/";
+        var directoryPath = FileSystem.CreatePrivateDirectory(Path.Combine(parent, "." + Path.GetFileName(path) + "."), out var directory);
+        if (directoryPath is null)
+        {
+            throw NativeError.Exception("Cannot create a private directory beside hand-over socket", path, Libc.LastErrno);
+        }
+        const string Name = "s";
+        try
+        {
+            if (FileSystem.TryGetStatus(directory, out var status) != 0 || !status.IsDirectory || status.Uid != Users.geteuid() || (status.Mode & 0x3F) != 0)
+            {
+                throw new IOException($"Cannot bind hand-over socket '{path}': the private directory '{directoryPath}' is not this process's own 0700 directory.");
+            }
+            // The descriptor's /proc name reaches exactly that directory, and is short enough for sun_path wherever it is.
+            Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+            var length = SockAddrUn.Encode(false, $"/proc/self/fd/{directory.Fd}/{Name}", sockaddr);
+            fixed (byte* p = sockaddr)
+            {
+                if (Interop.Socket.bind(listener, p, length) != 0)
+                {
+                    throw NativeError.Exception("Cannot bind hand-over socket", path, Libc.LastErrno);
+                }
+            }
+            // Before listen nobody can connect, and before the link nobody can reach it at all.
+            if (FileSystem.fchmodat(directory, Name, 0x180 /* 0600 */, 0) != 0)
+            {
+                throw NativeError.Exception("Cannot make hand-over socket private (0600)", path, Libc.LastErrno);
+            }
+            if (FileSystem.TryGetStatus(directory, Name, out var bound) is var errno && errno != 0)
+            {
+                throw NativeError.Exception("Cannot inspect hand-over socket", path, errno);
+            }
+            if (FileSystem.linkat(directory, Name, FileSystem.AT_FDCWD, path, 0) != 0)
+            {
+                errno = Libc.LastErrno;
+                throw errno == Libc.EEXIST
+                    ? new IOException($"Cannot bind hand-over socket '{path}': something was put at the path meanwhile ({Libc.Describe(errno)}). It was left untouched; is the directory writable by others?")
+                    : NativeError.Exception("Cannot bind hand-over socket", path, errno);
+            }
+            return new SocketFile.FileIdentity(bound.DevMajor, bound.DevMinor, bound.Inode);
+        }
+        finally
+        {
+            _ = FileSystem.unlinkat(directory, Name, 0);
+            directory.Dispose();
+            _ = FileSystem.unlinkat(FileSystem.AT_FDCWD, directoryPath, FileSystem.AT_REMOVEDIR);
         }
     }
 
@@ -159,45 +236,85 @@ internal sealed class HandoverServer : IDisposable
         var ownUid = Users.geteuid();
         if (peer.Uid != ownUid)
         {
-            TransportLog.HandoverRefused(_logger, peer.Pid, peer.Uid, ownUid);
+            // Once per uid (an abstract control address is reachable by every uid): no log flood from reconnects.
+            if (_refusedUids.Count < 1024 && _refusedUids.Add(peer.Uid))
+            {
+                TransportLog.HandoverRefused(_logger, peer.Pid, peer.Uid, ownUid);
+            }
             return false;
         }
-        var request = channel.Receive(s_requestTimeout, [], _wake);
-        if (request is null || !request.AsSpan().SequenceEqual(HandoverMessages.Take))
+        // No descriptors are expected from a successor: the kernel closes any attached.
+        switch (channel.Receive(ControlChannel.ExchangeTimeout, null, out var request, _wake))
         {
-            TransportLog.HandoverAbandoned(_logger, peer.Pid, request is null ? "no request" : "an unknown request");
+            case ControlReceive.TimedOut:
+                TransportLog.HandoverTimedOut(_logger, peer.Pid, "request (TAKE)", ControlChannel.ExchangeTimeout.TotalSeconds);
+                return false;
+            case ControlReceive.Woken:
+                return false;
+            case ControlReceive.Closed:
+                TransportLog.HandoverAbandoned(_logger, peer.Pid, "it closed the control socket without a request");
+                return false;
+        }
+        if (!request.AsSpan().SequenceEqual(HandoverMessages.Take))
+        {
+            TransportLog.HandoverAbandoned(_logger, peer.Pid, $"an unknown request, not {Encoding.ASCII.GetString(HandoverMessages.Take)}");
             return false;
         }
 
         var listeners = _factory.Listeners.Where(l => l.Address is not null).ToArray();
         var entries = listeners.Select(l => new HandoverMessages.Entry(l.FdName ?? Activation.SystemdActivation.UnnamedFd, l.Address!, l.OwnedFile)).ToArray();
-        var descriptors = new int[listeners.Length];
-        var added = new bool[listeners.Length];
+        // An abstract control socket goes along: the successor could not bind the name while we hold it.
+        var handles = _isAbstract ? [.. listeners.Select(l => l.Handle), _listener] : listeners.Select(l => l.Handle).ToArray();
+        var descriptors = new int[handles.Length];
+        var added = new bool[handles.Length];
         try
         {
-            for (var i = 0; i < listeners.Length; i++)
+            for (var i = 0; i < handles.Length; i++)
             {
-                listeners[i].Handle.DangerousAddRef(ref added[i]);
-                descriptors[i] = listeners[i].Handle.Fd;
+                handles[i].DangerousAddRef(ref added[i]);
+                descriptors[i] = handles[i].Fd;
             }
-            channel.Send(HandoverMessages.Describe(entries), descriptors);
+            channel.Send(HandoverMessages.Describe(entries, withControlSocket: _isAbstract), descriptors);
         }
         finally
         {
-            for (var i = 0; i < listeners.Length; i++)
+            for (var i = 0; i < handles.Length; i++)
             {
                 if (added[i])
                 {
-                    listeners[i].Handle.DangerousRelease();
+                    handles[i].DangerousRelease();
                 }
             }
         }
 
-        var answer = channel.Receive(s_readyTimeout, [], _wake);
-        if (answer is null || !answer.AsSpan().SequenceEqual(HandoverMessages.Ready))
+        var readyBy = DateTime.UtcNow + s_readyTimeout;
+        while (true)
         {
-            TransportLog.HandoverAbandoned(_logger, peer.Pid, answer is null ? "it closed the control socket" : "an unknown answer");
-            return false;
+            switch (channel.Receive(ControlChannel.ExchangeTimeout, null, out var answer, _wake))
+            {
+                case ControlReceive.TimedOut:
+                    TransportLog.HandoverTimedOut(_logger, peer.Pid, "READY or STARTING heartbeat after taking the sockets", ControlChannel.ExchangeTimeout.TotalSeconds);
+                    return false;
+                case ControlReceive.Woken:
+                    return false;
+                case ControlReceive.Closed:
+                    TransportLog.HandoverAbandoned(_logger, peer.Pid, "it closed the control socket");
+                    return false;
+            }
+            if (answer.AsSpan().SequenceEqual(HandoverMessages.Ready))
+            {
+                break;
+            }
+            if (!answer.AsSpan().SequenceEqual(HandoverMessages.Starting))
+            {
+                TransportLog.HandoverAbandoned(_logger, peer.Pid, "an unknown answer");
+                return false;
+            }
+            if (DateTime.UtcNow > readyBy)
+            {
+                TransportLog.HandoverAbandoned(_logger, peer.Pid, $"not ready within {s_readyTimeout.TotalMinutes:F0} minutes");
+                return false;
+            }
         }
 
         // The files are the successor's now: our shutdown must not remove them (the same inode it serves).

@@ -11,17 +11,51 @@ namespace Transport.UnixNative.Handover;
 /// </summary>
 internal sealed class HandoverSession : IDisposable
 {
-    private static readonly TimeSpan s_answerTimeout = TimeSpan.FromSeconds(10);
+    // Well inside the predecessor's deadline per exchange, so a busy or slow start never looks like silence.
+    private static readonly TimeSpan s_heartbeat = TimeSpan.FromSeconds(1);
 
     private readonly ControlChannel _channel;
     private readonly string _controlPath;
+    private readonly ManualResetEventSlim _stopHeartbeat = new();
+    private readonly Thread _heartbeat;
+    private SafeFdHandle? _controlListener;
 
-    private HandoverSession(ControlChannel channel, string controlPath, int predecessorPid, IReadOnlyList<InheritedListener> sockets)
+    private HandoverSession(ControlChannel channel, string controlPath, int predecessorPid, IReadOnlyList<InheritedListener> sockets, SafeFdHandle? controlListener)
     {
         _channel = channel;
         _controlPath = controlPath;
+        _controlListener = controlListener;
         PredecessorPid = predecessorPid;
         Sockets = sockets;
+        // A thread of its own: a starting application may keep the thread pool too busy for a timer.
+        _heartbeat = new Thread(Heartbeat) { IsBackground = true, Name = "UnixNative hand-over heartbeat" };
+    }
+
+    /// <summary>The predecessor's listening control socket (abstract control addresses only), for this process to serve next.</summary>
+    public SafeFdHandle? TakeControlListener() => Interlocked.Exchange(ref _controlListener, null);
+
+    private void Heartbeat()
+    {
+        while (!_stopHeartbeat.Wait(s_heartbeat))
+        {
+            try
+            {
+                _channel.Send(HandoverMessages.Starting);
+            }
+            catch (Exception exception) when (exception is IOException or ObjectDisposedException)
+            {
+                return; // the predecessor went away: Complete says so
+            }
+        }
+    }
+
+    private void StopHeartbeat()
+    {
+        _stopHeartbeat.Set();
+        if (_heartbeat.IsAlive && Thread.CurrentThread != _heartbeat)
+        {
+            _heartbeat.Join();
+        }
     }
 
     public int PredecessorPid { get; }
@@ -68,17 +102,21 @@ internal sealed class HandoverSession : IDisposable
 
             channel.Send(HandoverMessages.Take);
             var descriptors = new List<SafeFdHandle>();
-            var answer = channel.Receive(s_answerTimeout, descriptors);
             try
             {
-                if (answer is null)
+                switch (channel.Receive(ControlChannel.AnswerTimeout, descriptors, out var answer))
                 {
-                    throw new IOException($"The predecessor (pid {peer.Pid}) at hand-over socket '{controlPath}' closed the hand-over or did not answer within {s_answerTimeout.TotalSeconds:F0} s; it gives its sockets only to its own uid ({peer.Uid}).");
+                    case ControlReceive.TimedOut:
+                        throw new IOException($"The predecessor (pid {peer.Pid}) at hand-over socket '{controlPath}' did not answer within {ControlChannel.AnswerTimeout.TotalSeconds:F0} s. " +
+                            "It serves one successor at a time: another process may be holding the hand-over (see the predecessor's log).");
+                    case ControlReceive.Closed or ControlReceive.Woken:
+                        throw new IOException($"The predecessor (pid {peer.Pid}) at hand-over socket '{controlPath}' closed the hand-over without answering (see its log for why).");
                 }
-                var entries = HandoverMessages.Parse(answer);
-                if (entries.Count != descriptors.Count)
+                var entries = HandoverMessages.Parse(answer, out var withControlSocket);
+                var expected = entries.Count + (withControlSocket ? 1 : 0);
+                if (expected != descriptors.Count)
                 {
-                    throw new IOException($"The predecessor at '{controlPath}' described {entries.Count} socket(s) but sent {descriptors.Count} descriptor(s).");
+                    throw new IOException($"The predecessor at '{controlPath}' described {expected} socket(s) but sent {descriptors.Count} descriptor(s).");
                 }
                 var sockets = new List<InheritedListener>();
                 for (var i = 0; i < entries.Count; i++)
@@ -87,11 +125,15 @@ internal sealed class HandoverSession : IDisposable
                     TransportLog.HandoverReceived(logger, entry.Address.DisplayName, peer.Pid, controlPath);
                     sockets.Add(new InheritedListener(entry.FdName, entry.Address, descriptors[i], StillTheSameFile(entry), InheritedFrom.Predecessor));
                 }
+                var controlListener = withControlSocket ? descriptors[^1] : null;
                 descriptors.Clear();
-                return new HandoverSession(channel, controlPath, peer.Pid, sockets);
+                var session = new HandoverSession(channel, controlPath, peer.Pid, sockets, controlListener);
+                session._heartbeat.Start();
+                return session;
             }
             finally
             {
+                // Whatever was not taken (an error, more than described) is closed here.
                 foreach (var unused in descriptors)
                 {
                     unused.Dispose();
@@ -114,9 +156,9 @@ internal sealed class HandoverSession : IDisposable
     {
         try
         {
+            StopHeartbeat();
             _channel.Send(HandoverMessages.Ready);
-            var answer = _channel.Receive(s_answerTimeout, []);
-            if (answer is not null && answer.AsSpan().SequenceEqual(HandoverMessages.Done))
+            if (_channel.Receive(ControlChannel.AnswerTimeout, null, out var answer) == ControlReceive.Message && answer.AsSpan().SequenceEqual(HandoverMessages.Done))
             {
                 TransportLog.HandoverTakenOver(logger, PredecessorPid);
                 return true;
@@ -135,5 +177,10 @@ internal sealed class HandoverSession : IDisposable
         }
     }
 
-    public void Dispose() => _channel.Dispose();
+    public void Dispose()
+    {
+        StopHeartbeat();
+        _channel.Dispose();
+        TakeControlListener()?.Dispose();
+    }
 }

@@ -29,7 +29,23 @@ internal readonly record struct PeerCredentials(int ProcessId, uint UserId, uint
         {
             return true;
         }
-        TransportLog.PeerRefused(logger, listener.ToString() ?? "", peer.ProcessId, peer.UserId, peer.GroupId);
+        // Once per uid and listener: a peer that reconnects in a loop must not flood the log.
+        if (access.FirstRefusalOf(peer.UserId, out var lastLogged))
+        {
+            var address = listener.ToString() ?? "";
+            if (access.IsAbstractDefault)
+            {
+                TransportLog.PeerRefusedOnAbstractAddress(logger, address, peer.ProcessId, peer.UserId, peer.GroupId, Users.geteuid());
+            }
+            else
+            {
+                TransportLog.PeerRefused(logger, address, peer.ProcessId, peer.UserId, peer.GroupId);
+            }
+            if (lastLogged)
+            {
+                TransportLog.PeerRefusalsNoLongerLogged(logger, address);
+            }
+        }
         return false;
     }
 }

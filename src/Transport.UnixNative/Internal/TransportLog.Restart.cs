@@ -23,7 +23,7 @@ internal static partial class TransportLog
     [LoggerMessage(85, LogLevel.Information, "Hand-over: gave {Count} socket(s) to pid {Pid}; it is serving them, so this process stops accepting and drains.", EventName = "HandoverCompleted")]
     public static partial void HandoverCompleted(ILogger logger, int count, int pid);
 
-    [LoggerMessage(86, LogLevel.Warning, "Hand-over: refused pid {Pid} (uid {Uid}): only uid {OwnUid} may take the sockets.", EventName = "HandoverRefused")]
+    [LoggerMessage(86, LogLevel.Warning, "Hand-over: refused pid {Pid} (uid {Uid}): only uid {OwnUid} may take the sockets. Further refusals of this uid are not logged.", EventName = "HandoverRefused")]
     public static partial void HandoverRefused(ILogger logger, int pid, uint uid, uint ownUid);
 
     [LoggerMessage(87, LogLevel.Warning, "Hand-over: the successor (pid {Pid}) left before it was ready ({Reason}); still serving.", EventName = "HandoverAbandoned")]
@@ -46,4 +46,10 @@ internal static partial class TransportLog
 
     [LoggerMessage(93, LogLevel.Warning, "Socket activation: no endpoint serves '{Address}' (fd name '{FdName}'); its clients wait in its backlog. Name it in the urls or drop it from the .socket unit.", EventName = "ActivatedSocketUnserved")]
     public static partial void ActivatedSocketUnserved(ILogger logger, string address, string fdName);
+
+    [LoggerMessage(94, LogLevel.Warning, "Hand-over: pid {Pid} sent no {Expected} within {Seconds} s on the control socket; dropped it (a quiet peer must not hold the hand-over from a real successor). Still serving.", EventName = "HandoverTimedOut")]
+    public static partial void HandoverTimedOut(ILogger logger, int pid, string expected, double seconds);
+
+    [LoggerMessage(95, LogLevel.Information, "Hand-over: serving the control socket '{ControlPath}' taken from the predecessor (an abstract name cannot be bound again while it holds it).", EventName = "HandoverControlSocketTaken")]
+    public static partial void HandoverControlSocketTaken(ILogger logger, string controlPath);
 }

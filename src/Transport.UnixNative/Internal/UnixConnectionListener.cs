@@ -140,7 +140,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
                 {
                     throw NativeError.Exception("Cannot listen on unix socket", address.DisplayName, Libc.LastErrno);
                 }
-                listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options));
+                listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options, address));
                 listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
                 await listener.RegisterAsync().ConfigureAwait(false);
                 return listener;
@@ -176,7 +176,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         {
             throw NativeError.Exception("Cannot make inherited socket non-blocking:", address?.DisplayName ?? $"fd {fd.Fd}", Libc.LastErrno);
         }
-        var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options)) { FdName = fdName };
+        var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options, address)) { FdName = fdName };
         listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
         if (fromPredecessor)
         {

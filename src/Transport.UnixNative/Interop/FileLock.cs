@@ -8,7 +8,6 @@ internal static unsafe partial class FileLock
     internal const int O_RDONLY = 0;
     internal const int O_CREAT = 0x40;
     internal const int O_NONBLOCK = 0x800;
-    internal const int O_NOFOLLOW = 0x20000;
     internal const int O_CLOEXEC = 0x80000;
 
     internal const int LOCK_EX = 2;
@@ -34,7 +33,7 @@ internal static unsafe partial class FileLock
         int fd;
         do
         {
-            fd = open_raw(path, O_RDONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode);
+            fd = open_raw(path, O_RDONLY | O_CREAT | FileSystem.O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, mode); // O_NOFOLLOW differs on arm64
         }
         while (fd < 0 && Libc.LastErrno == Libc.EINTR);
         return new SafeFdHandle(fd);
@@ -44,7 +43,7 @@ internal static unsafe partial class FileLock
     internal static int TryGetStatus(SafeFdHandle fd, out StatX status)
     {
         StatX s;
-        var rc = statx_fd(fd, string.Empty, AT_EMPTY_PATH, FileSystem.STATX_TYPE | FileSystem.STATX_MODE | FileSystem.STATX_INO, &s);
+        var rc = statx_fd(fd, string.Empty, AT_EMPTY_PATH, FileSystem.STATX_TYPE | FileSystem.STATX_MODE | FileSystem.STATX_UID | FileSystem.STATX_INO, &s);
         status = s;
         return rc == 0 ? 0 : Libc.LastErrno;
     }

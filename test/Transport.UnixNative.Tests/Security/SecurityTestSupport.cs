@@ -34,6 +34,12 @@ public sealed class PythonFactAttribute : FactAttribute
     public PythonFactAttribute() => Skip = SkipReasons.Python();
 }
 
+/// <inheritdoc cref="PythonFactAttribute"/>
+public sealed class PythonTheoryAttribute : TheoryAttribute
+{
+    public PythonTheoryAttribute() => Skip = SkipReasons.Python();
+}
+
 internal static class SkipReasons
 {
     private static bool InCI => Environment.GetEnvironmentVariable("CI") is { Length: > 0 };

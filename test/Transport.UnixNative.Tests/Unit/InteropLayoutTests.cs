@@ -219,7 +219,7 @@ public class InteropLayoutTests
         Same(c, "TFD_CLOEXEC", TimerFd.TFD_CLOEXEC);
         Same(c, "CLOCK_MONOTONIC", TimerFd.CLOCK_MONOTONIC);
         Same(c, "F_DUPFD_CLOEXEC", Libc.F_DUPFD_CLOEXEC);
-        Same(c, "O_NOFOLLOW", FileLock.O_NOFOLLOW);
+        Same(c, "O_NOFOLLOW", FileSystem.O_NOFOLLOW);
         Same(c, "O_CREAT", FileLock.O_CREAT);
         Same(c, "O_CLOEXEC", FileLock.O_CLOEXEC);
         Same(c, "LOCK_EX", FileLock.LOCK_EX);
