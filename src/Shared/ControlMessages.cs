@@ -1,11 +1,7 @@
-// Compiled into both assemblies (the server's Interop, the client's Internal): SCM_RIGHTS encoding.
+// Compiled into the server and the client (src/Shared, one namespace): SCM_RIGHTS encoding.
 using System.Runtime.InteropServices;
 
-#if UNIXNATIVE_CLIENT
-namespace Transport.UnixNative.Client.Internal;
-#else
 namespace Transport.UnixNative.Interop;
-#endif
 
 /// <summary><c>struct cmsghdr</c> (LP64: 16 bytes; the data follows, aligned to <c>size_t</c>).</summary>
 [StructLayout(LayoutKind.Sequential)]

@@ -1,11 +1,7 @@
-// Compiled into both assemblies (the server's Interop, the client's Internal): one errno table.
+// Compiled into the server and the client (src/Shared, one namespace): one errno table.
 using System.Runtime.InteropServices;
 
-#if UNIXNATIVE_CLIENT
-namespace Transport.UnixNative.Client.Internal;
-#else
 namespace Transport.UnixNative.Interop;
-#endif
 
 /// <summary>errno values (Linux, the same on x86-64 and arm64) and the names people search for.</summary>
 internal static partial class Libc

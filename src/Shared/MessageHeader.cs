@@ -1,12 +1,8 @@
-// Compiled into both assemblies (the server's Interop, the client's Internal): the sendmsg/recvmsg structs,
+// Compiled into the server and the client (src/Shared, one namespace): the sendmsg/recvmsg structs,
 // checked against gcc in test/Transport.UnixNative.Tests/Unit/InteropLayoutTests.cs.
 using System.Runtime.InteropServices;
 
-#if UNIXNATIVE_CLIENT
-namespace Transport.UnixNative.Client.Internal;
-#else
 namespace Transport.UnixNative.Interop;
-#endif
 
 /// <summary><c>struct iovec</c>.</summary>
 [StructLayout(LayoutKind.Sequential)]

@@ -20,7 +20,7 @@ public sealed class SeqpacketStream : Stream
 {
     /// <summary>The largest packet a write sends: small enough for peers that read 64 KiB at a time
     /// and for several packets to fit in the default socket send buffer (about 208 KiB).</summary>
-    public const int MaxPacketSize = 64 * 1024;
+    public const int MaxPacketSize = Interop.Socket.SeqpacketSendSize;
 
     private const SocketFlags PeekSize = SocketFlags.Peek | SocketFlags.Truncated;
 

@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using Transport.UnixNative.Client.Internal;
+using Libc = Transport.UnixNative.Interop.Libc;
 
 namespace Transport.UnixNative.Client;
 
@@ -19,7 +19,7 @@ public static class UnixSocketPair
         {
             throw new ArgumentOutOfRangeException(nameof(socketType), socketType, "A unix socket pair is SocketType.Stream or SocketType.Seqpacket.");
         }
-        var errno = DescriptorInterop.CreatePair((int)socketType, out var first, out var second);
+        var errno = Interop.Socket.CreateRawPair((int)socketType, out var first, out var second);
         if (errno != 0)
         {
             throw new SocketException(errno, $"socketpair failed: {Libc.Describe(errno)}");
@@ -35,7 +35,7 @@ public static class UnixSocketPair
     public static void MakeInheritable(Socket socket)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        var errno = DescriptorInterop.SetCloseOnExec(socket.SafeHandle, closeOnExec: false);
+        var errno = Libc.SetCloseOnExec(socket.SafeHandle, closeOnExec: false);
         if (errno != 0)
         {
             throw new SocketException(errno, $"fcntl(F_SETFD) failed: {Libc.Describe(errno)}");

@@ -224,10 +224,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
             else if (inherited is not null)
             {
                 // Each binding gets its own duplicate: the original stays open to be handed on again.
-                var duplicate = Interop.Libc.Duplicate(inherited.Fd);
+                var duplicate = Interop.Libc.Duplicate(inherited.Fd, out var duplicateErrno);
                 if (duplicate.IsInvalid)
                 {
-                    throw NativeError.Exception("Cannot duplicate inherited socket", inherited.Address.DisplayName, Interop.Libc.LastErrno);
+                    throw NativeError.Exception("Cannot duplicate inherited socket", inherited.Address.DisplayName, duplicateErrno);
                 }
                 var served = address! with { Name = inherited.Address.Name, IsAbstract = inherited.Address.IsAbstract };
                 listener = await UnixConnectionListener.AdoptAsync(served.ToEndPoint(), duplicate, served, inherited.OwnedFile, served.IsSeqpacket, inherited.FdName,

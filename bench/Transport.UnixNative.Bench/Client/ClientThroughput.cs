@@ -1,7 +1,9 @@
+extern alias UnixNativeClient;
+
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using Transport.UnixNative.Client;
+using UnixNativeClient::Transport.UnixNative.Client;
 
 namespace Transport.UnixNative.Bench.Client;
 

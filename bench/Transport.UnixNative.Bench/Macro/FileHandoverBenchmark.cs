@@ -1,6 +1,8 @@
+extern alias UnixNativeClient;
+
 using System.Diagnostics;
 using System.Globalization;
-using Transport.UnixNative.Client;
+using UnixNativeClient::Transport.UnixNative.Client;
 
 namespace Transport.UnixNative.Bench.Macro;
 

@@ -1,8 +1,10 @@
+extern alias UnixNativeClient;
+
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Configs;
-using Transport.UnixNative.Client;
-using Transport.UnixNative.Client.Internal;
+using UnixNativeClient::Transport.UnixNative.Client;
+using UnixNativeClient::Transport.UnixNative.Client.Internal;
 
 namespace Transport.UnixNative.Bench.Micro;
 

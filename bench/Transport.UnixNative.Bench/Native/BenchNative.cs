@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Transport.UnixNative.Interop;
 
 namespace Transport.UnixNative.Bench.Native;
 
@@ -26,9 +27,6 @@ internal static unsafe partial class BenchNative
     [LibraryImport(Libc, SetLastError = true)]
     private static partial int setrlimit(int resource, RLimit* limit);
 
-    [LibraryImport(Libc, SetLastError = true)]
-    private static partial int socketpair(int domain, int type, int protocol, int* fds);
-
     /// <summary>Raises this process's soft descriptor limit to its hard limit; returns the new soft limit.</summary>
     internal static ulong RaiseFileLimit()
     {
@@ -48,14 +46,14 @@ internal static unsafe partial class BenchNative
         return limit.Current;
     }
 
-    /// <summary>A connected pair of unix sockets of <paramref name="type"/> (SOCK_* flags allowed).</summary>
+    /// <summary>A connected pair of unix sockets of <paramref name="type"/> (SOCK_* flags allowed), close-on-exec.</summary>
     internal static (int First, int Second) SocketPair(int type)
     {
-        var fds = stackalloc int[2];
-        if (socketpair(1 /* AF_UNIX */, type, 0, fds) != 0)
+        var errno = Socket.CreateRawPair(type, out var first, out var second);
+        if (errno != 0)
         {
-            throw new IOException($"socketpair failed: errno {Marshal.GetLastPInvokeError()}");
+            throw new IOException($"socketpair failed: {UnixNative.Interop.Libc.Describe(errno)}");
         }
-        return (fds[0], fds[1]);
+        return (first, second);
     }
 }

@@ -1,5 +1,7 @@
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 using System.Security.Authentication;
+using Transport.UnixNative.Interop;
 
 namespace Transport.UnixNative.Client.Internal;
 
@@ -15,8 +17,19 @@ internal sealed class UnixSocketConnectException(string message, Exception? inne
 }
 
 /// <summary>Builds connect errors that name the socket, the errno and what to do about it.</summary>
-internal static class ConnectErrors
+internal static unsafe partial class ConnectErrors
 {
+    // The runtime's SocketError mapping loses the exact errno (ENOENT becomes AddressNotAvailable, ENOTDIR
+    // or ELOOP "Unknown socket error"): a second connect of our own recovers it.
+    [LibraryImport(Libc.Name, EntryPoint = "socket", SetLastError = true)]
+    private static partial int CreateSocket(int domain, int type, int protocol);
+
+    [LibraryImport(Libc.Name, EntryPoint = "connect", SetLastError = true)]
+    private static partial int Connect(int fd, byte* address, int addressLength);
+
+    [LibraryImport(Libc.Name, EntryPoint = "geteuid")]
+    private static partial uint GetEffectiveUserId();
+
     public static UnixSocketConnectException ConnectFailed(UnixSocketTarget target, SocketException exception)
     {
         var errno = ErrnoOf(target, exception);
@@ -65,10 +78,10 @@ internal static class ConnectErrors
     }
 
     /// <summary>Connects once with a non-blocking socket of our own; returns the errno, or null if it connected.</summary>
-    private static unsafe int? Diagnose(UnixSocketTarget target)
+    private static int? Diagnose(UnixSocketTarget target)
     {
-        var type = (int)target.SocketType | Libc.SOCK_NONBLOCK | Libc.SOCK_CLOEXEC;
-        var fd = Libc.Socket(Libc.AF_UNIX, type, 0);
+        var type = (int)target.SocketType | Interop.Socket.SOCK_NONBLOCK | Interop.Socket.SOCK_CLOEXEC;
+        var fd = CreateSocket(Interop.Socket.AF_UNIX, type, 0);
         if (fd < 0)
         {
             return null;
@@ -83,8 +96,8 @@ internal static class ConnectErrors
             {
                 do
                 {
-                    rc = Libc.Connect(fd, p, bytes.Length);
-                    errno = rc == 0 ? 0 : System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                    rc = Connect(fd, p, bytes.Length);
+                    errno = rc == 0 ? 0 : Libc.LastErrno;
                 }
                 while (rc != 0 && errno == Libc.EINTR);
             }
@@ -92,7 +105,7 @@ internal static class ConnectErrors
         }
         finally
         {
-            Libc.Close(fd);
+            Libc.close(fd);
         }
     }
 
@@ -102,7 +115,7 @@ internal static class ConnectErrors
         Libc.ECONNREFUSED when target.IsAbstract => "Nothing listens on that abstract address in this network namespace.",
         Libc.ECONNREFUSED => "The path exists but nothing accepts connections on it: a stale socket file left by a server that exited, or a file that is not a socket.",
         Libc.EACCES or Libc.EPERM =>
-            $"Connecting needs write permission on the socket file and search permission on every directory above it; this process runs as uid {Libc.GetEffectiveUserId()}.",
+            $"Connecting needs write permission on the socket file and search permission on every directory above it; this process runs as uid {GetEffectiveUserId()}.",
         Libc.ENOTDIR => "A component of the path is not a directory.",
         Libc.ELOOP => "The path has too many levels of symbolic links.",
         Libc.EPROTOTYPE => target.IsSeqpacket

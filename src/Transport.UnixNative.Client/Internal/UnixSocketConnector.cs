@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using UCred = Transport.UnixNative.Interop.UCred;
 
 namespace Transport.UnixNative.Client.Internal;
 
@@ -11,8 +13,6 @@ namespace Transport.UnixNative.Client.Internal;
 /// </summary>
 internal sealed class UnixSocketConnector
 {
-    private const int SOL_SOCKET = 1;
-    private const int SO_PEERCRED = 17;
     private const int MaxBacklogRetryDelayMilliseconds = 50;
     private const int MaxCachedPoolHosts = 256;
 
@@ -161,24 +161,22 @@ internal sealed class UnixSocketConnector
 
     private void VerifyPeer(Socket socket, UnixSocketTarget target)
     {
-        // struct ucred { pid_t pid; uid_t uid; gid_t gid; } as the kernel recorded it at connect().
-        Span<byte> ucred = stackalloc byte[12];
+        Span<byte> buffer = stackalloc byte[Unsafe.SizeOf<UCred>()];
         int length;
         try
         {
-            length = socket.GetRawSocketOption(SOL_SOCKET, SO_PEERCRED, ucred);
+            length = socket.GetRawSocketOption(Interop.Socket.SOL_SOCKET, Interop.Socket.SO_PEERCRED, buffer);
         }
         catch (SocketException e)
         {
             throw new UnixSocketConnectException($"Cannot read the credentials (SO_PEERCRED) of unix socket '{target}': {e.Message}", e);
         }
-        if (length < 12)
+        if (length < buffer.Length)
         {
             throw new UnixSocketConnectException($"Cannot read the credentials (SO_PEERCRED) of unix socket '{target}': got {length} bytes.", innerException: null);
         }
-        var pid = MemoryMarshal.Read<int>(ucred);
-        var uid = MemoryMarshal.Read<uint>(ucred[4..]);
-        var gid = MemoryMarshal.Read<uint>(ucred[8..]);
+        var peer = MemoryMarshal.Read<UCred>(buffer);
+        var (pid, uid, gid) = (peer.Pid, peer.Uid, peer.Gid);
         if ((_expectedUid is uint u && u != uid) || (_expectedGid is uint g && g != gid))
         {
             var expected = (_expectedUid, _expectedGid) switch

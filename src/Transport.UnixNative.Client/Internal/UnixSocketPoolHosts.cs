@@ -75,7 +75,7 @@ internal sealed class UnixSocketPoolHosts
         {
             return false;
         }
-        if (!TryDecodeBase32(string.Concat(labels[..^2]), out var address) || address.Length > UnixSocketTarget.MaxAddressBytes + 1
+        if (!TryDecodeBase32(string.Concat(labels[..^2]), out var address) || address.Length > Interop.SockAddrUn.PathCapacity
             || !TryDecodeBase32(labels[^2], out var mac)
             || !CryptographicOperations.FixedTimeEquals(mac, Mac(address, isSeqpacket)))
         {

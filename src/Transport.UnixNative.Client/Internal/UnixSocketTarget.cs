@@ -1,6 +1,5 @@
-using System.Globalization;
 using System.Net.Sockets;
-using System.Text;
+using Transport.UnixNative.Interop;
 
 namespace Transport.UnixNative.Client.Internal;
 
@@ -10,9 +9,6 @@ namespace Transport.UnixNative.Client.Internal;
 /// </summary>
 internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
 {
-    /// <summary>sun_path is 108 bytes: a path needs its terminating NUL, an abstract name its leading NUL.</summary>
-    internal const int MaxAddressBytes = 107;
-
     private UnixSocketTarget(string name, bool isAbstract, bool isSeqpacket)
     {
         Name = name;
@@ -41,42 +37,24 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
     public static UnixSocketTarget Parse(string address, bool isSeqpacket)
     {
         ArgumentNullException.ThrowIfNull(address);
-        if (address.Length > 0 && address[0] is '@' or '\0')
-        {
-            var name = address[1..];
-            var bytes = Encoding.UTF8.GetByteCount(name);
-            if (bytes == 0)
-            {
-                throw new UnixSocketAddressException(address, "an abstract address needs a name after '@'.", errno: null);
-            }
-            if (bytes > MaxAddressBytes)
-            {
-                throw new UnixSocketAddressException(address,
-                    $"the abstract name is {bytes} bytes; sun_path holds at most {MaxAddressBytes} after the leading NUL.", Libc.ENAMETOOLONG);
-            }
-            ClientPlatform.RequireLinux($"Abstract unix socket addresses ('{address}')", "Use a socket path.");
-            RequireSeqpacket(address, isSeqpacket);
-            return new UnixSocketTarget(name, isAbstract: true, isSeqpacket);
-        }
-        if (!address.StartsWith('/'))
+        var isAbstract = address.Length > 0 && address[0] is '@' or '\0';
+        if (!isAbstract && !address.StartsWith('/'))
         {
             throw new UnixSocketAddressException(address, address.Length == 0
                 ? "the address is empty; use an absolute path ('/run/app/app.sock') or '@name' for an abstract address."
-                : "the path is relative; use an absolute path ('/run/app/app.sock') or '@name' for an abstract address.", errno: null);
+                : "the path is relative; use an absolute path ('/run/app/app.sock') or '@name' for an abstract address.", errno: 0);
         }
-        if (address.Contains('\0'))
+        var name = isAbstract ? address[1..] : address;
+        if (SockAddrUn.Problem(name, isAbstract, out var errno) is { } reason)
         {
-            throw new UnixSocketAddressException(address.Replace("\0", "\\0", StringComparison.Ordinal), "the path contains a NUL character.", errno: null);
+            throw new UnixSocketAddressException(address, reason, errno);
         }
-        var pathBytes = Encoding.UTF8.GetByteCount(address);
-        if (pathBytes > MaxAddressBytes)
+        if (isAbstract)
         {
-            throw new UnixSocketAddressException(address,
-                $"the path is {pathBytes} bytes; sun_path holds at most {MaxAddressBytes} plus the terminating NUL. " +
-                "Paths are never truncated: use a shorter path or an abstract '@name'.", Libc.ENAMETOOLONG);
+            ClientPlatform.RequireLinux($"Abstract unix socket addresses ('{address}')", "Use a socket path.");
         }
         RequireSeqpacket(address, isSeqpacket);
-        return new UnixSocketTarget(address, isAbstract: false, isSeqpacket);
+        return new UnixSocketTarget(name, isAbstract, isSeqpacket);
     }
 
     private static void RequireSeqpacket(string address, bool isSeqpacket)
@@ -97,12 +75,11 @@ internal sealed class UnixSocketTarget : IEquatable<UnixSocketTarget>
     public override string ToString() => IsSeqpacket ? Display + " (SOCK_SEQPACKET)" : Display;
 }
 
-/// <summary>An address that cannot name a unix socket. Carries the errno when one applies (ENAMETOOLONG).</summary>
-internal sealed class UnixSocketAddressException(string address, string reason, int? errno)
-    : ArgumentException(string.Create(CultureInfo.InvariantCulture,
-        $"Invalid unix socket address '{address}': {(errno is int e ? Libc.ErrnoName(e) + ": " : string.Empty)}{reason}"))
+/// <summary>An address that cannot name a unix socket. Carries the errno when one applies (ENAMETOOLONG), else 0.</summary>
+internal sealed class UnixSocketAddressException(string address, string reason, int errno)
+    : ArgumentException(SockAddrUn.InvalidAddress(address, reason, errno))
 {
     public string Address { get; } = address;
 
-    public int? Errno { get; } = errno;
+    public int? Errno { get; } = errno != 0 ? errno : null;
 }

@@ -13,7 +13,7 @@ internal static class SeqpacketLimits
     /// The packets we send: small enough for a peer reading 64 KiB at a time (Python, socat)
     /// and for several to be in flight in the default send buffer.
     /// </summary>
-    public const int SendPacketSize = 64 * 1024;
+    public const int SendPacketSize = Interop.Socket.SeqpacketSendSize;
 
     private static int ReadMaxPacketSize()
     {

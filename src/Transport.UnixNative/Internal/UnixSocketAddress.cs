@@ -1,6 +1,5 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Transport.UnixNative.Interop;
 
@@ -104,28 +103,9 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
 
     private void Validate()
     {
-        var bytes = Encoding.UTF8.GetByteCount(Name);
-        if (IsAbstract)
+        if (SockAddrUn.Problem(Name, IsAbstract, out var errno) is { } reason)
         {
-            if (bytes == 0)
-            {
-                throw new ArgumentException("An abstract unix socket address needs a name after '@'.");
-            }
-            if (bytes > SockAddrUn.MaxAbstractNameBytes)
-            {
-                throw new ArgumentException(
-                    $"Abstract unix socket name '@{Name}' is {bytes} bytes; the limit is {SockAddrUn.MaxAbstractNameBytes} (ENAMETOOLONG).");
-            }
-            return;
-        }
-        if (Name.Contains('\0'))
-        {
-            throw new ArgumentException($"Unix socket path '{Name.Replace("\0", "\\0")}' contains a NUL character.");
-        }
-        if (bytes > SockAddrUn.MaxPathBytes)
-        {
-            throw new ArgumentException(
-                $"Unix socket path '{Name}' is {bytes} bytes; sun_path holds at most {SockAddrUn.MaxPathBytes} (ENAMETOOLONG). Use a shorter path; it is never truncated.");
+            throw new ArgumentException(SockAddrUn.InvalidAddress(DisplayName, reason, errno));
         }
     }
 

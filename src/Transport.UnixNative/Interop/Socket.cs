@@ -5,23 +5,13 @@ namespace Transport.UnixNative.Interop;
 /// <summary>socket(2), bind(2), listen(2), accept4(2), connect(2), shutdown(2), get/setsockopt(2).</summary>
 internal static unsafe partial class Socket
 {
-    internal const int AF_UNIX = 1;
-    internal const int SOCK_STREAM = 1;
-    internal const int SOCK_SEQPACKET = 5;
-    internal const int SOCK_NONBLOCK = 0x800;
-    internal const int SOCK_CLOEXEC = 0x80000;
-
-    internal const int SHUT_RD = 0;
     internal const int SHUT_WR = 1;
     internal const int SHUT_RDWR = 2;
 
-    internal const int SOL_SOCKET = 1;
     internal const int SO_TYPE = 3;
     internal const int SO_ERROR = 4;
     internal const int SO_SNDBUF = 7;
-    internal const int SO_RCVBUF = 8;
     internal const int SO_PASSCRED = 16;
-    internal const int SO_PEERCRED = 17;
     internal const int SO_ACCEPTCONN = 30;
     internal const int SO_DOMAIN = 39;
 
@@ -72,13 +62,4 @@ internal static unsafe partial class Socket
         value = v;
         return rc;
     }
-}
-
-/// <summary>The peer process as the kernel recorded it at connect(2): <c>struct ucred</c>.</summary>
-[StructLayout(LayoutKind.Sequential)]
-internal struct UCred
-{
-    public int Pid;
-    public uint Uid;
-    public uint Gid;
 }

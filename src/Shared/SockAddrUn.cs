@@ -1,3 +1,5 @@
+// Compiled into the server and the client (src/Shared, one namespace): sun_path, encoded and validated once.
+using System.Globalization;
 using System.Text;
 
 namespace Transport.UnixNative.Interop;
@@ -21,6 +23,46 @@ internal static class SockAddrUn
 
     /// <summary>The longest path the kernel reports for a peer: Linux accepts a full sun_path without a terminating NUL.</summary>
     internal const int MaxPeerPathBytes = PathCapacity;
+
+    /// <summary>
+    /// Why a path or an abstract name (without its '@') cannot go in sun_path, or null when it fits.
+    /// <paramref name="errno"/> is ENAMETOOLONG for a name that is too long, else 0. Names are never truncated.
+    /// </summary>
+    internal static string? Problem(string name, bool isAbstract, out int errno)
+    {
+        errno = 0;
+        var bytes = Encoding.UTF8.GetByteCount(name);
+        if (isAbstract)
+        {
+            if (bytes == 0)
+            {
+                return "an abstract address needs a name after '@'.";
+            }
+            if (bytes > MaxAbstractNameBytes)
+            {
+                errno = Libc.ENAMETOOLONG;
+                return string.Create(CultureInfo.InvariantCulture,
+                    $"the abstract name is {bytes} bytes; sun_path holds at most {MaxAbstractNameBytes} after the leading NUL.");
+            }
+            return null;
+        }
+        if (name.Contains('\0'))
+        {
+            return "the path contains a NUL character.";
+        }
+        if (bytes > MaxPathBytes)
+        {
+            errno = Libc.ENAMETOOLONG;
+            return string.Create(CultureInfo.InvariantCulture,
+                $"the path is {bytes} bytes; sun_path holds at most {MaxPathBytes} plus the terminating NUL. ") +
+                "Paths are never truncated: use a shorter path or an abstract '@name'.";
+        }
+        return null;
+    }
+
+    /// <summary>"Invalid unix socket address '/p': ENAMETOOLONG: the path is …": the one wording of an address error.</summary>
+    internal static string InvalidAddress(string address, string reason, int errno)
+        => $"Invalid unix socket address '{address.Replace("\0", "\\0", StringComparison.Ordinal)}': {(errno != 0 ? Libc.ErrnoName(errno) + ": " : string.Empty)}{reason}";
 
     /// <summary>Writes the address into <paramref name="buffer"/> (at least <see cref="Size"/> bytes) and returns its length.</summary>
     internal static int Encode(bool isAbstract, string name, Span<byte> buffer)
