@@ -52,10 +52,13 @@ internal static unsafe partial class SendFile
     internal static nint Send(int socketFd, SafeFileHandle file, ref long offset, long count, out int errno)
     {
         errno = 0;
-        var added = false;
+        if (!TryAddRef(file))
+        {
+            errno = Libc.EBADF;
+            return -1;
+        }
         try
         {
-            file.DangerousAddRef(ref added);
             var fileFd = (int)file.DangerousGetHandle();
             nint n;
             fixed (long* p = &offset)
@@ -68,39 +71,26 @@ internal static unsafe partial class SendFile
             }
             return n;
         }
-        catch (ObjectDisposedException)
-        {
-            errno = Libc.EBADF;
-            return -1;
-        }
         finally
         {
-            if (added)
-            {
-                file.DangerousRelease();
-            }
+            file.DangerousRelease();
         }
     }
 
     /// <summary>Advice on how the range will be read; 0 or the error number. Advice is best effort.</summary>
     internal static int Advise(SafeFileHandle file, long offset, long length, int advice)
     {
-        var added = false;
-        try
-        {
-            file.DangerousAddRef(ref added);
-            return posix_fadvise_raw((int)file.DangerousGetHandle(), offset, length, advice);
-        }
-        catch (ObjectDisposedException)
+        if (!TryAddRef(file))
         {
             return Libc.EBADF;
         }
+        try
+        {
+            return posix_fadvise_raw((int)file.DangerousGetHandle(), offset, length, advice);
+        }
         finally
         {
-            if (added)
-            {
-                file.DangerousRelease();
-            }
+            file.DangerousRelease();
         }
     }
 
@@ -111,10 +101,13 @@ internal static unsafe partial class SendFile
     internal static long CachedPages(SafeFileHandle file, long offset, long length, out int errno)
     {
         errno = 0;
-        var added = false;
+        if (!TryAddRef(file))
+        {
+            errno = Libc.EBADF;
+            return -1;
+        }
         try
         {
-            file.DangerousAddRef(ref added);
             var range = new CacheStatRange { Offset = (ulong)offset, Length = (ulong)length };
             CacheStat stat;
             if (syscall_cachestat(SYS_cachestat, (int)file.DangerousGetHandle(), &range, &stat, 0) != 0)
@@ -124,17 +117,24 @@ internal static unsafe partial class SendFile
             }
             return (long)stat.Cached;
         }
-        catch (ObjectDisposedException)
-        {
-            errno = Libc.EBADF;
-            return -1;
-        }
         finally
         {
-            if (added)
-            {
-                file.DangerousRelease();
-            }
+            file.DangerousRelease();
+        }
+    }
+
+    /// <summary>A reference on <paramref name="file"/> for one call; false once it is closed (the call then reports EBADF).</summary>
+    private static bool TryAddRef(SafeFileHandle file)
+    {
+        try
+        {
+            var added = false;
+            file.DangerousAddRef(ref added);
+            return added;
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
         }
     }
 }
