@@ -10,11 +10,11 @@ namespace Transport.UnixNative.Client.Tests;
 /// </summary>
 public sealed class AbstractAddressTests
 {
-    [RequiresToolsFact("socat")]
+    [ToolFact("socat")]
     public async Task ReachesSocatAbstractListen_ExactLength()
     {
-        var path = TestPaths.NewSocketPath();
-        var address = TestPaths.NewAbstractAddress();
+        var path = TestPaths.SocketPath();
+        var address = TestPaths.AbstractAddress();
         await using var server = await TestServer.StartAsync("behind-socat", k => k.ListenUnixSocket(path), ServerTransport.Native, path);
         await using var socat = ExternalProcess.Start(Tools.Require("socat"),
             ["-d", "-d", $"ABSTRACT-LISTEN:{address[1..]},fork", $"UNIX-CONNECT:{path}"]);
@@ -26,25 +26,25 @@ public sealed class AbstractAddressTests
         Assert.StartsWith("behind-socat localhost HTTP/1.1", whoami);
     }
 
-    [RequiresToolsFact("curl")]
+    [ToolFact("curl")]
     public async Task CurlAndOurClient_ReachTheSameAbstractServer()
     {
-        var address = TestPaths.NewAbstractAddress();
+        var address = TestPaths.AbstractAddress();
         await using var server = await TestServer.StartAsync("abstract", k => k.ListenUnixAbstract(address));
         using var http = new HttpClient(UnixSocketHttpHandler.Create(address)) { BaseAddress = new("http://localhost") };
 
         var ours = await http.GetStringAsync("/plaintext").DefaultTimeout();
-        var curl = await ExternalProcess.RunAsync(Tools.Require("curl"), ["-sS", "--abstract-unix-socket", address[1..], "http://localhost/plaintext"]);
+        var curl = await ProcessRunner.RunAsync(Tools.Require("curl"), ["-sS", "--abstract-unix-socket", address[1..], "http://localhost/plaintext"]);
 
         Assert.Equal("Hello, World!", ours);
         Assert.True(curl.ExitCode == 0, curl.ToString());
-        Assert.Equal("Hello, World!", curl.Stdout.TrimEnd('\n'));
+        Assert.Equal("Hello, World!", curl.StandardOutput.TrimEnd('\n'));
     }
 
     [Fact]
     public async Task LongestAbstractName_107Bytes_Works()
     {
-        var address = TestPaths.NewAbstractAddress();
+        var address = TestPaths.AbstractAddress();
         address += new string('n', 108 - address.Length); // '@' + 107 bytes
         await using var server = await TestServer.StartAsync("longest", k => k.ListenUnixAbstract(address));
         using var http = new HttpClient(new UnixSocketHttpHandler());

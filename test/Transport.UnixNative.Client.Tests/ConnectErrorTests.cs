@@ -25,7 +25,7 @@ public sealed class ConnectErrorTests
     [Fact]
     public async Task NoSocketFile_IsENOENT()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
 
         var error = await FailAsync(TestPaths.UnixUrl(path, "/"));
 
@@ -36,7 +36,7 @@ public sealed class ConnectErrorTests
     [Fact]
     public async Task NoSocketFile_ViaTheHandlerFactory_IsENOENT()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         using var http = new HttpClient(UnixSocketHttpHandler.Create(path)) { BaseAddress = new("http://localhost") };
 
         var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync("/")).DefaultTimeout();
@@ -48,10 +48,10 @@ public sealed class ConnectErrorTests
     [Fact]
     public async Task StaleSocketFile_IsECONNREFUSED()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         try
         {
-            Native.CreateStaleSocketFile(path);
+            NativeSocket.BindListenAndCloseWithoutUnlink(path, seqpacket: false);
 
             var error = await FailAsync(TestPaths.UnixUrl(path, "/"));
 
@@ -68,7 +68,7 @@ public sealed class ConnectErrorTests
     [Fact]
     public async Task AbstractAddressWithNoListener_IsECONNREFUSED()
     {
-        var address = TestPaths.NewAbstractAddress();
+        var address = TestPaths.AbstractAddress();
 
         var error = await FailAsync(TestPaths.UnixUrl(address, "/"));
 
@@ -136,7 +136,7 @@ public sealed class ConnectErrorTests
     [Fact]
     public async Task RawConnectCallback_ErrorNamesTheSocket_InsideSocketsHttpHandlersWrapper()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         using var http = new HttpClient(new SocketsHttpHandler { ConnectCallback = UnixSocketConnectCallback.Create(path), UseProxy = false });
 
         var error = await Assert.ThrowsAsync<HttpRequestException>(() => http.GetAsync("http://localhost/")).DefaultTimeout();
@@ -147,10 +147,10 @@ public sealed class ConnectErrorTests
         Assert.IsAssignableFrom<SocketException>(ours.InnerException);
     }
 
-    [RequiresToolsFact("setpriv")]
+    [ToolFact("setpriv")]
     public async Task PermissionDenied_IsEACCES()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         await using var server = await TestServer.StartAsync("private", k => k.ListenUnixSocket(path), ServerTransport.Native, path);
         File.SetUnixFileMode(path, UnixFileMode.None); // connecting needs write permission on the file
 
@@ -160,10 +160,10 @@ public sealed class ConnectErrorTests
             var result = await SampleApp.RunClientAsNobodyAsync(TestPaths.UnixUrl(path, "/plaintext"));
 
             Assert.True(result.ExitCode == 1, result.ToString());
-            Assert.Contains($"'{path}'", result.Stderr);
-            Assert.Contains("EACCES (Permission denied)", result.Stderr);
-            Assert.Contains("uid 65534", result.Stderr);
-            Assert.Empty(result.Stdout);
+            Assert.Contains($"'{path}'", result.StandardError);
+            Assert.Contains("EACCES (Permission denied)", result.StandardError);
+            Assert.Contains("uid 65534", result.StandardError);
+            Assert.Empty(result.StandardOutput);
         }
         else
         {
@@ -240,7 +240,7 @@ internal sealed class FullBacklog : IAsyncDisposable
 
     public static async Task<FullBacklog> CreateAsync()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         var listener = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         listener.Bind(new UnixDomainSocketEndPoint(path));
         listener.Listen(0);

@@ -30,10 +30,10 @@ public sealed class DescriptorTests
             socket.send_fds(c, [msg + b' ' + str(len(fds)).encode() + b' ' + got], [mine.fileno()])
         """;
 
-    [RequiresToolsFact("python3")]
+    [ToolFact("python3")]
     public async Task MessageClient_SendsAndReceivesDescriptors_WithPython()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         await using var python = ExternalProcess.Start(Tools.Require("python3"), ["-c", PythonServer, path]);
         try
         {
@@ -57,10 +57,10 @@ public sealed class DescriptorTests
         }
     }
 
-    [RequiresToolsFact("python3")]
+    [ToolFact("python3")]
     public async Task SeqpacketStream_WritesAndReadsDescriptors_WithPython()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         await using var python = ExternalProcess.Start(Tools.Require("python3"), ["-c", PythonServer, path]);
         try
         {
@@ -88,16 +88,16 @@ public sealed class DescriptorTests
         }
     }
 
-    [RequiresToolsFact("python3")]
+    [ToolFact("python3")]
     public async Task SeqpacketMessagesSample_HashesTheFileOfADescriptor_AndSendsAMemfd()
     {
-        var address = TestPaths.NewAbstractAddress();
-        await using var sample = ExternalProcess.Start(SampleApp.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address]);
+        var address = TestPaths.AbstractAddress();
+        await using var sample = ExternalProcess.Start(ProcessRunner.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address]);
         await sample.WaitForLineAsync(l => l.StartsWith("Message server on seqpacket", StringComparison.Ordinal));
         using var file = TempFile("hash me\n", out var filePath);
         try
         {
-            var result = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", """
+            var result = await ProcessRunner.RunAsync(Tools.Require("python3"), ["-c", """
                 import socket, sys, os
                 s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.settimeout(30)
                 s.connect('\0' + sys.argv[1][1:])
@@ -111,7 +111,7 @@ public sealed class DescriptorTests
             Assert.True(result.ExitCode == 0, result.ToString());
             Assert.Equal(
                 $"sha256:{Convert.ToHexStringLower(SHA256.HashData("hash me\n"u8))} size:8\n1 from the server\n1:2:HI\n",
-                result.Stdout);
+                result.StandardOutput);
         }
         finally
         {
@@ -122,8 +122,8 @@ public sealed class DescriptorTests
     [Fact]
     public async Task WebOverUdsSample_ClientSendFd_PrintsTheDigest_AndWhoamiHasALabel()
     {
-        var path = TestPaths.NewSocketPath();
-        await using var server = ExternalProcess.Start(SampleApp.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path]);
+        var path = TestPaths.SocketPath();
+        await using var server = ExternalProcess.Start(ProcessRunner.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path]);
         using var file = TempFile("sent as a descriptor\n", out var filePath);
         try
         {
@@ -135,8 +135,8 @@ public sealed class DescriptorTests
             var withoutDescriptor = await http.PostAsync("/files/sha256", null).DefaultTimeout();
 
             Assert.True(sent.ExitCode == 0, sent.ToString());
-            Assert.Equal($"{{\"sha256\":\"{Convert.ToHexStringLower(SHA256.HashData("sent as a descriptor\n"u8))}\",\"size\":21}}", sent.Stdout.Trim());
-            Assert.Contains("\"label\":", none.Stdout);
+            Assert.Equal($"{{\"sha256\":\"{Convert.ToHexStringLower(SHA256.HashData("sent as a descriptor\n"u8))}\",\"size\":21}}", sent.StandardOutput.Trim());
+            Assert.Contains("\"label\":", none.StandardOutput);
             Assert.Equal(400, (int)withoutDescriptor.StatusCode);
             Assert.Contains("descriptor", await withoutDescriptor.Content.ReadAsStringAsync());
         }
@@ -171,24 +171,24 @@ public sealed class DescriptorTests
         print(data.decode().replace('\r', ''))
         """;
 
-    [RequiresToolsTheory("python3")]
+    [ToolTheory("python3")]
     [InlineData("/dev/zero", "character device")]
     [InlineData("fifo", "FIFO")]
     public async Task WebOverUdsSample_RefusesADescriptorThatIsNotARegularFile(string target, string named)
     {
-        var path = TestPaths.NewSocketPath();
-        var fifo = TestPaths.NewSocketPath() + ".fifo";
-        await using var server = ExternalProcess.Start(SampleApp.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path]);
+        var path = TestPaths.SocketPath();
+        var fifo = TestPaths.SocketPath() + ".fifo";
+        await using var server = ExternalProcess.Start(ProcessRunner.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path]);
         try
         {
             await server.WaitForLineAsync(l => l.Contains("Now listening on", StringComparison.Ordinal));
 
             // Before: /dev/zero and the FIFO were read for ever (and the test timed out).
-            var result = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "http", path, target == "fifo" ? "fifo:" + fifo : target, "stay"]);
+            var result = await ProcessRunner.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "http", path, target == "fifo" ? "fifo:" + fifo : target, "stay"]);
 
             Assert.True(result.ExitCode == 0, result.ToString());
-            Assert.StartsWith("HTTP/1.1 415", result.Stdout);
-            Assert.Contains($"Not hashed: the descriptor is a {named}", result.Stdout);
+            Assert.StartsWith("HTTP/1.1 415", result.StandardOutput);
+            Assert.Contains($"Not hashed: the descriptor is a {named}", result.StandardOutput);
         }
         finally
         {
@@ -197,13 +197,13 @@ public sealed class DescriptorTests
         }
     }
 
-    [RequiresToolsFact("python3")]
+    [ToolFact("python3")]
     public async Task Samples_StopHashingWhenTheClientLeaves()
     {
-        var path = TestPaths.NewSocketPath();
-        var address = TestPaths.NewAbstractAddress();
+        var path = TestPaths.SocketPath();
+        var address = TestPaths.AbstractAddress();
         // A sparse terabyte: hours of hashing, unless the client's leaving stops it.
-        var big = TestPaths.NewSocketPath() + ".sparse";
+        var big = TestPaths.SocketPath() + ".sparse";
         using (var file = File.Open(big, FileMode.CreateNew))
         {
             file.SetLength(1L << 40);
@@ -211,15 +211,15 @@ public sealed class DescriptorTests
         const string noCap = "1200000000000";
         // Kestrel says when a connection's handler has ended: "Connection id … stopped." (each sample serves one here).
         const string connectionsLog = "--Logging:LogLevel:Microsoft.AspNetCore.Server.Kestrel.Connections=Debug";
-        await using var web = ExternalProcess.Start(SampleApp.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path, "--max-file-size", noCap, connectionsLog]);
-        await using var messages = ExternalProcess.Start(SampleApp.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address, "--max-file-size", noCap, connectionsLog]);
+        await using var web = ExternalProcess.Start(ProcessRunner.Dotnet, [SampleApp.Dll, "--urls", "http://unix:" + path, "--max-file-size", noCap, connectionsLog]);
+        await using var messages = ExternalProcess.Start(ProcessRunner.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address, "--max-file-size", noCap, connectionsLog]);
         try
         {
             await web.WaitForLineAsync(l => l.Contains("Now listening on", StringComparison.Ordinal));
             await messages.WaitForLineAsync(l => l.StartsWith("Message server on seqpacket", StringComparison.Ordinal));
 
-            var http = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "http", path, big, "leave"]);
-            var packet = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, big, "leave"]);
+            var http = await ProcessRunner.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "http", path, big, "leave"]);
+            var packet = await ProcessRunner.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, big, "leave"]);
 
             // Each handler ends (before: both hashed on, and neither connection ever stopped).
             Assert.True(http.ExitCode == 0 && packet.ExitCode == 0, http + "\n" + packet);
@@ -233,20 +233,20 @@ public sealed class DescriptorTests
         }
     }
 
-    [RequiresToolsFact("python3")]
+    [ToolFact("python3")]
     public async Task SeqpacketMessagesSample_RefusesDevZero_AndAFileOverItsCap()
     {
-        var address = TestPaths.NewAbstractAddress();
-        await using var sample = ExternalProcess.Start(SampleApp.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address, "--max-file-size", "4"]);
+        var address = TestPaths.AbstractAddress();
+        await using var sample = ExternalProcess.Start(ProcessRunner.Dotnet, [Path.Combine(AppContext.BaseDirectory, "SeqpacketMessages.dll"), address, "--max-file-size", "4"]);
         await sample.WaitForLineAsync(l => l.StartsWith("Message server on seqpacket", StringComparison.Ordinal));
         using var file = TempFile("five!", out var filePath);
         try
         {
-            var zero = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, "/dev/zero", "stay"]);
-            var tooBig = await ExternalProcess.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, filePath, "stay"]);
+            var zero = await ProcessRunner.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, "/dev/zero", "stay"]);
+            var tooBig = await ProcessRunner.RunAsync(Tools.Require("python3"), ["-c", SendOneDescriptor, "seqpacket", address, filePath, "stay"]);
 
-            Assert.Equal("error: the descriptor is a character device, not a regular file", zero.Stdout.Trim());
-            Assert.Equal("error: the file is 5 bytes; the limit is 4", tooBig.Stdout.Trim());
+            Assert.Equal("error: the descriptor is a character device, not a regular file", zero.StandardOutput.Trim());
+            Assert.Equal("error: the file is 5 bytes; the limit is 4", tooBig.StandardOutput.Trim());
         }
         finally
         {
@@ -257,16 +257,16 @@ public sealed class DescriptorTests
     [Fact]
     public async Task WebOverUdsSample_Pair_ChildServesTheInheritedEnd_AndExitsZero()
     {
-        var result = await ExternalProcess.RunAsync(SampleApp.Dotnet, [SampleApp.Dll, "pair"]);
+        var result = await ProcessRunner.RunAsync(ProcessRunner.Dotnet, [SampleApp.Dll, "pair"]);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("GET /plaintext: Hello, World!", result.Stdout);
-        Assert.Matches("GET /whoami: \\{\"pid\":[0-9]+,\"uid\":[0-9]+,\"gid\":[0-9]+,\"user\":.*,\"label\":", result.Stdout);
+        Assert.Contains("GET /plaintext: Hello, World!", result.StandardOutput);
+        Assert.Matches("GET /whoami: \\{\"pid\":[0-9]+,\"uid\":[0-9]+,\"gid\":[0-9]+,\"user\":.*,\"label\":", result.StandardOutput);
     }
 
     private static SafeFileHandle TempFile(string content, out string path)
     {
-        path = TestPaths.NewSocketPath() + ".txt";
+        path = TestPaths.SocketPath() + ".txt";
         File.WriteAllText(path, content);
         return File.OpenHandle(path);
     }

@@ -17,11 +17,11 @@ public sealed class FileDescriptorLeakTests
     [Fact]
     public async Task FailedAndCancelledConnects_LeaveNoFileDescriptorOpen()
     {
-        var missing = TestPaths.UnixUrl(TestPaths.NewSocketPath(), "/");
-        var stale = TestPaths.NewSocketPath();
-        Native.CreateStaleSocketFile(stale);
+        var missing = TestPaths.UnixUrl(TestPaths.SocketPath(), "/");
+        var stale = TestPaths.SocketPath();
+        NativeSocket.BindListenAndCloseWithoutUnlink(stale, seqpacket: false);
         var refused = TestPaths.UnixUrl(stale, "/");
-        var nobody = TestPaths.UnixUrl(TestPaths.NewAbstractAddress(), "/");
+        var nobody = TestPaths.UnixUrl(TestPaths.AbstractAddress(), "/");
         await using var backlog = await FullBacklog.CreateAsync();
         var full = TestPaths.UnixUrl(backlog.Path, "/");
         // Refused connects on a client of their own: under load one can outlast a 20 ms ConnectTimeout.

@@ -12,8 +12,8 @@ namespace Transport.UnixNative.Client.Tests;
 /// </summary>
 public sealed class Http2Tests : IAsyncLifetime
 {
-    private readonly string _path = TestPaths.NewSocketPath();
-    private readonly string _abstract = TestPaths.NewAbstractAddress();
+    private readonly string _path = TestPaths.SocketPath();
+    private readonly string _abstract = TestPaths.AbstractAddress();
     private TestServer _server = null!;
 
     public async Task InitializeAsync()
@@ -121,29 +121,29 @@ public sealed class Http2Tests : IAsyncLifetime
         await PayloadContent.AssertEchoAsync(http, "/echo", 16 * 1024 * 1024);
     }
 
-    [RequiresToolsFact("curl")]
+    [ToolFact("curl")]
     public async Task Curl_SpeaksH2cToTheSameEndpoints()
     {
-        var viaPath = await ExternalProcess.RunAsync(Tools.Require("curl"),
+        var viaPath = await ProcessRunner.RunAsync(Tools.Require("curl"),
             ["-sS", "--http2-prior-knowledge", "--unix-socket", _path, "http://localhost/whoami"]);
-        var viaAbstract = await ExternalProcess.RunAsync(Tools.Require("curl"),
+        var viaAbstract = await ProcessRunner.RunAsync(Tools.Require("curl"),
             ["-sS", "--http2-prior-knowledge", "--abstract-unix-socket", _abstract[1..], "http://localhost/whoami"]);
 
         Assert.True(viaPath.ExitCode == 0, viaPath.ToString());
-        Assert.StartsWith("h2 localhost HTTP/2", viaPath.Stdout);
+        Assert.StartsWith("h2 localhost HTTP/2", viaPath.StandardOutput);
         Assert.True(viaAbstract.ExitCode == 0, viaAbstract.ToString());
-        Assert.StartsWith("h2 localhost HTTP/2", viaAbstract.Stdout);
+        Assert.StartsWith("h2 localhost HTTP/2", viaAbstract.StandardOutput);
     }
 
-    [RequiresToolsFact("h2load")]
+    [ToolFact("h2load")]
     public async Task H2load_SpeaksH2cToTheSameEndpoint()
     {
-        var result = await ExternalProcess.RunAsync(Tools.Require("h2load"),
+        var result = await ProcessRunner.RunAsync(Tools.Require("h2load"),
             ["-B", "unix:" + _path, "-n", "200", "-c", "2", "-m", "8", "http://localhost/plaintext"]);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Contains("Application protocol: h2c", result.Stdout);
-        Assert.Contains("200 succeeded, 0 failed, 0 errored", result.Stdout);
+        Assert.Contains("Application protocol: h2c", result.StandardOutput);
+        Assert.Contains("200 succeeded, 0 failed, 0 errored", result.StandardOutput);
     }
 
     private static async Task<string> ReadExactlyAsync(Stream stream, int count)

@@ -13,8 +13,8 @@ namespace Transport.UnixNative.Client.Tests;
 /// <summary>HTTP/1.1 through every public entry point, against our server on a path and an abstract address.</summary>
 public sealed class HttpOverUnixSocketTests : IAsyncLifetime
 {
-    private readonly string _path = TestPaths.NewSocketPath();
-    private readonly string _abstract = TestPaths.NewAbstractAddress();
+    private readonly string _path = TestPaths.SocketPath();
+    private readonly string _abstract = TestPaths.AbstractAddress();
     private TestServer _server = null!;
 
     public async Task InitializeAsync()
@@ -187,8 +187,8 @@ public sealed class ConnectionPoolTests
     [InlineData("2.0")]
     public async Task EachSocketHasItsOwnPool_AndHostStaysLocalhost(string version)
     {
-        var pathA = TestPaths.NewSocketPath();
-        var pathB = TestPaths.NewSocketPath();
+        var pathA = TestPaths.SocketPath();
+        var pathB = TestPaths.SocketPath();
         var protocols = version == "2.0" ? HttpProtocols.Http2 : HttpProtocols.Http1;
         await using var a = await TestServer.StartAsync("a", k => k.ListenUnixSocket(pathA, o => o.Protocols = protocols), ServerTransport.Native, pathA);
         await using var b = await TestServer.StartAsync("b", k => k.ListenUnixSocket(pathB, o => o.Protocols = protocols), ServerTransport.Native, pathB);
@@ -217,7 +217,7 @@ public sealed class ConnectionPoolTests
     [Fact]
     public async Task OneClient_ServesUnixUrlsAndPlainTcpUrls()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         await using var server = await TestServer.StartAsync("both", k =>
         {
             k.ListenUnixSocket(path);

@@ -8,9 +8,9 @@ namespace Transport.UnixNative.Client.Tests;
 /// <summary>The same app on Kestrel's own Sockets transport: the client is not tied to our server.</summary>
 public sealed class KestrelSocketsTransportTests : IAsyncLifetime
 {
-    private readonly string _path = TestPaths.NewSocketPath();
-    private readonly string _h2Path = TestPaths.NewSocketPath();
-    private readonly string _abstract = TestPaths.NewAbstractAddress();
+    private readonly string _path = TestPaths.SocketPath();
+    private readonly string _h2Path = TestPaths.SocketPath();
+    private readonly string _abstract = TestPaths.AbstractAddress();
     private TestServer _server = null!;
 
     public async Task InitializeAsync()

@@ -12,7 +12,7 @@ public sealed class NginxTests : IAsyncLifetime
 
     public Task DisposeAsync() => _nginx.DisposeAsync();
 
-    [RequiresToolsFact("nginx")]
+    [ToolFact("nginx")]
     public async Task StaticFile_AndReturn200()
     {
         using var http = new HttpClient(new UnixSocketHttpHandler());
@@ -26,7 +26,7 @@ public sealed class NginxTests : IAsyncLifetime
         Assert.Equal("localhost HTTP/1.1\n", host);
     }
 
-    [RequiresToolsFact("nginx")]
+    [ToolFact("nginx")]
     public async Task Gzip_IsDecompressed_BySocketsHttpHandler()
     {
         var url = TestPaths.UnixUrl(_nginx.Socket, "/large.txt");
@@ -48,7 +48,7 @@ public sealed class NginxTests : IAsyncLifetime
         Assert.Equal(_nginx.LargeText, await response.Content.ReadAsStringAsync().DefaultTimeout());
     }
 
-    [RequiresToolsFact("nginx")]
+    [ToolFact("nginx")]
     public async Task Http2PriorKnowledge_AgainstNginx()
     {
         using var http = new HttpClient(UnixSocketHttpHandler.Create(_nginx.Http2Socket, o => o.Http2PriorKnowledge = true))

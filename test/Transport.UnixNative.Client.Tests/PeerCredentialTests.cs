@@ -7,7 +7,7 @@ namespace Transport.UnixNative.Client.Tests;
 /// <summary>The expected server identity, checked with SO_PEERCRED right after connect.</summary>
 public sealed class PeerCredentialTests : IAsyncLifetime
 {
-    private readonly string _abstract = TestPaths.NewAbstractAddress();
+    private readonly string _abstract = TestPaths.AbstractAddress();
     private TestServer _server = null!;
 
     public async Task InitializeAsync() => _server = await TestServer.StartAsync("creds", k => k.ListenUnixAbstract(_abstract));

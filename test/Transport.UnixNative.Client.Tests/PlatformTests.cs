@@ -17,7 +17,7 @@ public sealed class PlatformTests
     [Fact]
     public async Task NotLinux_PathsStillWork()
     {
-        var path = TestPaths.NewSocketPath();
+        var path = TestPaths.SocketPath();
         await using var server = await TestServer.StartAsync("path", k => k.ListenUnixSocket(path), ServerTransport.Native, path);
         ClientPlatform.PretendedOS.Value = MacOS;
         try

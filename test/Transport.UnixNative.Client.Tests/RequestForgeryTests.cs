@@ -13,7 +13,7 @@ namespace Transport.UnixNative.Client.Tests;
 /// </summary>
 public sealed class RequestForgeryTests : IAsyncLifetime
 {
-    private readonly string _victimPath = TestPaths.NewSocketPath();
+    private readonly string _victimPath = TestPaths.SocketPath();
     private Socket _victim = null!;
     private TestServer _tcp = null!;
 
@@ -130,10 +130,10 @@ public sealed class RequestForgeryTests : IAsyncLifetime
         var location = "http+unix://" + Uri.EscapeDataString(_victimPath) + "/containers/json";
         var url = $"{TcpBase}/redirect-to?url={Uri.EscapeDataString(location)}";
 
-        var result = await ExternalProcess.RunAsync(SampleApp.Dotnet, ["exec", typeof(RequestForgeryTests).Assembly.Location, "plain-client-after-handler", url]);
+        var result = await ProcessRunner.RunAsync(ProcessRunner.Dotnet, ["exec", typeof(RequestForgeryTests).Assembly.Location, "plain-client-after-handler", url]);
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.StartsWith("status 302", result.Stdout, StringComparison.Ordinal);
+        Assert.StartsWith("status 302", result.StandardOutput, StringComparison.Ordinal);
         Assert.False(VictimWasReached, "the redirect reached the local socket");
     }
 
@@ -152,7 +152,7 @@ public sealed class RequestForgeryTests : IAsyncLifetime
     [Fact]
     public async Task HandlerForOneSocket_RefusesAUrlNamingAnother()
     {
-        var own = TestPaths.NewSocketPath();
+        var own = TestPaths.SocketPath();
         await using var server = await TestServer.StartAsync("unix", k => k.ListenUnixSocket(own), ServerTransport.Native, own);
         using var http = new HttpClient(UnixSocketHttpHandler.Create(own)) { BaseAddress = new("http://localhost/") };
         var userInput = TestPaths.UnixUrl(_victimPath, "/containers/json");
@@ -171,8 +171,8 @@ public sealed class RequestForgeryTests : IAsyncLifetime
     [Fact]
     public async Task HandlerForOneSocket_WithAllowOtherSockets_ReachesAnother()
     {
-        var own = TestPaths.NewSocketPath();
-        var other = TestPaths.NewSocketPath();
+        var own = TestPaths.SocketPath();
+        var other = TestPaths.SocketPath();
         await using var server = await TestServer.StartAsync("unix", k => k.ListenUnixSocket(other), ServerTransport.Native, other);
         using var http = new HttpClient(UnixSocketHttpHandler.Create(own, o => o.AllowOtherSockets = true));
 

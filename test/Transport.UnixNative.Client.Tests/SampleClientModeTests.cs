@@ -8,8 +8,8 @@ namespace Transport.UnixNative.Client.Tests;
 /// <summary>`WebOverUds client &lt;url&gt;`, run as its own process the way a person would run it.</summary>
 public sealed class SampleClientModeTests : IAsyncLifetime
 {
-    private readonly string _path = TestPaths.NewSocketPath();
-    private readonly string _h2Abstract = TestPaths.NewAbstractAddress();
+    private readonly string _path = TestPaths.SocketPath();
+    private readonly string _h2Abstract = TestPaths.AbstractAddress();
     private TestServer _server = null!;
 
     public async Task InitializeAsync()
@@ -30,7 +30,7 @@ public sealed class SampleClientModeTests : IAsyncLifetime
         var result = await SampleApp.RunClientAsync(TestPaths.UnixUrl(_path, "/plaintext"));
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal("Hello, World!", result.Stdout.TrimEnd('\n'));
+        Assert.Equal("Hello, World!", result.StandardOutput.TrimEnd('\n'));
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public sealed class SampleClientModeTests : IAsyncLifetime
         var result = await SampleApp.RunClientAsync(TestPaths.UnixUrl(_h2Abstract, "/whoami"), "--http2");
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.StartsWith("sample-client localhost HTTP/2", result.Stdout);
+        Assert.StartsWith("sample-client localhost HTTP/2", result.StandardOutput);
     }
 
     [Fact]
@@ -50,19 +50,19 @@ public sealed class SampleClientModeTests : IAsyncLifetime
         var result = await SampleApp.RunClientAsync(tcp + "/plaintext");
 
         Assert.True(result.ExitCode == 0, result.ToString());
-        Assert.Equal("Hello, World!", result.Stdout.TrimEnd('\n'));
+        Assert.Equal("Hello, World!", result.StandardOutput.TrimEnd('\n'));
     }
 
     [Fact]
     public async Task MissingSocket_ExitsNonZero_WithTheReasonOnStderr()
     {
-        var missing = TestPaths.NewSocketPath();
+        var missing = TestPaths.SocketPath();
 
         var result = await SampleApp.RunClientAsync(TestPaths.UnixUrl(missing, "/plaintext"));
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains($"Cannot connect to unix socket '{missing}': ENOENT (No such file or directory)", result.Stderr);
-        Assert.Empty(result.Stdout);
+        Assert.Contains($"Cannot connect to unix socket '{missing}': ENOENT (No such file or directory)", result.StandardError);
+        Assert.Empty(result.StandardOutput);
     }
 
     [Fact]
@@ -71,7 +71,7 @@ public sealed class SampleClientModeTests : IAsyncLifetime
         var result = await SampleApp.RunClientAsync(TestPaths.UnixUrl(_path, "/no-such-route"));
 
         Assert.Equal(1, result.ExitCode);
-        Assert.Contains("HTTP 404", result.Stderr);
+        Assert.Contains("HTTP 404", result.StandardError);
     }
 
     [Fact]
@@ -80,6 +80,6 @@ public sealed class SampleClientModeTests : IAsyncLifetime
         var result = await SampleApp.RunClientAsync();
 
         Assert.Equal(2, result.ExitCode);
-        Assert.Contains("usage: WebOverUds client <url>", result.Stderr);
+        Assert.Contains("usage: WebOverUds client <url>", result.StandardError);
     }
 }

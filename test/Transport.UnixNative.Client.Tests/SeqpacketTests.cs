@@ -16,7 +16,7 @@ public sealed class SeqpacketStreamTests : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var address = new UnixDomainSocketEndPoint("\0" + TestPaths.NewAbstractAddress()[1..]);
+        var address = new UnixDomainSocketEndPoint("\0" + TestPaths.AbstractAddress()[1..]);
         _listener = new Socket(AddressFamily.Unix, SocketType.Seqpacket, ProtocolType.Unspecified);
         _listener.Bind(address);
         _listener.Listen(1);
@@ -144,9 +144,9 @@ public sealed class SeqpacketStreamTests : IAsyncLifetime
 /// <summary>HTTP over SOCK_SEQPACKET to our server's ListenUnixSeqpacket endpoints, chosen by URL scheme or handler option.</summary>
 public sealed class SeqpacketHttpTests : IAsyncLifetime
 {
-    private readonly string _path = TestPaths.NewSocketPath();
-    private readonly string _abstract = TestPaths.NewAbstractAddress();
-    private readonly string _h2Path = TestPaths.NewSocketPath();
+    private readonly string _path = TestPaths.SocketPath();
+    private readonly string _abstract = TestPaths.AbstractAddress();
+    private readonly string _h2Path = TestPaths.SocketPath();
     private TestServer _server = null!;
 
     public async Task InitializeAsync()

@@ -6,7 +6,7 @@ internal static class SampleApp
     public static string Dll => typeof(Program).Assembly.Location;
 
     public static Task<ProcessResult> RunClientAsync(params string[] arguments)
-        => ExternalProcess.RunAsync(Dotnet, [Dll, "client", .. arguments]);
+        => ProcessRunner.RunAsync(ProcessRunner.Dotnet, [Dll, "client", .. arguments]);
 
     /// <summary>
     /// Runs the client as user nobody (uid 65534) via setpriv. The test output directory may sit where
@@ -24,9 +24,9 @@ internal static class SampleApp
                 File.SetUnixFileMode(copy, (UnixFileMode)0b110_100_100);
             }
             var dll = Path.Combine(directory, Path.GetFileName(Dll));
-            return await ExternalProcess.RunAsync(Tools.Require("setpriv"),
-                ["--reuid=65534", "--regid=65534", "--clear-groups", "--", Dotnet, dll, "client", .. arguments],
-                new Dictionary<string, string> { ["HOME"] = directory, ["DOTNET_CLI_HOME"] = directory });
+            return await ProcessRunner.RunAsync("setpriv",
+                ["--reuid=65534", "--regid=65534", "--clear-groups", "--", ProcessRunner.Dotnet, dll, "client", .. arguments],
+                environment: new Dictionary<string, string> { ["HOME"] = directory, ["DOTNET_CLI_HOME"] = directory });
         }
         finally
         {
@@ -34,8 +34,4 @@ internal static class SampleApp
         }
     }
 
-    /// <summary>The dotnet host running these tests, so the sample runs on the same runtime.</summary>
-    public static string Dotnet => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet"
-        ? host
-        : Tools.Require("dotnet");
 }

@@ -12,7 +12,7 @@ public sealed class GrpcServerCollection : ICollectionFixture<GrpcServerFixture>
 /// <summary>samples/GrpcOverUds as a process, serving a socket path and an abstract name at once.</summary>
 public sealed class GrpcServerFixture : IAsyncLifetime
 {
-    private SampleProcess? _server;
+    private ExternalProcess? _server;
 
     public string Path { get; } = TestPaths.SocketPath();
 

@@ -57,7 +57,7 @@ public sealed class ConfiguredEndpointTests
 
     private static ProcessStartInfo Start(params (string Name, string Value)[] environment)
     {
-        var start = new ProcessStartInfo(SampleProcess.Dotnet)
+        var start = new ProcessStartInfo(ProcessRunner.Dotnet)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,

@@ -1,11 +1,37 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Transport.UnixNative.Client.Tests.Infrastructure;
+namespace Transport.UnixNative.Testing;
 
-internal sealed record ProcessResult(int ExitCode, string Stdout, string Stderr)
+internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)
 {
-    public override string ToString() => $"exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
+    public override string ToString() => $"exit {ExitCode}\nstdout: {StandardOutput}\nstderr: {StandardError}";
+}
+
+/// <summary>Runs an outside program to completion with a deadline; one that overstays is killed (with its children), never left behind.</summary>
+internal static class ProcessRunner
+{
+    /// <param name="fileName">A path, or a program name looked up on PATH (missing: a failure, see <see cref="Tools.Require"/>).</param>
+    public static async Task<ProcessResult> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan? timeout = null,
+        IDictionary<string, string>? environment = null)
+    {
+        var file = fileName.Contains('/') ? fileName : Tools.Require(fileName);
+        await using var process = ExternalProcess.Start(file, arguments, environment);
+        process.CloseInput();
+        try
+        {
+            return await process.WaitForExitAsync(timeout ?? TimeoutExtensions.DefaultTimeoutValue);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{fileName} {string.Join(' ', arguments)} did not finish in time; killed.\n{process.Output}");
+        }
+    }
+
+    /// <summary>The dotnet host running these tests, so a sample or a child runs on the same runtime.</summary>
+    public static string Dotnet => Environment.ProcessPath is { } host && Path.GetFileNameWithoutExtension(host) == "dotnet"
+        ? host
+        : Tools.Require("dotnet");
 }
 
 /// <summary>An outside program (curl, h2load, socat, nginx, a second dotnet) run as a real peer; killed on dispose.</summary>
@@ -50,17 +76,11 @@ internal sealed class ExternalProcess : IAsyncDisposable
         return result;
     }
 
-    /// <summary>Runs to completion (bounded by the default timeout) and returns what it printed.</summary>
-    public static async Task<ProcessResult> RunAsync(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
-    {
-        await using var process = Start(file, arguments, environment);
-        process._process.StandardInput.Close();
-        return await process.WaitForExitAsync().DefaultTimeout();
-    }
+    public void CloseInput() => _process.StandardInput.Close();
 
-    public async Task<ProcessResult> WaitForExitAsync()
+    public async Task<ProcessResult> WaitForExitAsync(TimeSpan? timeout = null)
     {
-        await _process.WaitForExitAsync().DefaultTimeout();
+        await _process.WaitForExitAsync().Timeout(timeout ?? TimeoutExtensions.DefaultTimeoutValue);
         await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).DefaultTimeout();
         lock (_gate)
         {

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Text;
 
-namespace Transport.UnixNative.Tests.Infrastructure;
+namespace Transport.UnixNative.Testing;
 
 /// <summary>Test-local libc calls, independent of the transport's own interop, for states .NET's Socket will not leave behind.</summary>
 internal static unsafe partial class NativeSocket

@@ -1,4 +1,4 @@
-namespace Transport.UnixNative.Tests.Infrastructure;
+namespace Transport.UnixNative.Testing;
 
 /// <summary>Every await in the suite is bounded: a hang becomes a TimeoutException that names the test, not a stuck run.</summary>
 internal static class TimeoutExtensions
