@@ -1,11 +1,12 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using System.Text;
 
 namespace Transport.UnixNative.Testing;
 
-internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError)
+internal sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError, int Pid)
 {
-    public override string ToString() => $"exit {ExitCode}\nstdout: {StandardOutput}\nstderr: {StandardError}";
+    public override string ToString() => $"pid {Pid} exit {ExitCode}\nstdout: {StandardOutput}\nstderr: {StandardError}";
 }
 
 /// <summary>Runs an outside program to completion with a deadline; one that overstays is killed (with its children), never left behind.</summary>
@@ -15,8 +16,7 @@ internal static class ProcessRunner
     public static async Task<ProcessResult> RunAsync(string fileName, IEnumerable<string> arguments, TimeSpan? timeout = null,
         IDictionary<string, string>? environment = null)
     {
-        var file = fileName.Contains('/') ? fileName : Tools.Require(fileName);
-        await using var process = ExternalProcess.Start(file, arguments, environment);
+        await using var process = ExternalProcess.Start(fileName, arguments, environment);
         process.CloseInput();
         try
         {
@@ -34,7 +34,10 @@ internal static class ProcessRunner
         : Tools.Require("dotnet");
 }
 
-/// <summary>An outside program (curl, h2load, socat, nginx, a second dotnet) run as a real peer; killed on dispose.</summary>
+/// <summary>
+/// An outside program (curl, h2load, socat, nginx, haproxy, Go, Python, a second dotnet) run as a real peer, its
+/// output collected line by line so a test can wait for a line; killed with its children on dispose.
+/// </summary>
 internal sealed class ExternalProcess : IAsyncDisposable
 {
     private readonly Process _process;
@@ -49,9 +52,10 @@ internal sealed class ExternalProcess : IAsyncDisposable
 
     public int Id => _process.Id;
 
+    /// <param name="file">A path, or a program name looked up on PATH (missing: a failure, see <see cref="Tools.Require"/>).</param>
     public static ExternalProcess Start(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
     {
-        var info = new ProcessStartInfo(file)
+        var info = new ProcessStartInfo(file.Contains('/') ? file : Tools.Require(file))
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -84,12 +88,15 @@ internal sealed class ExternalProcess : IAsyncDisposable
         await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).DefaultTimeout();
         lock (_gate)
         {
-            return new ProcessResult(_process.ExitCode, _stdout.ToString(), _stderr.ToString());
+            return new ProcessResult(_process.ExitCode, _stdout.ToString(), _stderr.ToString(), _process.Id);
         }
     }
 
-    /// <summary>Completes when a line of stdout or stderr matches: readiness from the program itself, not a sleep.</summary>
-    public Task<string> WaitForLineAsync(Func<string, bool> match)
+    /// <summary>
+    /// Completes when a line of stdout or stderr matches (already printed or to come): readiness from the program
+    /// itself, not a sleep. Fails once all its output has been read without one. Each line is matched once, in order.
+    /// </summary>
+    public async Task<string> WaitForLineAsync(Func<string, bool> match)
     {
         var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
@@ -98,21 +105,46 @@ internal sealed class ExternalProcess : IAsyncDisposable
             {
                 if (match(line))
                 {
-                    return Task.FromResult(line);
+                    return line;
                 }
             }
             _waiters.Add((match, seen));
         }
-        _ = _process.WaitForExitAsync().ContinueWith(_ =>
+        // Both streams at EOF means every line has been seen (Exited can come before the last lines).
+        var first = await Task.WhenAny(seen.Task, Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task)).DefaultTimeout();
+        if (first != seen.Task && !seen.Task.IsCompleted)
         {
-            // Only when the line never came: by then the process may be disposed.
-            if (!seen.Task.IsCompleted)
+            await _process.WaitForExitAsync().DefaultTimeout();
+            throw new InvalidOperationException(
+                $"{_process.StartInfo.FileName} exited ({_process.ExitCode}) before printing the expected line.\n{Output}");
+        }
+        return await seen.Task;
+    }
+
+    /// <summary>Waits until the program accepts connections on <paramref name="path"/> (for programs that print no ready line).</summary>
+    public async Task WaitForSocketAsync(string path)
+    {
+        var ready = await Poll.UntilAsync(() =>
+        {
+            if (_process.HasExited)
             {
-                seen.TrySetException(new InvalidOperationException(
-                    $"{_process.StartInfo.FileName} exited ({_process.ExitCode}) before printing the expected line.\n{Output}"));
+                return true;
             }
-        }, TaskScheduler.Default);
-        return seen.Task.DefaultTimeout();
+            using var probe = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            try
+            {
+                probe.Connect(new UnixDomainSocketEndPoint(path));
+                return true;
+            }
+            catch (SocketException)
+            {
+                return false;
+            }
+        });
+        if (!ready || _process.HasExited)
+        {
+            throw new InvalidOperationException($"{_process.StartInfo.FileName} is not accepting on {path}:\n{Output}");
+        }
     }
 
     public string Output

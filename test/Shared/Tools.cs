@@ -26,9 +26,14 @@ internal static class Tools
     public static bool IsCI => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("CI"));
 
     public static string? SkipReason(string[] tools)
+        => IsCI || Missing(tools) is not { } missing ? null
+            : $"needs {missing} on PATH (CI installs them via .ci/run; under CI=true this test runs and fails instead of skipping)";
+
+    /// <summary>The tools not found, comma-separated, or null when all are there.</summary>
+    public static string? Missing(params string[] tools)
     {
         var missing = tools.Where(t => Find(t) is null).ToArray();
-        return missing.Length == 0 || IsCI ? null : $"needs {string.Join(", ", missing)} on PATH (CI installs them via .ci/run; under CI=true this test runs and fails instead of skipping)";
+        return missing.Length == 0 ? null : string.Join(", ", missing);
     }
 
     /// <summary>The tool's full path on PATH (or in /usr/sbin, /sbin, where nginx lives), or null.</summary>

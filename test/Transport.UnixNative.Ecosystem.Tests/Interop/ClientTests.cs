@@ -115,7 +115,7 @@ public sealed class ClientTests
 
         // SSE over h2c: curl prints the first event while the server still holds the second.
         var key = TestPaths.Hex8();
-        await using var sse = OutsideProcess.Start("curl", [.. h2c, "-N", $"http://localhost/sse?key={key}"]);
+        await using var sse = ExternalProcess.Start("curl", [.. h2c, "-N", $"http://localhost/sse?key={key}"]);
         await sse.WaitForLineAsync(line => line == "data: one");
         server.Release(key);
         await sse.WaitForLineAsync(line => line == "data: two");

@@ -89,7 +89,7 @@ public sealed class ForeignServerTests
                 }
             }
             """);
-        await using var nginx = OutsideProcess.Start("nginx", ["-p", dir.Path, "-e", "stderr", "-c", config, "-g", "daemon off;"]);
+        await using var nginx = ExternalProcess.Start("nginx", ["-p", dir.Path, "-e", "stderr", "-c", config, "-g", "daemon off;"]);
         await nginx.WaitForLineAsync(line => line.Contains("start worker process", StringComparison.Ordinal));
 
         using var client = HttpChecks.Client(h1);
@@ -110,7 +110,7 @@ public sealed class ForeignServerTests
         var go = await GoProgram.BinaryAsync().Timeout(TimeSpan.FromMinutes(3));
         using var dir = new PrivateDirectory();
         var address = kind == "path" ? dir.File("go.sock") : "@" + TestPaths.AbstractName();
-        await using var server = OutsideProcess.Start(go, ["server", address]);
+        await using var server = ExternalProcess.Start(go, ["server", address]);
         await server.WaitForLineAsync(line => line == "ready " + address);
 
         await ForeignChecksAsync(address);
@@ -139,7 +139,7 @@ public sealed class ForeignServerTests
     {
         using var dir = new PrivateDirectory();
         var socket = dir.File("podman.sock");
-        await using var podman = OutsideProcess.Start("podman", [.. PodmanFactAttribute.Isolated(dir.Path), "system", "service", "--time=0", "unix://" + socket]);
+        await using var podman = ExternalProcess.Start("podman", [.. PodmanFactAttribute.Isolated(dir.Path), "system", "service", "--time=0", "unix://" + socket]);
         await podman.WaitForSocketAsync(socket);
         using var client = HttpChecks.Client(socket);
 

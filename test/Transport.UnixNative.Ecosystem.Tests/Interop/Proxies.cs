@@ -37,7 +37,7 @@ internal static class Proxy
 internal sealed class NginxProxy : IProxy
 {
     private readonly PrivateDirectory _dir = new();
-    private OutsideProcess? _process;
+    private ExternalProcess? _process;
 
     public string Socket => _dir.File("front.sock");
 
@@ -95,7 +95,7 @@ internal sealed class NginxProxy : IProxy
             {{Config(backend.Address, proxy.Socket, keepalive)}}
             }
             """));
-        proxy._process = OutsideProcess.Start("nginx", ["-p", dir, "-e", "stderr", "-c", config, "-g", "daemon off;"]);
+        proxy._process = ExternalProcess.Start("nginx", ["-p", dir, "-e", "stderr", "-c", config, "-g", "daemon off;"]);
         try
         {
             // nginx has bound its sockets when it starts its workers, and says so.
@@ -123,7 +123,7 @@ internal sealed class NginxProxy : IProxy
 internal sealed class HaproxyProxy : IProxy
 {
     private readonly PrivateDirectory _dir = new();
-    private OutsideProcess? _process;
+    private ExternalProcess? _process;
 
     public string Socket => _dir.File("front.sock");
 
@@ -161,7 +161,7 @@ internal sealed class HaproxyProxy : IProxy
                 timeout tunnel 60s
             {{Config(backend.Address, proxy.Socket, http2)}}
             """);
-        proxy._process = OutsideProcess.Start("haproxy", ["-db", "-f", config]);
+        proxy._process = ExternalProcess.Start("haproxy", ["-db", "-f", config]);
         try
         {
             await proxy._process.WaitForSocketAsync(proxy.Socket);

@@ -30,9 +30,9 @@ internal static class Python
         return result.StandardOutput.Trim();
     }
 
-    /// <summary>Starts a long-running script (a server) as an <see cref="OutsideProcess"/>.</summary>
-    public static OutsideProcess Start(string script, params string[] arguments)
-        => OutsideProcess.Start(Path, ["-u", "-c", script, .. arguments]);
+    /// <summary>Starts a long-running script (a server) as an <see cref="ExternalProcess"/>.</summary>
+    public static ExternalProcess Start(string script, params string[] arguments)
+        => ExternalProcess.Start(Path, ["-u", "-c", script, .. arguments]);
 }
 
 /// <summary>A theory needing python3 modules; skips (with the reason) only when one is missing and CI is unset.</summary>

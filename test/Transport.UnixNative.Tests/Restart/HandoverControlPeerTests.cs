@@ -48,11 +48,11 @@ public sealed class HandoverControlPeerTests(ITestOutputHelper output)
                 s.close()
             print("sent", 10 * 253 + 5 * 253, flush=True)
             """;
-        var python = await ChildProcess.RunAsync(Python, ["-c", peer, control]);
+        var python = await ProcessRunner.RunAsync(Python, ["-c", peer, control]);
         Assert.True(python.ExitCode == 0, python.ToString());
 
         var after = DescriptorCount(predecessor.Pid);
-        output.WriteLine($"{python.Stdout.Trim()} descriptors; the predecessor held {before} before, {after} after");
+        output.WriteLine($"{python.StandardOutput.Trim()} descriptors; the predecessor held {before} before, {after} after");
         Assert.True(after - before < 32, $"the predecessor held {before} descriptors before and {after} after");
         Assert.Equal(predecessor.Pid, await ProcessProbe.PidAsync(new ServerAddress(socket)));
 
@@ -171,9 +171,9 @@ public sealed class HandoverControlPeerTests(ITestOutputHelper output)
                 s.close()
             print("closed", closed, flush=True)
             """;
-        var python = await ChildProcess.RunAsync("setpriv", [$"--reuid={users.Other.Uid}", $"--regid={users.Other.Gid}", "--clear-groups", Python, "-c", peer, control]);
+        var python = await ProcessRunner.RunAsync("setpriv", [$"--reuid={users.Other.Uid}", $"--regid={users.Other.Gid}", "--clear-groups", Python, "-c", peer, control]);
 
-        Assert.Equal("closed 50", python.Stdout.Trim());
+        Assert.Equal("closed 50", python.StandardOutput.Trim());
         await predecessor.WaitForLineAsync($"Hand-over: refused pid");
         Assert.Single(predecessor.Lines, l => l.Contains($"(uid {users.Other.Uid}): only uid 0 may take the sockets", StringComparison.Ordinal));
         Assert.False(predecessor.HasExited);

@@ -62,7 +62,7 @@ public sealed class HandoverControlSocketRaceTests(ITestOutputHelper output)
         var source = victimHome.PathOf("racer.c");
         var binary = victimHome.PathOf("racer");
         await File.WriteAllTextAsync(source, racer);
-        var compile = await ChildProcess.RunAsync("gcc", ["-O2", "-o", binary, source]);
+        var compile = await ProcessRunner.RunAsync("gcc", ["-O2", "-o", binary, source]);
         Assert.True(compile.ExitCode == 0, compile.ToString());
         var start = new ProcessStartInfo("setpriv") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (var a in new[] { $"--reuid={users.Other.Uid}", $"--regid={users.Other.Gid}", "--clear-groups", binary, control, victim, stop })
@@ -70,7 +70,7 @@ public sealed class HandoverControlSocketRaceTests(ITestOutputHelper output)
             start.ArgumentList.Add(a);
         }
         using var process = Process.Start(start)!;
-        Assert.Equal("racing", await process.StandardOutput.ReadLineAsync().WaitAsync(SecurityTestExtensions.Timeout));
+        Assert.Equal("racing", await process.StandardOutput.ReadLineAsync().WaitAsync(TimeoutExtensions.DefaultTimeoutValue));
 
         var factory = new UnixNativeTransportFactory(Options.Create(new UnixNativeTransportOptions()), NullLoggerFactory.Instance, new SharedPool());
         var lifetime = new ApplicationLifetime(NullLogger<ApplicationLifetime>.Instance);
@@ -101,7 +101,7 @@ public sealed class HandoverControlSocketRaceTests(ITestOutputHelper output)
         finally
         {
             await File.WriteAllTextAsync(stop, "");
-            await process.WaitForExitAsync().WaitAsync(SecurityTestExtensions.Timeout);
+            await process.WaitForExitAsync().WaitAsync(TimeoutExtensions.DefaultTimeoutValue);
         }
         var swaps = await process.StandardOutput.ReadLineAsync();
         output.WriteLine($"{Tries} tries, racer: {swaps}, {failures} starts refused");

@@ -58,9 +58,9 @@ public sealed class AbstractAddressAccessTests
         var own = await PythonAsync(server.Address, user: null, connections: 1);
 
         Assert.True(flood.ExitCode == 0, flood.ToString());
-        Assert.Equal("closed 300 of 300", flood.Stdout.Trim());
+        Assert.Equal("closed 300 of 300", flood.StandardOutput.Trim());
         Assert.True(own.ExitCode == 0, own.ToString());
-        Assert.Contains(" 200 OK", own.Stdout);
+        Assert.Contains(" 200 OK", own.StandardOutput);
         var lines = server.Logs.WithEventId(AbstractDefaultRefused).ToArray();
         Assert.Single(lines);
         Assert.Equal(users.Other.Uid, (uint)lines[0]["UserId"]!);
@@ -68,7 +68,7 @@ public sealed class AbstractAddressAccessTests
 
         // Another uid gets its own line.
         var member = await PythonAsync(server.Address, users.Member, connections: 20);
-        Assert.Equal("closed 20 of 20", member.Stdout.Trim());
+        Assert.Equal("closed 20 of 20", member.StandardOutput.Trim());
         Assert.Equal([users.Other.Uid, users.Member.Uid], server.Logs.WithEventId(AbstractDefaultRefused).Select(e => (uint)e["UserId"]!));
     }
 
@@ -84,8 +84,8 @@ public sealed class AbstractAddressAccessTests
         var other = await PythonAsync(server.Address, users.Other, connections: 1, isSeqpacket);
         var member = await PythonAsync(server.Address, users.Member, connections: 1, isSeqpacket);
 
-        Assert.Contains(" 200 OK", other.Stdout);
-        Assert.Equal("closed 1 of 1", member.Stdout.Trim());
+        Assert.Contains(" 200 OK", other.StandardOutput);
+        Assert.Equal("closed 1 of 1", member.StandardOutput.Trim());
         Assert.Single(server.Logs.WithEventId(40));   // the allowlist's refusal, not the abstract default's
         Assert.Empty(server.Logs.WithEventId(AbstractDefaultRefused));
     }
@@ -102,8 +102,8 @@ public sealed class AbstractAddressAccessTests
         var other = await PythonAsync(server.Address, users.Other, connections: 1, isSeqpacket);
         var member = await PythonAsync(server.Address, users.Member, connections: 1, isSeqpacket);
 
-        Assert.Contains(" 200 OK", other.Stdout);
-        Assert.Contains(" 200 OK", member.Stdout);
+        Assert.Contains(" 200 OK", other.StandardOutput);
+        Assert.Contains(" 200 OK", member.StandardOutput);
         Assert.Empty(server.Logs.WithEventId(AbstractDefaultRefused));
     }
 
@@ -212,7 +212,7 @@ public sealed class AbstractAddressAccessTests
             """;
         List<string> arguments = ["-c", client, address, isSeqpacket ? "seqpacket" : "stream", connections.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         return user is null
-            ? ChildProcess.RunAsync("/usr/bin/python3", arguments)
-            : ChildProcess.RunAsync("setpriv", [$"--reuid={user.Uid}", $"--regid={user.Gid}", "--clear-groups", "/usr/bin/python3", .. arguments]);
+            ? ProcessRunner.RunAsync("/usr/bin/python3", arguments)
+            : ProcessRunner.RunAsync("setpriv", [$"--reuid={user.Uid}", $"--regid={user.Gid}", "--clear-groups", "/usr/bin/python3", .. arguments]);
     }
 }

@@ -35,10 +35,10 @@ internal static class Curl
         arguments.AddRange(socket.StartsWith('@') ? ["--abstract-unix-socket", socket[1..]] : ["--unix-socket", socket]);
         arguments.AddRange(extra);
         arguments.Add("http://localhost" + path);
-        var result = await ChildProcess.RunAsync(program, arguments);
-        var marker = result.Stdout.LastIndexOf(statusMarker, StringComparison.Ordinal);
+        var result = await ProcessRunner.RunAsync(program, arguments);
+        var marker = result.StandardOutput.LastIndexOf(statusMarker, StringComparison.Ordinal);
         return marker < 0
-            ? new CurlResult(result, 0, result.Stdout)
-            : new CurlResult(result, int.Parse(result.Stdout[(marker + statusMarker.Length)..]), result.Stdout[..marker]);
+            ? new CurlResult(result, 0, result.StandardOutput)
+            : new CurlResult(result, int.Parse(result.StandardOutput[(marker + statusMarker.Length)..]), result.StandardOutput[..marker]);
     }
 }

@@ -39,7 +39,7 @@ public sealed class LockFileOwnerTests
         var socket = directory.PathOf("s.sock");
         var lockPath = socket + ".lock";
         // Just left there, readable by all: before, it was adopted as it was.
-        var made = await ChildProcess.RunAsync("setpriv", [$"--reuid={users.Other.Uid}", $"--regid={users.Other.Gid}", "--clear-groups",
+        var made = await ProcessRunner.RunAsync("setpriv", [$"--reuid={users.Other.Uid}", $"--regid={users.Other.Gid}", "--clear-groups",
             "/usr/bin/python3", "-c", "import os, sys; os.close(os.open(sys.argv[1], os.O_CREAT | os.O_WRONLY, 0o644))", lockPath]);
         Assert.True(made.ExitCode == 0, made.ToString());
 
@@ -50,7 +50,7 @@ public sealed class LockFileOwnerTests
         Assert.Contains("EPERM", error.Output);
         Assert.DoesNotContain("Another server", error.Output, StringComparison.OrdinalIgnoreCase);
         Assert.False(File.Exists(socket));
-        Assert.Equal(users.Other.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), (await ChildProcess.RunAsync("stat", ["-c", "%u", lockPath])).Stdout.Trim());
+        Assert.Equal(users.Other.Uid.ToString(System.Globalization.CultureInfo.InvariantCulture), (await ProcessRunner.RunAsync("stat", ["-c", "%u", lockPath])).StandardOutput.Trim());
     }
 
     /// <summary>python3 as another user: creates the lock file, holds an exclusive flock on it until disposed.</summary>
@@ -71,14 +71,14 @@ public sealed class LockFileOwnerTests
                 start.ArgumentList.Add(a);
             }
             var holder = new ForeignLockHolder(Process.Start(start)!);
-            Assert.Equal("locked", await holder._process.StandardOutput.ReadLineAsync().WaitAsync(SecurityTestExtensions.Timeout));
+            Assert.Equal("locked", await holder._process.StandardOutput.ReadLineAsync().WaitAsync(TimeoutExtensions.DefaultTimeoutValue));
             return holder;
         }
 
         public async ValueTask DisposeAsync()
         {
             _process.StandardInput.Close();
-            await _process.WaitForExitAsync().WaitAsync(SecurityTestExtensions.Timeout);
+            await _process.WaitForExitAsync().WaitAsync(TimeoutExtensions.DefaultTimeoutValue);
             _process.Dispose();
         }
     }

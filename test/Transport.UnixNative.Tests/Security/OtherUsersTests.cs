@@ -147,7 +147,7 @@ public sealed class OtherUsersTests
         foreach (var refused in new[] { other, memberWithoutGroups })
         {
             Assert.True(refused.ExitCode == 7, refused.ToString());   // CURLE_COULDNT_CONNECT
-            Assert.Contains("Permission denied", refused.Process.Stderr);   // EACCES from connect(2)
+            Assert.Contains("Permission denied", refused.Process.StandardError);   // EACCES from connect(2)
         }
         Assert.Equal(2, server.Requests);
     }

@@ -37,7 +37,7 @@ public sealed class PeerCredentialsFeatureTests
         Assert.True(report.SameFeatureAsConnection);
         // The pidfd names curl itself, by the kernel's account (/proc/self/fdinfo).
         Assert.Equal(KernelHasPeerPidFd ? curl.Pid : null, report.PidFdPid);
-        Assert.Equal((await ChildProcess.RunAsync("id", ["-un"])).Stdout.Trim(), report.UserName);
+        Assert.Equal((await ProcessRunner.RunAsync("id", ["-un"])).StandardOutput.Trim(), report.UserName);
     }
 
     [CurlFact]
@@ -80,10 +80,10 @@ public sealed class PeerCredentialsFeatureTests
             sys.stdout.write(data.decode())
             """;
 
-        var python = await ChildProcess.RunAsync("python3", ["-c", client, server.Address]);
+        var python = await ProcessRunner.RunAsync("python3", ["-c", client, server.Address]);
 
         Assert.True(python.ExitCode == 0, python.ToString());
-        var body = python.Stdout[(python.Stdout.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
+        var body = python.StandardOutput[(python.StandardOutput.IndexOf("\r\n\r\n", StringComparison.Ordinal) + 4)..];
         var report = JsonSerializer.Deserialize<PeerReport>(body, Json)!;
         Assert.Equal(python.Pid, report.Pid);
         Assert.Equal(ProcessIds.EffectiveUserId, report.Uid);

@@ -30,7 +30,7 @@ public sealed class SampleSecurityTests
 
         var other = await Curl.GetAsync(socket, "/whoami", users.Other, Curl.ClearGroups, "-v");
         Assert.Equal(7, other.ExitCode);
-        Assert.Contains("Permission denied", other.Process.Stderr);
+        Assert.Contains("Permission denied", other.Process.StandardError);
     }
 
     [UserSwitchingFact]
@@ -38,7 +38,7 @@ public sealed class SampleSecurityTests
     {
         var users = await TestUsers.GetAsync();
         using var directory = new TempSocketDirectory();
-        Assert.Equal(0, (await ChildProcess.RunAsync("chown", [users.Other.Name, directory.Path])).ExitCode);
+        Assert.Equal(0, (await ProcessRunner.RunAsync("chown", [users.Other.Name, directory.Path])).ExitCode);
         var socket = directory.PathOf("s.sock");
 
         var error = await Assert.ThrowsAsync<SampleExitedException>(() => SampleProcess.StartAsync(directory.Path, users.Other,

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Runtime.Versioning;
-using System.Text;
 
 namespace Transport.UnixNative.Tests.Security;
 
@@ -64,18 +62,6 @@ internal static class SkipReasons
     public static string? Curl() => !InCI && Tools.Missing("curl", "stat") is { } missing ? $"Needs {missing}; CI installs it." : null;
 }
 
-internal static class Tools
-{
-    private static readonly string[] s_path = (Environment.GetEnvironmentVariable("PATH") ?? "/usr/bin:/bin")
-        .Split(':', StringSplitOptions.RemoveEmptyEntries).Concat(["/usr/sbin", "/sbin"]).ToArray();
-
-    public static string? Missing(params string[] tools)
-    {
-        var missing = tools.Where(t => !s_path.Any(dir => File.Exists(Path.Combine(dir, t)))).ToArray();
-        return missing.Length == 0 ? null : string.Join(", ", missing);
-    }
-}
-
 /// <summary>This process's ids, read from /proc (not from the code under test).</summary>
 internal static class ProcessIds
 {
@@ -90,60 +76,6 @@ internal static class ProcessIds
         => uint.Parse(Line(name).Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries)[1 + index]);
 
     private static string Line(string name) => File.ReadLines("/proc/self/status").First(l => l.StartsWith(name, StringComparison.Ordinal));
-}
-
-internal static class SecurityTestExtensions
-{
-    public static readonly TimeSpan Timeout = TimeSpan.FromSeconds(30);
-
-    public static Task DefaultTimeout(this Task task) => task.WaitAsync(Timeout);
-
-    public static Task<T> DefaultTimeout<T>(this Task<T> task) => task.WaitAsync(Timeout);
-}
-
-/// <summary>A finished child process.</summary>
-internal sealed record ProcessResult(int Pid, int ExitCode, string Stdout, string Stderr)
-{
-    public override string ToString() => $"pid {Pid} exit {ExitCode}\nstdout: {Stdout}\nstderr: {Stderr}";
-}
-
-internal static class ChildProcess
-{
-    /// <summary>Runs a program to completion (killed after the default timeout) and returns its exit code and output.</summary>
-    public static async Task<ProcessResult> RunAsync(string fileName, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
-    {
-        var start = new ProcessStartInfo(fileName)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (var argument in arguments)
-        {
-            start.ArgumentList.Add(argument);
-        }
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
-        {
-            start.Environment[key] = value;
-        }
-        using var process = Process.Start(start) ?? throw new InvalidOperationException($"Cannot start {fileName}.");
-        process.StandardInput.Close();
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(SecurityTestExtensions.Timeout);
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync();
-            throw new TimeoutException($"{fileName} {string.Join(' ', start.ArgumentList)} did not finish within {SecurityTestExtensions.Timeout}: {await stderr}");
-        }
-        return new ProcessResult(process.Id, process.ExitCode, await stdout, await stderr);
-    }
 }
 
 /// <summary>A fresh directory under /tmp that other users may traverse (0755), removed with everything in it.</summary>

@@ -71,7 +71,7 @@ public sealed class SharedPeerIdentityTests
             // One identity: the very same claim objects on both connections.
             Assert.All(replies, r => Assert.Same(replies[0].UserId, r.UserId));
             var uid = ProcessIds.EffectiveUserId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var untouched = $"name={(await ChildProcess.RunAsync("id", ["-un"])).Stdout.Trim()} uid={uid} pid={Environment.ProcessId} added=0";
+            var untouched = $"name={(await ProcessRunner.RunAsync("id", ["-un"])).StandardOutput.Trim()} uid={uid} pid={Environment.ProcessId} added=0";
             Assert.Equal([untouched, "name=(none) uid=(none) pid=" + Environment.ProcessId + " added=1", untouched, untouched], replies.Select(r => r.View));
         }
         finally

@@ -9,9 +9,9 @@ public sealed class SocketFilePermissionTests
     /// <summary>Mode (octal), owner and group names and ids of a file, as coreutils' stat reports them.</summary>
     internal static async Task<string[]> StatAsync(string path)
     {
-        var stat = await ChildProcess.RunAsync("stat", ["-c", "%a %U %G %u %g %F", path]);
+        var stat = await ProcessRunner.RunAsync("stat", ["-c", "%a %U %G %u %g %F", path]);
         Assert.True(stat.ExitCode == 0, stat.ToString());
-        return stat.Stdout.Trim().Split(' ', 6);
+        return stat.StandardOutput.Trim().Split(' ', 6);
     }
 
     [CurlTheory]

@@ -19,13 +19,13 @@ internal sealed record TestUsers(TestUser Member, TestUser Other, uint AppGroupI
 
     private static async Task<TestUsers> CreateAsync()
     {
-        if ((await ChildProcess.RunAsync("getent", ["group", AppGroup])).ExitCode != 0)
+        if ((await ProcessRunner.RunAsync("getent", ["group", AppGroup])).ExitCode != 0)
         {
             await MustAsync("groupadd", "--system", AppGroup);
         }
         foreach (var (name, groups) in new[] { (MemberName, new[] { "--groups", AppGroup }), (OtherName, Array.Empty<string>()) })
         {
-            if ((await ChildProcess.RunAsync("id", ["-u", name])).ExitCode != 0)
+            if ((await ProcessRunner.RunAsync("id", ["-u", name])).ExitCode != 0)
             {
                 await MustAsync("useradd", ["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "--user-group", .. groups, name]);
             }
@@ -47,11 +47,11 @@ internal sealed record TestUsers(TestUser Member, TestUser Other, uint AppGroupI
 
     private static async Task<string> MustAsync(string program, params string[] arguments)
     {
-        var result = await ChildProcess.RunAsync(program, arguments);
+        var result = await ProcessRunner.RunAsync(program, arguments);
         if (result.ExitCode != 0)
         {
             throw new InvalidOperationException($"{program} {string.Join(' ', arguments)} failed: {result}");
         }
-        return result.Stdout.Trim();
+        return result.StandardOutput.Trim();
     }
 }

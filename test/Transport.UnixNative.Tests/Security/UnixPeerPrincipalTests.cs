@@ -54,15 +54,15 @@ public sealed class UnixPeerPrincipalTests
             // One connection, one request at a time, in this order. (curl 7.88 cannot reuse an
             // h2c prior-knowledge connection for a second URL; h2load cycles through its URIs.)
             var client = protocols == HttpProtocols.Http1
-                ? await ChildProcess.RunAsync("curl", ["-q", "-sS", "--max-time", "20", "--unix-socket", socket, .. urls])
-                : await ChildProcess.RunAsync("h2load", ["-B", $"unix:{socket}", "-n", "5", "-c", "1", "-m", "1", .. urls]);
+                ? await ProcessRunner.RunAsync("curl", ["-q", "-sS", "--max-time", "20", "--unix-socket", socket, .. urls])
+                : await ProcessRunner.RunAsync("h2load", ["-B", $"unix:{socket}", "-n", "5", "-c", "1", "-m", "1", .. urls]);
 
             Assert.True(client.ExitCode == 0, client.ToString());
             var replies = seen.ToArray();
             Assert.Equal(5, replies.Length);
             Assert.Single(replies.Select(r => r.Split(' ')[0]).Distinct()); // one connection for all five
             var uid = ProcessIds.EffectiveUserId.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            var untouched = $"name={(await ChildProcess.RunAsync("id", ["-un"])).Stdout.Trim()} uid={uid} transformed=1 added=0 identities=1";
+            var untouched = $"name={(await ProcessRunner.RunAsync("id", ["-un"])).StandardOutput.Trim()} uid={uid} transformed=1 added=0 identities=1";
             var mutated = "name=(none) uid=(none) transformed=1 added=1 identities=2";
             Assert.Equal([untouched, mutated, untouched, mutated, untouched], replies.Select(r => r[(r.IndexOf(' ') + 1)..]));
         }
