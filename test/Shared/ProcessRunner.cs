@@ -45,15 +45,16 @@ internal sealed class ExternalProcess : IAsyncDisposable
     private readonly StringBuilder _stderr = new();
     private readonly Lock _gate = new();
     private readonly List<(Func<string, bool> Match, TaskCompletionSource<string> Seen)> _waiters = [];
-    private readonly TaskCompletionSource _stdoutClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _stderrClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<string> _lines = [];
+    private Task _outputEnded = Task.CompletedTask;
 
     private ExternalProcess(Process process) => _process = process;
 
     public int Id => _process.Id;
 
     /// <param name="file">A path, or a program name looked up on PATH (missing: a failure, see <see cref="Tools.Require"/>).</param>
-    public static ExternalProcess Start(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null)
+    public static ExternalProcess Start(string file, IEnumerable<string> arguments, IDictionary<string, string>? environment = null,
+        string? workingDirectory = null)
     {
         var info = new ProcessStartInfo(file.Contains('/') ? file : Tools.Require(file))
         {
@@ -61,6 +62,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
+            WorkingDirectory = workingDirectory ?? string.Empty,
         };
         foreach (var argument in arguments)
         {
@@ -72,11 +74,11 @@ internal sealed class ExternalProcess : IAsyncDisposable
         }
         var process = new Process { StartInfo = info };
         var result = new ExternalProcess(process);
-        process.OutputDataReceived += (_, e) => result.OnLine(e.Data, result._stdout, result._stdoutClosed);
-        process.ErrorDataReceived += (_, e) => result.OnLine(e.Data, result._stderr, result._stderrClosed);
         process.Start();
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
+        // Read as text, not as lines, so a result is exactly what the program printed (a last line without '\n' stays so).
+        result._outputEnded = Task.WhenAll(
+            result.CollectAsync(process.StandardOutput, result._stdout),
+            result.CollectAsync(process.StandardError, result._stderr));
         return result;
     }
 
@@ -85,7 +87,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
     public async Task<ProcessResult> WaitForExitAsync(TimeSpan? timeout = null)
     {
         await _process.WaitForExitAsync().Timeout(timeout ?? TimeoutExtensions.DefaultTimeoutValue);
-        await Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task).DefaultTimeout();
+        await _outputEnded.DefaultTimeout();
         lock (_gate)
         {
             return new ProcessResult(_process.ExitCode, _stdout.ToString(), _stderr.ToString(), _process.Id);
@@ -101,7 +103,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
         var seen = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
         {
-            foreach (var line in (_stdout + "\n" + _stderr).Split('\n'))
+            foreach (var line in _lines)
             {
                 if (match(line))
                 {
@@ -111,7 +113,7 @@ internal sealed class ExternalProcess : IAsyncDisposable
             _waiters.Add((match, seen));
         }
         // Both streams at EOF means every line has been seen (Exited can come before the last lines).
-        var first = await Task.WhenAny(seen.Task, Task.WhenAll(_stdoutClosed.Task, _stderrClosed.Task)).DefaultTimeout();
+        var first = await Task.WhenAny(seen.Task, _outputEnded).DefaultTimeout();
         if (first != seen.Task && !seen.Task.IsCompleted)
         {
             await _process.WaitForExitAsync().DefaultTimeout();
@@ -158,29 +160,51 @@ internal sealed class ExternalProcess : IAsyncDisposable
         }
     }
 
-    private void OnLine(string? line, StringBuilder sink, TaskCompletionSource closed)
+    private async Task CollectAsync(StreamReader reader, StringBuilder sink)
     {
-        if (line is null)
+        var buffer = new char[4096];
+        var partial = new StringBuilder();
+        int n;
+        while ((n = await reader.ReadAsync(buffer)) > 0)
         {
-            closed.TrySetResult();
-            return;
+            Collect(buffer.AsSpan(0, n), sink, partial);
         }
-        List<TaskCompletionSource<string>> matched = [];
+        if (partial.Length > 0)
+        {
+            Collect("\n", sink: null, partial);
+        }
+    }
+
+    /// <summary>Appends <paramref name="text"/> and offers each line it completes to the waiters, all under one lock, so each line is matched once.</summary>
+    private void Collect(ReadOnlySpan<char> text, StringBuilder? sink, StringBuilder partial)
+    {
+        List<(TaskCompletionSource<string> Seen, string Line)> matched = [];
         lock (_gate)
         {
-            sink.Append(line).Append('\n');
-            for (var i = _waiters.Count - 1; i >= 0; i--)
+            sink?.Append(text);
+            foreach (var c in text)
             {
-                if (_waiters[i].Match(line))
+                if (c != '\n')
                 {
-                    matched.Add(_waiters[i].Seen);
-                    _waiters.RemoveAt(i);
+                    partial.Append(c);
+                    continue;
+                }
+                var line = partial.ToString().TrimEnd('\r');
+                partial.Clear();
+                _lines.Add(line);
+                for (var i = _waiters.Count - 1; i >= 0; i--)
+                {
+                    if (_waiters[i].Match(line))
+                    {
+                        matched.Add((_waiters[i].Seen, line));
+                        _waiters.RemoveAt(i);
+                    }
                 }
             }
         }
-        foreach (var waiter in matched)
+        foreach (var (seen, line) in matched)
         {
-            waiter.TrySetResult(line);
+            seen.TrySetResult(line);
         }
     }
 

@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Runtime.Versioning;
-using System.Text;
 using static Transport.UnixNative.Tests.Security.SocketFilePermissionTests;
 
 namespace Transport.UnixNative.Tests.Security;
@@ -61,96 +59,32 @@ internal sealed class SampleExitedException(string message, string output) : Exc
 }
 
 /// <summary>The WebOverUds sample from the test's output directory, started and killed by the test; $HOME is the test's directory.</summary>
-internal sealed class SampleProcess : IAsyncDisposable
+internal static class SampleProcess
 {
-    private readonly Process _process;
-    private readonly StringBuilder _output = new();
-
-    private SampleProcess(Process process) => _process = process;
-
     /// <summary>Starts the sample (as <paramref name="user"/>, if given) and returns once it listens; throws if it exits first.</summary>
-    public static async Task<SampleProcess> StartAsync(string home, TestUser? user, params string[] arguments)
+    public static async Task<ExternalProcess> StartAsync(string home, TestUser? user, params string[] arguments)
     {
-        var dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet";
-        var start = new ProcessStartInfo(user is null ? dotnet : "setpriv")
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = home,
-        };
-        if (user is not null)
-        {
-            foreach (var a in new[] { $"--reuid={user.Uid}", $"--regid={user.Gid}", "--clear-groups", dotnet })
-            {
-                start.ArgumentList.Add(a);
-            }
-        }
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "WebOverUds.dll"));
-        foreach (var a in arguments)
-        {
-            start.ArgumentList.Add(a);
-        }
+        string[] sample = [ProcessRunner.Dotnet, Path.Combine(AppContext.BaseDirectory, "WebOverUds.dll"), .. arguments];
+        string[] command = user is null ? sample : ["setpriv", $"--reuid={user.Uid}", $"--regid={user.Gid}", "--clear-groups", .. sample];
         // Data protection keys (pulled in by authentication) and the CLI's files go to the test's directory.
-        start.Environment["HOME"] = home;
-        start.Environment["DOTNET_CLI_HOME"] = home;
-        start.Environment["DOTNET_NOLOGO"] = "1";
-
-        var sample = new SampleProcess(Process.Start(start)!);
+        var environment = new Dictionary<string, string> { ["HOME"] = home, ["DOTNET_CLI_HOME"] = home, ["DOTNET_NOLOGO"] = "1" };
+        var process = ExternalProcess.Start(command[0], command[1..], environment, workingDirectory: home);
+        process.CloseInput();
         try
         {
-            await sample.WaitUntilListeningAsync().DefaultTimeout();
-            return sample;
+            // The sample prints "Try: curl …" once Kestrel listens.
+            await process.WaitForLineAsync(line => line.StartsWith("Try: ", StringComparison.Ordinal));
+            return process;
+        }
+        catch (InvalidOperationException exited)
+        {
+            await process.DisposeAsync();
+            throw new SampleExitedException(exited.Message, process.Output);
         }
         catch
         {
-            await sample.DisposeAsync();
+            await process.DisposeAsync();
             throw;
         }
-    }
-
-    private async Task WaitUntilListeningAsync()
-    {
-        _process.StandardInput.Close();
-        var stderr = _process.StandardError.ReadToEndAsync();
-        // The sample prints "Try: curl …" once Kestrel listens.
-        while (await _process.StandardOutput.ReadLineAsync() is { } line)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-            if (line.StartsWith("Try: ", StringComparison.Ordinal))
-            {
-                _ = DrainAsync(stderr);
-                return;
-            }
-        }
-        await _process.WaitForExitAsync();
-        var output = _output + await stderr;
-        throw new SampleExitedException($"The sample exited with {_process.ExitCode} before listening:\n{output}", output);
-    }
-
-    private async Task DrainAsync(Task<string> stderr)
-    {
-        while (await _process.StandardOutput.ReadLineAsync() is { } line)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(line);
-            }
-        }
-        await stderr;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (!_process.HasExited)
-        {
-            _process.Kill(entireProcessTree: true);
-        }
-        await _process.WaitForExitAsync().DefaultTimeout();
-        _process.Dispose();
     }
 }
