@@ -15,7 +15,7 @@ public sealed class HandoverControlPeerTests(ITestOutputHelper output)
 {
     private const string Python = "/usr/bin/python3";
 
-    [PythonFact]
+    [ToolFact("python3")]
     public async Task DescriptorsAttachedToControlMessages_AreAllClosed()
     {
         using var home = new TempSocketDirectory();
@@ -62,7 +62,7 @@ public sealed class HandoverControlPeerTests(ITestOutputHelper output)
         Assert.Equal(0, await predecessor.WaitForExitAsync());
     }
 
-    [PythonTheory]
+    [ToolTheory("python3")]
     [InlineData(false)]   // connects and says nothing
     [InlineData(true)]    // takes the sockets, then says nothing
     public async Task QuietPeer_IsDropped_AndARealSuccessorTakesOver(bool sendsTake)

@@ -23,7 +23,7 @@ public sealed class PeerAllowlistTests
         Assert.Equal(Microsoft.Extensions.Logging.LogLevel.Warning, refusal.Level);
     }
 
-    [CurlFact]
+    [ToolFact("curl", "stat")]
     public async Task EmptyAllowlist_ClosesEveryConnection_BeforeTheApplicationSeesIt_AndKeepsAccepting()
     {
         await using var server = await SecureServer.StartAsync(transport: o => o.AllowedUserIds = new HashSet<uint>());
@@ -38,7 +38,7 @@ public sealed class PeerAllowlistTests
         Assert.Empty(server.Connections);
     }
 
-    [CurlFact]
+    [ToolFact("curl", "stat")]
     public async Task OwnUserId_IsAdmitted()
     {
         await using var server = await SecureServer.StartAsync(transport: o => o.AllowedUserIds = new HashSet<uint> { ProcessIds.EffectiveUserId });
@@ -49,7 +49,7 @@ public sealed class PeerAllowlistTests
         Assert.Empty(server.Logs.WithEventId(40));
     }
 
-    [CurlFact]
+    [ToolFact("curl", "stat")]
     public async Task OwnPrimaryGroup_IsAdmitted_WhenOnlyGroupsAreListed()
     {
         await using var server = await SecureServer.StartAsync(transport: o =>
@@ -63,7 +63,7 @@ public sealed class PeerAllowlistTests
         Assert.Equal(ProcessIds.EffectiveGroupId, PeerCredentialsFeatureTests.ReportOf(curl).Gid);
     }
 
-    [CurlFact]
+    [ToolFact("curl", "stat")]
     public async Task AbstractAddress_IsGuardedByTheAllowlist()
     {
         // An abstract address has no file and no permissions: the allowlist is the only gate.

@@ -18,7 +18,7 @@ public sealed class PeerCredentialsFeatureTests
 
     internal static bool KernelHasPeerPidFd => Environment.OSVersion.Version >= new Version(6, 5);
 
-    [CurlTheory]
+    [ToolTheory("curl", "stat")]
     [InlineData(HttpProtocols.Http1, "--http1.1", "HTTP/1.1")]
     [InlineData(HttpProtocols.Http2, "--http2-prior-knowledge", "HTTP/2")]
     public async Task Feature_NamesTheConnectingProcess_OnTheConnectionAndInEveryRequest(HttpProtocols protocols, string curlSwitch, string protocol)
@@ -40,7 +40,7 @@ public sealed class PeerCredentialsFeatureTests
         Assert.Equal((await ProcessRunner.RunAsync("id", ["-un"])).StandardOutput.Trim(), report.UserName);
     }
 
-    [CurlFact]
+    [ToolFact("curl", "stat")]
     public async Task Feature_KeepsTheCredentials_AfterTheConnectionCloses_ButOpensNoPidFd()
     {
         await using var server = await SecureServer.StartAsync();
@@ -61,7 +61,7 @@ public sealed class PeerCredentialsFeatureTests
         Assert.Throws<ObjectDisposedException>(() => peer.OpenPidFd());
     }
 
-    [PythonFact]
+    [ToolFact("python3")]
     public async Task Feature_IsSetOnSeqpacketConnections()
     {
         await using var server = await SecureServer.StartAsync(isSeqpacket: true);

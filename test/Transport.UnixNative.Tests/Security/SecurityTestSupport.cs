@@ -14,37 +14,11 @@ public sealed class UserSwitchingTheoryAttribute : TheoryAttribute
     public UserSwitchingTheoryAttribute() => Skip = SkipReasons.UserSwitching();
 }
 
-/// <summary>Runs where curl is installed, or in CI, where it must run.</summary>
-public sealed class CurlFactAttribute : FactAttribute
-{
-    public CurlFactAttribute() => Skip = SkipReasons.Curl();
-}
-
-/// <inheritdoc cref="CurlFactAttribute"/>
-public sealed class CurlTheoryAttribute : TheoryAttribute
-{
-    public CurlTheoryAttribute() => Skip = SkipReasons.Curl();
-}
-
-/// <summary>Runs where python3 is installed, or in CI, where it must run.</summary>
-public sealed class PythonFactAttribute : FactAttribute
-{
-    public PythonFactAttribute() => Skip = SkipReasons.Python();
-}
-
-/// <inheritdoc cref="PythonFactAttribute"/>
-public sealed class PythonTheoryAttribute : TheoryAttribute
-{
-    public PythonTheoryAttribute() => Skip = SkipReasons.Python();
-}
-
 internal static class SkipReasons
 {
-    private static bool InCI => Environment.GetEnvironmentVariable("CI") is { Length: > 0 };
-
     public static string? UserSwitching()
     {
-        if (InCI)
+        if (Tools.IsCI)
         {
             return null;
         }
@@ -56,10 +30,6 @@ internal static class SkipReasons
             ? $"Needs {missing} (util-linux, passwd, curl, coreutils); CI installs them."
             : null;
     }
-
-    public static string? Python() => !InCI && Tools.Missing("python3") is { } missing ? $"Needs {missing}; CI installs it." : null;
-
-    public static string? Curl() => !InCI && Tools.Missing("curl", "stat") is { } missing ? $"Needs {missing}; CI installs it." : null;
 }
 
 /// <summary>This process's ids, read from /proc (not from the code under test).</summary>

@@ -14,7 +14,7 @@ public sealed class SocketFilePermissionTests
         return stat.StandardOutput.Trim().Split(' ', 6);
     }
 
-    [CurlTheory]
+    [ToolTheory("curl", "stat")]
     [InlineData("600")]
     [InlineData("666")]   // wider than the umask (022) allows: the transport sets it, not the umask
     [InlineData("660")]
@@ -29,7 +29,7 @@ public sealed class SocketFilePermissionTests
         Assert.Equal(200, (await Curl.GetAsync(server.Address, "/peer")).Status);
     }
 
-    [CurlFact]
+    [ToolFact("curl", "stat")]
     public async Task NumericOwnerAndGroup_AreApplied()
     {
         // Giving the file to oneself works without root, so this runs anywhere.
@@ -82,7 +82,7 @@ public sealed class SocketFilePermissionTests
         Assert.False(File.Exists(server.SocketPath));
     }
 
-    [CurlFact]
+    [ToolFact("curl", "stat")]
     public async Task FileOptions_OnAnAbstractAddress_AreIgnoredWithAWarning()
     {
         await using var server = await SecureServer.StartAsync(transport: o => o.SocketFileMode = UnixFileMode.UserRead | UnixFileMode.UserWrite, isAbstract: true);
