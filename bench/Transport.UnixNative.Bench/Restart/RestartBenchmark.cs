@@ -48,11 +48,7 @@ internal static partial class RestartBenchmark
         return 0;
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? 0 : sorted[sorted.Length / 2];
-    }
+    private static double Median(IEnumerable<double> values) => Statistics.Median(values) ?? 0;
 
     private static async Task<Window> MeasureAsync(string dll, bool handover)
     {

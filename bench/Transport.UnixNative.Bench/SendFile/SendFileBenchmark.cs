@@ -193,21 +193,10 @@ internal static class SendFileBenchmark
         throw new IOException($"the server never listened on {path}");
     }
 
-    private static async Task<H2LoadOutput> H2LoadAsync(string socket, Load load, int seconds)
-    {
-        var start = new ProcessStartInfo("h2load")
-        {
-            ArgumentList = { "--h1", "-B", $"unix:{socket}", "-c", load.Connections.ToString(CultureInfo.InvariantCulture), "-t", "1", "-D", seconds.ToString(CultureInfo.InvariantCulture), $"http://localhost/files/{load.File}" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().ConfigureAwait(false);
-        return H2LoadOutput.Parse(await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));
-    }
+    private static Task<H2LoadOutput> H2LoadAsync(string socket, Load load, int seconds)
+        => new H2LoadRunner("h2load").RunAsync(
+            ["--h1", "-B", $"unix:{socket}", "-c", load.Connections.ToString(CultureInfo.InvariantCulture), "-t", "1", "-D", seconds.ToString(CultureInfo.InvariantCulture), $"http://localhost/files/{load.File}"],
+            TimeSpan.FromSeconds(seconds), CancellationToken.None);
 
     private static string Table(List<Row> rows, int rounds, int duration)
     {
@@ -219,11 +208,7 @@ internal static class SendFileBenchmark
                 ? median.ToString(format, CultureInfo.InvariantCulture)
                 : $"{median.ToString(format, CultureInfo.InvariantCulture)} ({sorted[0].ToString(format, CultureInfo.InvariantCulture)}–{sorted[^1].ToString(format, CultureInfo.InvariantCulture)})";
         }
-        static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted[sorted.Length / 2];
-        }
+        static double Median(IEnumerable<double> values) => Statistics.Median(values) ?? double.NaN;
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Static files over a unix stream socket, page cache; h2load --h1, {rounds} round(s) × {duration} s; median (min–max).");
         text.AppendLine();

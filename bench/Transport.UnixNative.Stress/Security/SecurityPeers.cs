@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text;
 
-namespace Transport.UnixNative.Bench.Security;
+namespace Transport.UnixNative.Stress.Security;
 
 /// <summary>
 /// The suite's outside peers: small Python programs run as other users through <c>setpriv</c>, written to a

@@ -1,4 +1,4 @@
-namespace Transport.UnixNative.Bench.Macro;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>Which ASP.NET Core app the server runs (nginx ignores it).</summary>
 /// <param name="Id">The name used with <c>--apps</c>.</param>

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Transport.UnixNative.Bench.Drivers;
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// kill -9 while clients keep requesting, then start a new server on the same path (the killed

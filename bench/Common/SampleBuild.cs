@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Transport.UnixNative.Bench.Macro;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>Finds the repository and builds the apps in Release, the builds every measurement runs.</summary>
 internal sealed class SampleBuild(string root)

@@ -1,8 +1,6 @@
 using System.Net.Sockets;
-using Transport.UnixNative.Bench.Drivers;
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// Keep-alive connections that have each had one answered request and stay open; unlike

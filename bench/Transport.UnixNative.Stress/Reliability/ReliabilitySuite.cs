@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// <c>--reliability</c>: every check on both transports, one table. Printed, and written to
@@ -129,7 +128,7 @@ internal static class ReliabilitySuite
                 shown.Add(Path.GetRelativePath(root, Path.GetFullPath(args[++i])));
             }
         }
-        return "dotnet run -c Release --project bench/Transport.UnixNative.Bench -- " + string.Join(' ', shown);
+        return "dotnet run -c Release --project bench/Transport.UnixNative.Stress -- " + string.Join(' ', shown);
     }
 
     private static string Cpu()

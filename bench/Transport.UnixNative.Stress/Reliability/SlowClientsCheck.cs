@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Native;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// Slow clients against Kestrel's own limits, set short: a reader that never reads a 50 MB
@@ -107,7 +106,7 @@ internal sealed class SlowClientsCheck : IReliabilityCheck
         using var socket = address.CreateClientSocket();
         await socket.ConnectAsync(address.EndPoint, cancellationToken).ConfigureAwait(false);
         await socket.SendAsync(Requests.Plaintext, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-        var status = await new Drivers.HttpResponseReader(SocketType.Stream).ReadAsync(socket, cancellationToken).ConfigureAwait(false);
+        var status = await new HttpResponseReader(SocketType.Stream).ReadAsync(socket, cancellationToken).ConfigureAwait(false);
         var start = Stopwatch.GetTimestamp();
         using var giveUp = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         giveUp.CancelAfter(GiveUp);

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Transport.UnixNative.Bench.Drivers;
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// The EMFILE storm: the server may open only 512 descriptors and 800 clients connect and stay.

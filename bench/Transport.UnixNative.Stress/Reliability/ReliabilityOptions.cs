@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>The reliability suite's command line.</summary>
 internal sealed record ReliabilityOptions
@@ -25,7 +25,7 @@ internal sealed record ReliabilityOptions
         Reliability suite: hostile, slow and unlucky peers and resource exhaustion against the sample
         (samples/WebOverUds), ours and Kestrel's Sockets transport on the same unix socket, same run.
 
-          dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --reliability [options]
+          dotnet run -c Release --project bench/Transport.UnixNative.Stress -- --reliability [options]
 
         Options:
           --quick                small counts (about a minute in all)

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Drivers;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>
 /// Many keep-alive connections held open after one request each, so the server holds a live

@@ -2,7 +2,7 @@ using System.Buffers.Text;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Transport.UnixNative.Bench.Drivers;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>
 /// Reads HTTP/1.1 responses with a Content-Length off one connection, keeping any bytes that

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace Transport.UnixNative.Bench.Macro;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>
 /// nginx as a reference server on the same unix socket: one process (<c>master_process off</c>,

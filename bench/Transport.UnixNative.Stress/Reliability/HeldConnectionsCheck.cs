@@ -1,7 +1,7 @@
 using System.Globalization;
 using Transport.UnixNative.Bench.Native;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// Many keep-alive connections at once, each answered once and then idle: are they all served,
@@ -73,7 +73,7 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
             string.Join(" ", new[] { capNote, ServerChecks.PerTarget(targets, t => results[t].Errors) }.Where(n => n is not null)));
         report.Add("keep-alive connections held", "connection descriptors in the server", t => Show.Count(results[t].Fds), targets);
         report.Add("keep-alive connections held", $"server RSS per connection at {Show.Count(held)}", t => Show.KiB(results[t].Held.KiBPerConnection), targets);
-        var idleMedian = idleSamples.ToDictionary(p => p.Key, p => Median(p.Value));
+        var idleMedian = idleSamples.ToDictionary(p => p.Key, p => Statistics.Median(p.Value) ?? double.NaN);
         report.Add("idle-connection memory", $"RSS per connection at {Show.Count(idle)} (KiB/connection), median of {options.IdleRounds}", t => Show.KiB(idleMedian[t]), targets,
             $"Each round on a fresh server after {Warmup} warm-up connections: VmRSS with the connections open less VmRSS before, over the connections. Both servers run with {ServerChecks.FixedGen0BudgetSetting} (a fixed gen0 budget), so a round does not depend on when a gen2 collection ran.");
         report.Add("idle-connection memory", "rounds (KiB/connection)", t => string.Join(", ", idleSamples[t].Select(v => v.ToString("0.0", CultureInfo.InvariantCulture))), targets);
@@ -101,7 +101,7 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
         : null;
 
     /// <summary>Warm-up connections opened and closed, then <paramref name="count"/> held: returns them and VmRSS (KiB) before them.</summary>
-    private static async Task<(HeldConnections Connections, long RssBefore)> WarmUpAndOpenAsync(Macro.ServerProcess server, Macro.ServerAddress address, int count, CancellationToken cancellationToken)
+    private static async Task<(HeldConnections Connections, long RssBefore)> WarmUpAndOpenAsync(ServerProcess server, ServerAddress address, int count, CancellationToken cancellationToken)
     {
         var startFds = server.FdCount();
         using (var warm = new HeldConnections())
@@ -121,12 +121,6 @@ internal sealed class HeldConnectionsCheck : IReliabilityCheck
             connections.Dispose();
             throw;
         }
-    }
-
-    private static double Median(List<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
     private sealed record HeldResult(int Answered, int Failed, double KiBPerConnection);

@@ -1,7 +1,6 @@
 using System.Net.Sockets;
-using Transport.UnixNative.Bench.Drivers;
 
-namespace Transport.UnixNative.Bench.Macro;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>One real request to a starting server: it is ready when it answers, not when its socket exists.</summary>
 internal static class ReadinessProbe

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>One line of the table: a figure, its value on each transport, and what to read it with.</summary>
 internal sealed record ReliabilityRow(string Check, string Figure, IReadOnlyDictionary<string, string> Values, string? Note = null);

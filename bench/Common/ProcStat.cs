@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace Transport.UnixNative.Bench.Macro;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>What /proc says about a process at one instant.</summary>
 /// <param name="CpuSeconds">utime + stime of all its threads.</param>

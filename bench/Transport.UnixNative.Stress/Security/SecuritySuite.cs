@@ -2,10 +2,9 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
-using Transport.UnixNative.Bench.Macro;
-using Transport.UnixNative.Bench.Reliability;
+using Transport.UnixNative.Stress.Reliability;
 
-namespace Transport.UnixNative.Bench.Security;
+namespace Transport.UnixNative.Stress.Security;
 
 /// <summary>
 /// <c>--security</c>: what a hostile local user gets from the sample (samples/WebOverUds) on our transport:
@@ -18,7 +17,7 @@ internal static class SecuritySuite
         Security suite: hostile local peers against the sample (samples/WebOverUds) on our transport.
         Runs as root (it starts peers as unx-other and unx-member through setpriv, and a server as nobody).
 
-          dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --security [options]
+          dotnet run -c Release --project bench/Transport.UnixNative.Stress -- --security [options]
 
         Options:
           --quick             10 tries per race and a 12 s flood (about a minute); default 50 tries, 30 s
@@ -99,7 +98,7 @@ internal static class SecuritySuite
             }
             var machine = string.Create(CultureInfo.InvariantCulture,
                 $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {Environment.ProcessorCount} cores, Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {Commit(layout.Root)}{(options.Quick ? "; a --quick run" : "")}.");
-            var markdown = report.ToMarkdown("dotnet run -c Release --project bench/Transport.UnixNative.Bench -- " + string.Join(' ', args), machine);
+            var markdown = report.ToMarkdown("dotnet run -c Release --project bench/Transport.UnixNative.Stress -- " + string.Join(' ', args), machine);
             log.WriteLine();
             log.WriteLine(markdown);
             if (options.OutputFile is { } file)

@@ -1,11 +1,9 @@
 using System.Buffers.Text;
 using System.Net.Sockets;
 using System.Text;
-using Transport.UnixNative.Bench.Drivers;
-using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Native;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// Peers that misbehave: they reset in the middle of a response or an upload, send random bytes,

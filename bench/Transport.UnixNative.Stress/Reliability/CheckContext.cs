@@ -1,6 +1,5 @@
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>What a check gets: the sample to start, the counts, where its rows go.</summary>
 internal sealed record CheckContext(string SampleDll, ReliabilityOptions Options, IReadOnlyList<Target> Targets, ReliabilityReport Report, TextWriter Log, CancellationToken CancellationToken)

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Transport.UnixNative.Bench.Drivers;
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>
 /// Many requests over connections that come and go (10 requests each, then the client closes):

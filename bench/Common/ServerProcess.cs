@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Text;
 using Transport.UnixNative.Bench.Native;
 
-namespace Transport.UnixNative.Bench.Macro;
+namespace Transport.UnixNative.Bench.Common;
 
 /// <summary>How to start the server for one measurement.</summary>
 /// <param name="Transport">The app's <c>--transport</c>: native or sockets; or nginx (then no app runs).</param>

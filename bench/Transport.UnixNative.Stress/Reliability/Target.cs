@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
-using Transport.UnixNative.Bench.Drivers;
-using Transport.UnixNative.Bench.Macro;
 
-namespace Transport.UnixNative.Bench.Reliability;
+namespace Transport.UnixNative.Stress.Reliability;
 
 /// <summary>One transport under test: how to start the sample on it, and what to call it in the table.</summary>
 internal sealed record Target(string Transport, string Label)

@@ -1,9 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
-using Transport.UnixNative.Bench.Macro;
-using Transport.UnixNative.Bench.Reliability;
+using Transport.UnixNative.Stress.Reliability;
 
-namespace Transport.UnixNative.Bench.Security;
+namespace Transport.UnixNative.Stress.Security;
 
 /// <summary>The suite's three parts; each adds its rows to the report.</summary>
 [System.Runtime.Versioning.SupportedOSPlatform("linux")]
