@@ -35,6 +35,37 @@ internal sealed class SampleBuild(string root)
         throw new DirectoryNotFoundException($"no Transport.sln above {Environment.CurrentDirectory} or {AppContext.BaseDirectory}; pass --root");
     }
 
+    /// <summary>Locates the repository and the sample's Release build, building it first when <paramref name="build"/> is set.</summary>
+    public static async Task<SampleBuild> LocateSampleAsync(string? explicitRoot, bool build, TextWriter log, CancellationToken cancellationToken)
+    {
+        var layout = Locate(explicitRoot);
+        if (build)
+        {
+            await layout.BuildAsync(log, cancellationToken).ConfigureAwait(false);
+        }
+        return File.Exists(layout.Dll) ? layout : throw new FileNotFoundException($"no sample build at {layout.Dll}; run without --no-build");
+    }
+
+    /// <summary>The repository's short commit, for a report's record; "unknown" without git.</summary>
+    public string Commit()
+    {
+        try
+        {
+            using var git = Process.Start(new ProcessStartInfo("git", ["-C", root, "rev-parse", "--short", "HEAD"]) { RedirectStandardOutput = true, RedirectStandardError = true });
+            if (git is null)
+            {
+                return "unknown";
+            }
+            var commit = git.StandardOutput.ReadToEnd().Trim();
+            git.WaitForExit();
+            return git.ExitCode == 0 ? commit : "unknown";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return "unknown";
+        }
+    }
+
     /// <summary>Builds the sample only.</summary>
     public Task BuildAsync(TextWriter log, CancellationToken cancellationToken) => BuildAsync([BenchApp.Sample], log, cancellationToken);
 

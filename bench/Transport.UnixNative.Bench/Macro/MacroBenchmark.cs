@@ -28,13 +28,7 @@ internal static class MacroBenchmark
             return 2;
         }
 
-        using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            // Stop at the next step and let running servers shut down and clean up their sockets.
-            e.Cancel = true;
-            cancel.Cancel();
-        };
+        using var cancel = ConsoleCancellation.Create();
         var log = Console.Out;
         try
         {

@@ -20,11 +20,7 @@ internal static partial class RestartBenchmark
     public static async Task<int> RunAsync(IReadOnlyList<string> args)
     {
         var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(3);
-        var layout = SampleBuild.Locate(null);
-        if (!args.Contains("--no-build"))
-        {
-            await layout.BuildAsync(Console.Out, CancellationToken.None).ConfigureAwait(false);
-        }
+        var layout = await SampleBuild.LocateSampleAsync(null, !args.Contains("--no-build"), Console.Out, CancellationToken.None).ConfigureAwait(false);
         Console.WriteLine($"restart under load: a new connection every {Interval.TotalMilliseconds} ms, {rounds} round(s) each, alternating; {Environment.ProcessorCount} cores");
         var results = new List<(string Kind, Window Swap)>();
         for (var round = 0; round < rounds; round++)

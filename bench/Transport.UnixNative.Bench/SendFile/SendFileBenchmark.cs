@@ -7,7 +7,7 @@ using Transport.UnixNative.Bench.Macro;
 namespace Transport.UnixNative.Bench.SendFile;
 
 /// <summary>
-/// Issue 12: static files from the page cache over a unix stream socket, served by the sample's
+/// Static files from the page cache over a unix stream socket, served by the sample's
 /// <c>--files</c> on our transport (sendfile), on Kestrel's Sockets transport (a stream copy), and by
 /// nginx with <c>sendfile on;</c> (the practical limit), side by side in one run. h2load reads the
 /// bodies; the table shows MB/s of body data and server CPU-seconds per GiB served.
@@ -38,11 +38,7 @@ internal static class SendFileBenchmark
         var quick = args.Contains("--quick");
         var rounds = Option(args, "--rounds", quick ? 1 : 3);
         var duration = Option(args, "--duration", quick ? 2 : 5);
-        var layout = SampleBuild.Locate(null);
-        if (!args.Contains("--no-build"))
-        {
-            await layout.BuildAsync(Console.Out, CancellationToken.None).ConfigureAwait(false);
-        }
+        var layout = await SampleBuild.LocateSampleAsync(null, !args.Contains("--no-build"), Console.Out, CancellationToken.None).ConfigureAwait(false);
 
         var work = Path.Combine("/tmp", "sfbench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Path.Combine(work, "files"));

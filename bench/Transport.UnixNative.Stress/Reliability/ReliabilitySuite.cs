@@ -39,27 +39,13 @@ internal static class ReliabilitySuite
             return 2;
         }
 
-        using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            // Stop at the next await; the checks' finally blocks stop the servers and close the clients.
-            e.Cancel = true;
-            cancel.Cancel();
-        };
+        using var cancel = ConsoleCancellation.Create();
         var log = Console.Out;
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         try
         {
-            var layout = SampleBuild.Locate(options.Root);
-            if (options.Build)
-            {
-                await layout.BuildAsync(log, cancel.Token).ConfigureAwait(false);
-            }
-            if (!File.Exists(layout.Dll))
-            {
-                throw new FileNotFoundException($"no sample build at {layout.Dll}; run without --no-build");
-            }
+            var layout = await SampleBuild.LocateSampleAsync(options.Root, options.Build, log, cancel.Token).ConfigureAwait(false);
             var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
             var report = new ReliabilityReport();
             var context = new CheckContext(layout.Dll, options, Target.Both, report, log, cancel.Token);
@@ -88,7 +74,7 @@ internal static class ReliabilitySuite
             // load average is mostly the suite's own server and clients (about 3 on 2 cores).
             var busy = double.Parse(load, CultureInfo.InvariantCulture) > cores / 2.0;
             var machine = string.Join(" ", [
-                $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {cores} cores ({Cpu()}), Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {Commit(layout.Root)};",
+                $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {cores} cores ({Cpu()}), Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {layout.Commit()};",
                 $"load average {load} at the start, {loadAfter} at the end (the suite's own load included).",
                 busy ? "The machine was busy with other work when this started: times and CPU shares are disturbed, read the two columns side by side." : "",
                 options.Quick ? "This was a --quick run (small counts)." : "",
@@ -133,23 +119,4 @@ internal static class ReliabilitySuite
 
     private static string Cpu()
         => File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? RuntimeInformation.ProcessArchitecture.ToString();
-
-    private static string Commit(string root)
-    {
-        try
-        {
-            using var git = Process.Start(new ProcessStartInfo("git", ["-C", root, "rev-parse", "--short", "HEAD"]) { RedirectStandardOutput = true, RedirectStandardError = true });
-            if (git is null)
-            {
-                return "unknown";
-            }
-            var commit = git.StandardOutput.ReadToEnd().Trim();
-            git.WaitForExit();
-            return git.ExitCode == 0 ? commit : "unknown";
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return "unknown";
-        }
-    }
 }

@@ -53,26 +53,13 @@ internal static class SecuritySuite
             return 2;
         }
 
-        using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            cancel.Cancel();
-        };
+        using var cancel = ConsoleCancellation.Create();
         var log = Console.Out;
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
         try
         {
-            var layout = SampleBuild.Locate(options.Root);
-            if (options.Build)
-            {
-                await layout.BuildAsync(log, cancel.Token).ConfigureAwait(false);
-            }
-            if (!File.Exists(layout.Dll))
-            {
-                throw new FileNotFoundException($"no sample build at {layout.Dll}; run without --no-build");
-            }
+            var layout = await SampleBuild.LocateSampleAsync(options.Root, options.Build, log, cancel.Token).ConfigureAwait(false);
             using var peers = SecurityPeers.Create();
             var report = new SecurityReport();
             var context = new SecurityContext(layout.Dll, options, peers, report, log, cancel.Token);
@@ -97,7 +84,7 @@ internal static class SecuritySuite
                 }
             }
             var machine = string.Create(CultureInfo.InvariantCulture,
-                $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {Environment.ProcessorCount} cores, Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {Commit(layout.Root)}{(options.Quick ? "; a --quick run" : "")}.");
+                $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {Environment.ProcessorCount} cores, Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {layout.Commit()}{(options.Quick ? "; a --quick run" : "")}.");
             var markdown = report.ToMarkdown("dotnet run -c Release --project bench/Transport.UnixNative.Stress -- " + string.Join(' ', args), machine);
             log.WriteLine();
             log.WriteLine(markdown);
@@ -120,24 +107,6 @@ internal static class SecuritySuite
         }
     }
 
-    private static string Commit(string root)
-    {
-        try
-        {
-            using var git = Process.Start(new ProcessStartInfo("git", ["-C", root, "rev-parse", "--short", "HEAD"]) { RedirectStandardOutput = true, RedirectStandardError = true });
-            if (git is null)
-            {
-                return "unknown";
-            }
-            var commit = git.StandardOutput.ReadToEnd().Trim();
-            git.WaitForExit();
-            return git.ExitCode == 0 ? commit : "unknown";
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return "unknown";
-        }
-    }
 }
 
 /// <summary>The security suite's command line.</summary>
