@@ -87,7 +87,7 @@ internal static class SendFileBenchmark
     private static async Task<List<Row>> MeasureServerAsync(string server, string dll, string work, int round, int duration)
     {
         var socket = Path.Combine(work, server + ".sock");
-        using var process = StartServer(server, dll, work, socket);
+        var process = StartServer(server, dll, work, socket);
         var rows = new List<Row>();
         try
         {
@@ -95,9 +95,9 @@ internal static class SendFileBenchmark
             foreach (var load in s_loads)
             {
                 await H2LoadAsync(socket, load, 1).ConfigureAwait(false); // warm-up (JIT, connection pools)
-                var before = ProcStat.Read(process.Id).CpuSeconds;
+                var before = ProcStat.Read(process.Pid).CpuSeconds;
                 var output = await H2LoadAsync(socket, load, duration).ConfigureAwait(false);
-                var cpu = ProcStat.Read(process.Id).CpuSeconds - before;
+                var cpu = ProcStat.Read(process.Pid).CpuSeconds - before;
                 if (output.Problem is { } problem)
                 {
                     Console.Error.WriteLine($"{server} {load.Name}: {problem}");
@@ -109,14 +109,13 @@ internal static class SendFileBenchmark
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().ConfigureAwait(false);
+            process.Dispose();
             File.Delete(socket);
         }
         return rows;
     }
 
-    private static Process StartServer(string server, string dll, string work, string socket)
+    private static ChildProcess StartServer(string server, string dll, string work, string socket)
     {
         ProcessStartInfo start;
         if (server == "nginx")
@@ -147,30 +146,13 @@ internal static class SendFileBenchmark
         }
         else
         {
-            start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-            {
-                ArgumentList = { dll, "--transport", server, "--files", Path.Combine(work, "files"), "--urls", $"http://unix:{socket}" },
-            };
+            start = ChildProcess.Dotnet(dll, ["--transport", server, "--files", Path.Combine(work, "files"), "--urls", $"http://unix:{socket}"]);
             start.Environment["DOTNET_gcServer"] = "0";
         }
-        start.UseShellExecute = false;
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {server}");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is { Length: > 0 })
-            {
-                Console.Error.WriteLine($"[{server}] {e.Data}");
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
+        return ChildProcess.Start(start, errorPrefix: server);
     }
 
-    private static async Task WaitForSocketAsync(string path, Process process)
+    private static async Task WaitForSocketAsync(string path, ChildProcess process)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline && !process.HasExited)
