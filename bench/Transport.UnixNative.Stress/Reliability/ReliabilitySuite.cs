@@ -20,86 +20,58 @@ internal static class ReliabilitySuite
         new KillRestartCheck(),
     ];
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args)
-    {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            Console.WriteLine(ReliabilityOptions.Usage);
-            return 0;
-        }
-        ReliabilityOptions options;
-        try
-        {
-            options = ReliabilityOptions.Parse(args);
-        }
-        catch (ArgumentException ex)
-        {
-            Console.Error.WriteLine(ex.Message);
-            Console.Error.WriteLine(ReliabilityOptions.Usage);
-            return 2;
-        }
+    public static Task<int> RunAsync(IReadOnlyList<string> args)
+        => SuiteEntry.RunAsync(args, ReliabilityOptions.Parse, ReliabilityOptions.Usage, (options, cancellationToken) => RunAsync(args, options, cancellationToken));
 
-        using var cancel = ConsoleCancellation.Create();
+    private static async Task<int> RunAsync(IReadOnlyList<string> args, ReliabilityOptions options, CancellationToken cancellationToken)
+    {
         var log = Console.Out;
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        try
+        var layout = await SampleBuild.LocateSampleAsync(options.Root, options.Build, log, cancellationToken).ConfigureAwait(false);
+        var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        var report = new ReliabilityReport();
+        var context = new CheckContext(layout.Dll, options, Target.Both, report, log, cancellationToken);
+        var failures = new List<string>();
+        var selected = Checks.Where(c => options.Checks.Contains(c.Name)).ToArray();
+        for (var i = 0; i < selected.Length; i++)
         {
-            var layout = await SampleBuild.LocateSampleAsync(options.Root, options.Build, log, cancel.Token).ConfigureAwait(false);
-            var load = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-            var report = new ReliabilityReport();
-            var context = new CheckContext(layout.Dll, options, Target.Both, report, log, cancel.Token);
-            var failures = new List<string>();
-            var selected = Checks.Where(c => options.Checks.Contains(c.Name)).ToArray();
-            for (var i = 0; i < selected.Length; i++)
+            var check = selected[i];
+            log.WriteLine($"{check.Name}:");
+            try
             {
-                var check = selected[i];
-                log.WriteLine($"{check.Name}:");
-                try
-                {
-                    await check.RunAsync(context, i).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancel.IsCancellationRequested)
-                {
-                    // One check that cannot run is a line in the table, not the end of the suite.
-                    failures.Add($"{check.Name}: {ex.GetType().Name}: {ex.Message}");
-                    report.Note($"The {check.Name} check could not run: {ServerChecks.Shorten(ex.Message, 300)}");
-                    log.WriteLine($"  {check.Name} failed: {ex}");
-                }
+                await check.RunAsync(context, i).ConfigureAwait(false);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // One check that cannot run is a line in the table, not the end of the suite.
+                failures.Add($"{check.Name}: {ex.GetType().Name}: {ex.Message}");
+                report.Note($"The {check.Name} check could not run: {ServerChecks.Shorten(ex.Message, 300)}");
+                log.WriteLine($"  {check.Name} failed: {ex}");
+            }
+        }
 
-            var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
-            var cores = Environment.ProcessorCount;
-            // Only the start says whether other work shared the machine: by the end the 1-minute
-            // load average is mostly the suite's own server and clients (about 3 on 2 cores).
-            var busy = double.Parse(load, CultureInfo.InvariantCulture) > cores / 2.0;
-            var machine = string.Join(" ", [
-                $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {cores} cores ({Cpu()}), Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {layout.Commit()};",
-                $"load average {load} at the start, {loadAfter} at the end (the suite's own load included).",
-                busy ? "The machine was busy with other work when this started: times and CPU shares are disturbed, read the two columns side by side." : "",
-                options.Quick ? "This was a --quick run (small counts)." : "",
-            ]).Trim();
-            var markdown = report.ToMarkdown(CommandLine(args, layout.Root), machine, Target.Both);
-            log.WriteLine();
-            log.WriteLine(markdown);
-            if (options.OutputFile is { } file)
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-                File.WriteAllText(file, markdown);
-                log.WriteLine($"Written: {file}");
-            }
-            return failures.Count == 0 ? 0 : 1;
-        }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        var loadAfter = File.ReadAllText("/proc/loadavg").Split(' ')[0];
+        var cores = Environment.ProcessorCount;
+        // Only the start says whether other work shared the machine: by the end the 1-minute
+        // load average is mostly the suite's own server and clients (about 3 on 2 cores).
+        var busy = double.Parse(load, CultureInfo.InvariantCulture) > cores / 2.0;
+        var machine = string.Join(" ", [
+            $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {cores} cores ({Cpu()}), Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {layout.Commit()};",
+            $"load average {load} at the start, {loadAfter} at the end (the suite's own load included).",
+            busy ? "The machine was busy with other work when this started: times and CPU shares are disturbed, read the two columns side by side." : "",
+            options.Quick ? "This was a --quick run (small counts)." : "",
+        ]).Trim();
+        var markdown = report.ToMarkdown(CommandLine(args, layout.Root), machine, Target.Both);
+        log.WriteLine();
+        log.WriteLine(markdown);
+        if (options.OutputFile is { } file)
         {
-            Console.Error.WriteLine("cancelled");
-            return 130;
+            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+            File.WriteAllText(file, markdown);
+            log.WriteLine($"Written: {file}");
         }
-        catch (Exception ex) when (ex is IOException or FileNotFoundException or DirectoryNotFoundException or System.ComponentModel.Win32Exception)
-        {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return 1;
-        }
+        return failures.Count == 0 ? 0 : 1;
     }
 
     /// <summary>The command that made this report, with --out relative to the repository so it can be pasted.</summary>

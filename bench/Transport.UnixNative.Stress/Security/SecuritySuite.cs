@@ -29,82 +29,54 @@ internal static class SecuritySuite
           --root DIR          the repository (default: found upwards from the working directory)
         """;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    public static Task<int> RunAsync(IReadOnlyList<string> args)
+        => SuiteEntry.RunAsync(args, SecurityOptions.Parse, Usage, (options, cancellationToken) => RunAsync(args, options, cancellationToken));
+
+    private static async Task<int> RunAsync(IReadOnlyList<string> args, SecurityOptions options, CancellationToken cancellationToken)
     {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            Console.WriteLine(Usage);
-            return 0;
-        }
-        SecurityOptions options;
-        try
-        {
-            options = SecurityOptions.Parse(args);
-        }
-        catch (ArgumentException ex)
-        {
-            Console.Error.WriteLine(ex.Message);
-            Console.Error.WriteLine(Usage);
-            return 2;
-        }
         if (!OperatingSystem.IsLinux() || Environment.UserName != "root")
         {
             Console.Error.WriteLine("--security runs on Linux as root: it starts peers as other users with setpriv.");
             return 2;
         }
-
-        using var cancel = ConsoleCancellation.Create();
         var log = Console.Out;
         var started = DateTime.UtcNow;
         var clock = Stopwatch.StartNew();
-        try
+        var layout = await SampleBuild.LocateSampleAsync(options.Root, options.Build, log, cancellationToken).ConfigureAwait(false);
+        using var peers = SecurityPeers.Create();
+        var report = new SecurityReport();
+        var context = new SecurityContext(layout.Dll, options, peers, report, log, cancellationToken);
+        var failures = 0;
+        foreach (var (name, run) in new (string, Func<SecurityContext, Task>)[]
         {
-            var layout = await SampleBuild.LocateSampleAsync(options.Root, options.Build, log, cancel.Token).ConfigureAwait(false);
-            using var peers = SecurityPeers.Create();
-            var report = new SecurityReport();
-            var context = new SecurityContext(layout.Dll, options, peers, report, log, cancel.Token);
-            var failures = 0;
-            foreach (var (name, run) in new (string, Func<SecurityContext, Task>)[]
+            ("descriptor flood", SecurityChecks.FloodAsync),
+            ("races", SecurityChecks.RacesAsync),
+            ("default reach", SecurityChecks.ReachAsync),
+        })
+        {
+            log.WriteLine($"{name}:");
+            try
             {
-                ("descriptor flood", SecurityChecks.FloodAsync),
-                ("races", SecurityChecks.RacesAsync),
-                ("default reach", SecurityChecks.ReachAsync),
-            })
-            {
-                log.WriteLine($"{name}:");
-                try
-                {
-                    await run(context).ConfigureAwait(false);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancel.IsCancellationRequested)
-                {
-                    failures++;
-                    report.Note($"The {name} check could not run: {ServerChecks.Shorten(ex.Message, 300)}");
-                    log.WriteLine($"  {name} failed: {ex}");
-                }
+                await run(context).ConfigureAwait(false);
             }
-            var machine = string.Create(CultureInfo.InvariantCulture,
-                $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {Environment.ProcessorCount} cores, Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {layout.Commit()}{(options.Quick ? "; a --quick run" : "")}.");
-            var markdown = report.ToMarkdown("dotnet run -c Release --project bench/Transport.UnixNative.Stress -- " + string.Join(' ', args), machine);
-            log.WriteLine();
-            log.WriteLine(markdown);
-            if (options.OutputFile is { } file)
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                File.WriteAllText(file, markdown);
-                log.WriteLine($"Written: {file}");
+                failures++;
+                report.Note($"The {name} check could not run: {ServerChecks.Shorten(ex.Message, 300)}");
+                log.WriteLine($"  {name} failed: {ex}");
             }
-            return failures == 0 ? 0 : 1;
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        var machine = string.Create(CultureInfo.InvariantCulture,
+            $"Measured {started:yyyy-MM-dd HH:mm} UTC in {clock.Elapsed.TotalMinutes:F1} min on {Environment.ProcessorCount} cores, Linux {File.ReadAllText("/proc/sys/kernel/osrelease").Trim()}, {RuntimeInformation.FrameworkDescription}, commit {layout.Commit()}{(options.Quick ? "; a --quick run" : "")}.");
+        var markdown = report.ToMarkdown("dotnet run -c Release --project bench/Transport.UnixNative.Stress -- " + string.Join(' ', args), machine);
+        log.WriteLine();
+        log.WriteLine(markdown);
+        if (options.OutputFile is { } file)
         {
-            Console.Error.WriteLine("cancelled");
-            return 130;
+            File.WriteAllText(file, markdown);
+            log.WriteLine($"Written: {file}");
         }
-        catch (Exception ex) when (ex is IOException or FileNotFoundException or DirectoryNotFoundException or System.ComponentModel.Win32Exception)
-        {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return 1;
-        }
+        return failures == 0 ? 0 : 1;
     }
 
 }
