@@ -1,4 +1,6 @@
+using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Text.Json.Serialization;
 using Transport.UnixNative;
 using Transport.UnixNative.Authentication;
@@ -19,7 +21,12 @@ internal static class PeerSecurity
     public static void AddPeerSecurity(this WebApplicationBuilder builder, SampleOptions options)
     {
         // The kernel vouches for the caller: every request over the unix socket is authenticated as its process's user.
-        builder.Services.AddAuthentication(UnixPeerDefaults.AuthenticationScheme).AddUnixPeer();
+        // AddAuthentication(...) would also register DataProtection, which creates a key ring (and logs that its keys
+        // are unencrypted) at every start; the UnixPeer scheme issues no cookie or token, so it needs only the core.
+        builder.Services.AddAuthenticationCore(o => o.DefaultScheme = UnixPeerDefaults.AuthenticationScheme);
+        builder.Services.AddWebEncoders();
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        new AuthenticationBuilder(builder.Services).AddUnixPeer();
         builder.Services.AddAuthorizationBuilder().AddPolicy(AdminPolicy, policy => policy.RequireUnixUser(options.AdminUser));
     }
 

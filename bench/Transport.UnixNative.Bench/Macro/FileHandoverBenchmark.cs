@@ -18,11 +18,7 @@ internal static class FileHandoverBenchmark
     {
         var sizeMiB = ValueOf(args, "--size-mib", 1024);
         var rounds = ValueOf(args, "--rounds", 3);
-        var layout = SampleBuild.Locate(null);
-        if (!args.Contains("--no-build"))
-        {
-            await layout.BuildAsync(Console.Out, CancellationToken.None).ConfigureAwait(false);
-        }
+        var layout = await SampleBuild.LocateSampleAsync(null, !args.Contains("--no-build"), Console.Out, CancellationToken.None).ConfigureAwait(false);
         var file = $"/tmp/bench-handover-{Environment.ProcessId}.bin";
         var address = ServerAddress.Fresh(AddressKind.UnixStream);
         try

@@ -33,7 +33,12 @@ internal sealed class H2LoadRunner(string executable)
             args.AddRange(["--log-file", logFile]);
         }
         args.Add(address.H2LoadBaseUri + scenario.Path);
+        return await RunAsync(args, duration, cancellationToken).ConfigureAwait(false);
+    }
 
+    /// <summary>Runs h2load with <paramref name="args"/> (which include its -D duration) and parses its report; fails on a non-zero exit or a report it cannot read.</summary>
+    public async Task<H2LoadOutput> RunAsync(IReadOnlyList<string> args, TimeSpan duration, CancellationToken cancellationToken)
+    {
         var (exitCode, stdout, stderr) = await RunProcessAsync(executable, args, duration + Grace, cancellationToken).ConfigureAwait(false);
         var commandLine = $"{executable} {string.Join(' ', args)}";
         if (exitCode != 0)

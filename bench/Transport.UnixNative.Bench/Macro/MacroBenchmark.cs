@@ -7,88 +7,58 @@ namespace Transport.UnixNative.Bench.Macro;
 /// <summary>The side-by-side run: build, measure every scenario on every transport, write table, JSON and chart.</summary>
 internal static class MacroBenchmark
 {
-    public static async Task<int> RunAsync(IReadOnlyList<string> args)
+    public static Task<int> RunAsync(IReadOnlyList<string> args)
+        => SuiteEntry.RunAsync(args, Parse, BenchOptions.Usage, (parsed, cancellationToken) => RunAsync(args, parsed.Options, parsed.Scenarios, cancellationToken));
+
+    private static (BenchOptions Options, IReadOnlyList<Scenario> Scenarios) Parse(IReadOnlyList<string> args)
     {
-        if (args.Contains("--help") || args.Contains("-h"))
-        {
-            Console.WriteLine(BenchOptions.Usage);
-            return 0;
-        }
-        BenchOptions options;
-        IReadOnlyList<Scenario> scenarios;
-        try
-        {
-            options = BenchOptions.Parse(args);
-            scenarios = options.SelectScenarios();
-        }
-        catch (ArgumentException ex)
-        {
-            Console.Error.WriteLine(ex.Message);
-            Console.Error.WriteLine(BenchOptions.Usage);
-            return 2;
-        }
+        var options = BenchOptions.Parse(args);
+        return (options, options.SelectScenarios());
+    }
 
-        using var cancel = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            // Stop at the next step and let running servers shut down and clean up their sockets.
-            e.Cancel = true;
-            cancel.Cancel();
-        };
+    private static async Task<int> RunAsync(IReadOnlyList<string> args, BenchOptions options, IReadOnlyList<Scenario> scenarios, CancellationToken cancellationToken)
+    {
         var log = Console.Out;
-        try
+        var layout = SampleBuild.Locate(options.Root);
+        var h2load = new H2LoadRunner(options.H2Load);
+        var info = await RunInfo.CollectAsync(layout.Root, options, h2load, args, cancellationToken).ConfigureAwait(false);
+        var fileLimit = BenchNative.RaiseFileLimit();
+        if (scenarios.Any(s => s.Kind == ScenarioKind.IdleConnections) && (long)fileLimit < options.IdleConnections + 1024L)
         {
-            var layout = SampleBuild.Locate(options.Root);
-            var h2load = new H2LoadRunner(options.H2Load);
-            var info = await RunInfo.CollectAsync(layout.Root, options, h2load, args, cancel.Token).ConfigureAwait(false);
-            var fileLimit = BenchNative.RaiseFileLimit();
-            if (scenarios.Any(s => s.Kind == ScenarioKind.IdleConnections) && (long)fileLimit < options.IdleConnections + 1024L)
-            {
-                log.WriteLine($"note: this process may open only {fileLimit} descriptors; the idle scenario needs about {options.IdleConnections + 1024}.");
-            }
-            var apps = scenarios.Select(s => s.Server).Distinct().ToArray();
-            if (options.Build)
-            {
-                await layout.BuildAsync(apps, log, cancel.Token).ConfigureAwait(false);
-            }
-            foreach (var app in apps.Where(a => !File.Exists(layout.DllOf(a))))
-            {
-                throw new FileNotFoundException($"no build of {app.ProjectPath} at {layout.DllOf(app)}; run without --no-build");
-            }
-
-            log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s (latency runs {Format.Seconds(options.LatencyDuration)} s), warm-up {Format.Seconds(options.Warmup)} s");
-            var planned = scenarios.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s));
-            log.WriteLine($"{planned} measurements (on a quiet 2-core machine about 6 s each with the default durations)");
-            var run = await new BenchRunner(options, layout, h2load, log).RunAsync(scenarios, cancel.Token).ConfigureAwait(false);
-            var rows = Summary.Build(scenarios, run);
-
-            var outputDirectory = options.OutputDirectory ?? Path.Combine(layout.Root, "bench", "results");
-            Directory.CreateDirectory(outputDirectory);
-            var stem = Path.Combine(outputDirectory, run.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
-            var markdown = MarkdownReport.Write(info, run, rows);
-            File.WriteAllText(stem + ".md", markdown);
-            JsonReport.Write(stem + ".json", info, run, rows);
-            File.WriteAllText(stem + ".svg", SvgChart.Write(info, rows));
-
-            log.WriteLine();
-            log.WriteLine(markdown);
-            log.WriteLine($"Written: {stem}.json, {stem}.md, {stem}.svg");
-            if (options.Publish)
-            {
-                DocsPage.Publish(layout.Root, markdown, stem + ".svg");
-                log.WriteLine("Published: docs/benchmarks.md (Latest full run), docs/bench-latest.svg");
-            }
-            return run.Failures.Count == 0 ? 0 : 1;
+            log.WriteLine($"note: this process may open only {fileLimit} descriptors; the idle scenario needs about {options.IdleConnections + 1024}.");
         }
-        catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+        var apps = scenarios.Select(s => s.Server).Distinct().ToArray();
+        if (options.Build)
         {
-            Console.Error.WriteLine("cancelled");
-            return 130;
+            await layout.BuildAsync(apps, log, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or FileNotFoundException or DirectoryNotFoundException or System.ComponentModel.Win32Exception)
+        foreach (var app in apps.Where(a => !File.Exists(layout.DllOf(a))))
         {
-            Console.Error.WriteLine($"error: {ex.Message}");
-            return 1;
+            throw new FileNotFoundException($"no build of {app.ProjectPath} at {layout.DllOf(app)}; run without --no-build");
         }
+
+        log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s (latency runs {Format.Seconds(options.LatencyDuration)} s), warm-up {Format.Seconds(options.Warmup)} s");
+        var planned = scenarios.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s));
+        log.WriteLine($"{planned} measurements (on a quiet 2-core machine about 6 s each with the default durations)");
+        var run = await new BenchRunner(options, layout, h2load, log).RunAsync(scenarios, cancellationToken).ConfigureAwait(false);
+        var rows = Summary.Build(scenarios, run);
+
+        var outputDirectory = options.OutputDirectory ?? Path.Combine(layout.Root, "bench", "results");
+        Directory.CreateDirectory(outputDirectory);
+        var stem = Path.Combine(outputDirectory, run.Started.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture));
+        var markdown = MarkdownReport.Write(info, run, rows);
+        File.WriteAllText(stem + ".md", markdown);
+        JsonReport.Write(stem + ".json", info, run, rows);
+        File.WriteAllText(stem + ".svg", SvgChart.Write(info, rows));
+
+        log.WriteLine();
+        log.WriteLine(markdown);
+        log.WriteLine($"Written: {stem}.json, {stem}.md, {stem}.svg");
+        if (options.Publish)
+        {
+            DocsPage.Publish(layout.Root, markdown, stem + ".svg");
+            log.WriteLine("Published: docs/benchmarks.md (Latest full run), docs/bench-latest.svg");
+        }
+        return run.Failures.Count == 0 ? 0 : 1;
     }
 }

@@ -65,7 +65,7 @@ internal sealed record Scenario(
 }
 
 /// <summary>
-/// The scenarios of issues 6 and 14, in report order. Every load runs on the same-work minimal
+/// The scenarios, in report order. Every load runs on the same-work minimal
 /// app (against our transport, Kestrel's Sockets transport on unix, on TCP for the plaintext,
 /// h2c and churn loads, and nginx where it can answer the same) and on the sample as shipped
 /// (ours vs Sockets on unix). TCP and nginx rows are kept few so a full run stays under 15 minutes.

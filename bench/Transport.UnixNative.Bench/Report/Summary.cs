@@ -38,11 +38,11 @@ internal static class Summary
                 .Select(v => (Variant: v, Rounds: run.Measurements.Where(m => m.Scenario == scenario.Id && m.Transport == v.Id).ToArray()))
                 .Where(x => x.Rounds.Length > 0)
                 .Select(x => (x.Variant, x.Rounds,
-                    Value: Median(x.Rounds.Select(m => m.Value))!.Value,
-                    P50: Median(x.Rounds.Select(m => m.P50Us)),
-                    P99: Median(x.Rounds.Select(m => m.P99Us)),
-                    Cpu: Median(x.Rounds.Select(m => m.CpuSecondsPer100k)),
-                    Rss: Median(x.Rounds.Select(m => (double)m.PeakRssKiB))!.Value))
+                    Value: Statistics.Median(x.Rounds.Select(m => m.Value))!.Value,
+                    P50: Statistics.Median(x.Rounds.Select(m => m.P50Us)),
+                    P99: Statistics.Median(x.Rounds.Select(m => m.P99Us)),
+                    Cpu: Statistics.Median(x.Rounds.Select(m => m.CpuSecondsPer100k)),
+                    Rss: Statistics.Median(x.Rounds.Select(m => (double)m.PeakRssKiB))!.Value))
                 .ToArray();
             var baseline = medians.FirstOrDefault(x => x.Variant == scenario.Baseline);
             foreach (var x in medians)
@@ -59,7 +59,7 @@ internal static class Summary
                     x.Rss,
                     x.Rounds.Sum(m => m.Errors),
                     x.Rounds.Sum(m => m.ServerErrorLogs),
-                    Median(x.Rounds.Select(m => (double?)m.OthersCpuShare)),
+                    Statistics.Median(x.Rounds.Select(m => (double?)m.OthersCpuShare)),
                     baseline.Rounds is null || isBaseline ? null : x.Value / baseline.Value,
                     baseline.Rounds is null || isBaseline || x.Cpu is null || baseline.Cpu is null ? null : x.Cpu / baseline.Cpu,
                     x.Rounds,
@@ -70,18 +70,4 @@ internal static class Summary
         }
         return rows;
     }
-
-    /// <summary>The median of the values present (mean of the middle two for an even count), or null if none.</summary>
-    public static double? Median(IEnumerable<double?> values)
-    {
-        var sorted = values.Where(v => v is { } d && double.IsFinite(d)).Select(v => v!.Value).Order().ToArray();
-        if (sorted.Length == 0)
-        {
-            return null;
-        }
-        var mid = sorted.Length / 2;
-        return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    }
-
-    public static double? Median(IEnumerable<double> values) => Median(values.Select(v => (double?)v));
 }

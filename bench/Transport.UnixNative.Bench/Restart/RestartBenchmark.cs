@@ -2,9 +2,9 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
 using System.Text;
 using Transport.UnixNative.Bench.Macro;
+using Transport.UnixNative.Bench.Native;
 
 namespace Transport.UnixNative.Bench.Restart;
 
@@ -13,18 +13,14 @@ namespace Transport.UnixNative.Bench.Restart;
 /// Connection: close): a hand-over (--handover) against a plain SIGTERM-and-start, alternating,
 /// several rounds. Reports, for the swap window, requests, failures and latency (p50, p99, max).
 /// </summary>
-internal static partial class RestartBenchmark
+internal static class RestartBenchmark
 {
     private static readonly TimeSpan Interval = TimeSpan.FromMilliseconds(2);
 
     public static async Task<int> RunAsync(IReadOnlyList<string> args)
     {
         var rounds = args.SkipWhile(a => a != "--rounds").Skip(1).Select(a => int.Parse(a, CultureInfo.InvariantCulture)).FirstOrDefault(3);
-        var layout = SampleBuild.Locate(null);
-        if (!args.Contains("--no-build"))
-        {
-            await layout.BuildAsync(Console.Out, CancellationToken.None).ConfigureAwait(false);
-        }
+        var layout = await SampleBuild.LocateSampleAsync(null, !args.Contains("--no-build"), Console.Out, CancellationToken.None).ConfigureAwait(false);
         Console.WriteLine($"restart under load: a new connection every {Interval.TotalMilliseconds} ms, {rounds} round(s) each, alternating; {Environment.ProcessorCount} cores");
         var results = new List<(string Kind, Window Swap)>();
         for (var round = 0; round < rounds; round++)
@@ -48,11 +44,7 @@ internal static partial class RestartBenchmark
         return 0;
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? 0 : sorted[sorted.Length / 2];
-    }
+    private static double Median(IEnumerable<double> values) => Statistics.Median(values) ?? 0;
 
     private static async Task<Window> MeasureAsync(string dll, bool handover)
     {
@@ -60,8 +52,8 @@ internal static partial class RestartBenchmark
         var socket = Path.Combine(dir, "s.sock");
         var control = Path.Combine(dir, "h.ctl");
         string[] arguments = handover ? ["--urls", $"http://unix:{socket}", "--handover", control] : ["--urls", $"http://unix:{socket}"];
-        var first = Sample.Start(dll, dir, arguments);
-        Sample? second = null;
+        var first = StartSample(dll, dir, arguments);
+        ChildProcess? second = null;
         var load = new Load(socket);
         try
         {
@@ -71,10 +63,10 @@ internal static partial class RestartBenchmark
             var start = load.Now;
             if (!handover)
             {
-                _ = kill(first.Pid, 15);
+                _ = BenchNative.kill(first.Pid, 15);
                 await first.ExitAsync().ConfigureAwait(false);
             }
-            second = Sample.Start(dll, dir, arguments);
+            second = StartSample(dll, dir, arguments);
             await second.WaitForAsync(handover ? "this process serves alone" : "Application started").ConfigureAwait(false);
             if (handover)
             {
@@ -95,84 +87,18 @@ internal static partial class RestartBenchmark
         }
     }
 
-    [LibraryImport("libc", SetLastError = true)]
-    private static partial int kill(int pid, int signal);
-
     internal sealed record Window(TimeSpan Duration, int Requests, int Failed, double P50, double P99, double Longest, string Errors)
     {
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"swap {Duration.TotalMilliseconds:F0} ms: {Requests} requests, {Failed} failed{(Failed > 0 ? $" ({Errors})" : "")}, p50 {P50:F1} ms, p99 {P99:F1} ms, longest {Longest:F1} ms");
     }
 
-    /// <summary>The sample as a child process whose output lines can be waited for.</summary>
-    private sealed class Sample : IDisposable
+    private static ChildProcess StartSample(string dll, string home, string[] arguments)
     {
-        private readonly Process _process;
-        private readonly StringBuilder _output = new();
-        private readonly SemaphoreSlim _changed = new(0);
-
-        private Sample(Process process)
-        {
-            _process = process;
-            _process.OutputDataReceived += OnLine;
-            _process.ErrorDataReceived += OnLine;
-            _process.BeginOutputReadLine();
-            _process.BeginErrorReadLine();
-        }
-
-        public int Pid => _process.Id;
-
-        public static Sample Start(string dll, string home, string[] arguments)
-        {
-            var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = home };
-            info.ArgumentList.Add(dll);
-            foreach (var a in arguments)
-            {
-                info.ArgumentList.Add(a);
-            }
-            info.Environment["HOME"] = home;
-            return new Sample(Process.Start(info) ?? throw new IOException("cannot start the sample"));
-        }
-
-        private void OnLine(object sender, DataReceivedEventArgs e)
-        {
-            lock (_output)
-            {
-                _output.AppendLine(e.Data);
-            }
-            _changed.Release();
-        }
-
-        public async Task WaitForAsync(string text)
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (true)
-            {
-                lock (_output)
-                {
-                    if (_output.ToString().Contains(text, StringComparison.Ordinal))
-                    {
-                        return;
-                    }
-                }
-                if (_process.HasExited || DateTime.UtcNow > deadline || !await _changed.WaitAsync(TimeSpan.FromSeconds(60)).ConfigureAwait(false))
-                {
-                    throw new IOException($"the sample (pid {Pid}) did not print '{text}':\n{_output}");
-                }
-            }
-        }
-
-        public Task ExitAsync() => _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
-
-        public void Dispose()
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-            _process.Dispose();
-        }
+        var info = ChildProcess.Dotnet(dll, arguments);
+        info.WorkingDirectory = home;
+        info.Environment["HOME"] = home;
+        return ChildProcess.Start(info);
     }
 
     /// <summary>New connections at a steady pace (at most 64 in flight), each one request.</summary>

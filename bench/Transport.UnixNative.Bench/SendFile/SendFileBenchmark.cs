@@ -7,7 +7,7 @@ using Transport.UnixNative.Bench.Macro;
 namespace Transport.UnixNative.Bench.SendFile;
 
 /// <summary>
-/// Issue 12: static files from the page cache over a unix stream socket, served by the sample's
+/// Static files from the page cache over a unix stream socket, served by the sample's
 /// <c>--files</c> on our transport (sendfile), on Kestrel's Sockets transport (a stream copy), and by
 /// nginx with <c>sendfile on;</c> (the practical limit), side by side in one run. h2load reads the
 /// bodies; the table shows MB/s of body data and server CPU-seconds per GiB served.
@@ -38,11 +38,7 @@ internal static class SendFileBenchmark
         var quick = args.Contains("--quick");
         var rounds = Option(args, "--rounds", quick ? 1 : 3);
         var duration = Option(args, "--duration", quick ? 2 : 5);
-        var layout = SampleBuild.Locate(null);
-        if (!args.Contains("--no-build"))
-        {
-            await layout.BuildAsync(Console.Out, CancellationToken.None).ConfigureAwait(false);
-        }
+        var layout = await SampleBuild.LocateSampleAsync(null, !args.Contains("--no-build"), Console.Out, CancellationToken.None).ConfigureAwait(false);
 
         var work = Path.Combine("/tmp", "sfbench-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(Path.Combine(work, "files"));
@@ -91,7 +87,7 @@ internal static class SendFileBenchmark
     private static async Task<List<Row>> MeasureServerAsync(string server, string dll, string work, int round, int duration)
     {
         var socket = Path.Combine(work, server + ".sock");
-        using var process = StartServer(server, dll, work, socket);
+        var process = StartServer(server, dll, work, socket);
         var rows = new List<Row>();
         try
         {
@@ -99,9 +95,9 @@ internal static class SendFileBenchmark
             foreach (var load in s_loads)
             {
                 await H2LoadAsync(socket, load, 1).ConfigureAwait(false); // warm-up (JIT, connection pools)
-                var before = ProcStat.Read(process.Id).CpuSeconds;
+                var before = ProcStat.Read(process.Pid).CpuSeconds;
                 var output = await H2LoadAsync(socket, load, duration).ConfigureAwait(false);
-                var cpu = ProcStat.Read(process.Id).CpuSeconds - before;
+                var cpu = ProcStat.Read(process.Pid).CpuSeconds - before;
                 if (output.Problem is { } problem)
                 {
                     Console.Error.WriteLine($"{server} {load.Name}: {problem}");
@@ -113,14 +109,13 @@ internal static class SendFileBenchmark
         }
         finally
         {
-            process.Kill(entireProcessTree: true);
-            await process.WaitForExitAsync().ConfigureAwait(false);
+            process.Dispose();
             File.Delete(socket);
         }
         return rows;
     }
 
-    private static Process StartServer(string server, string dll, string work, string socket)
+    private static ChildProcess StartServer(string server, string dll, string work, string socket)
     {
         ProcessStartInfo start;
         if (server == "nginx")
@@ -151,30 +146,13 @@ internal static class SendFileBenchmark
         }
         else
         {
-            start = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet")
-            {
-                ArgumentList = { dll, "--transport", server, "--files", Path.Combine(work, "files"), "--urls", $"http://unix:{socket}" },
-            };
+            start = ChildProcess.Dotnet(dll, ["--transport", server, "--files", Path.Combine(work, "files"), "--urls", $"http://unix:{socket}"]);
             start.Environment["DOTNET_gcServer"] = "0";
         }
-        start.UseShellExecute = false;
-        start.RedirectStandardOutput = true;
-        start.RedirectStandardError = true;
-        var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {server}");
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is { Length: > 0 })
-            {
-                Console.Error.WriteLine($"[{server}] {e.Data}");
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        return process;
+        return ChildProcess.Start(start, errorPrefix: server);
     }
 
-    private static async Task WaitForSocketAsync(string path, Process process)
+    private static async Task WaitForSocketAsync(string path, ChildProcess process)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (DateTime.UtcNow < deadline && !process.HasExited)
@@ -193,21 +171,10 @@ internal static class SendFileBenchmark
         throw new IOException($"the server never listened on {path}");
     }
 
-    private static async Task<H2LoadOutput> H2LoadAsync(string socket, Load load, int seconds)
-    {
-        var start = new ProcessStartInfo("h2load")
-        {
-            ArgumentList = { "--h1", "-B", $"unix:{socket}", "-c", load.Connections.ToString(CultureInfo.InvariantCulture), "-t", "1", "-D", seconds.ToString(CultureInfo.InvariantCulture), $"http://localhost/files/{load.File}" },
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        using var process = Process.Start(start)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync().ConfigureAwait(false);
-        return H2LoadOutput.Parse(await stdout.ConfigureAwait(false) + await stderr.ConfigureAwait(false));
-    }
+    private static Task<H2LoadOutput> H2LoadAsync(string socket, Load load, int seconds)
+        => new H2LoadRunner("h2load").RunAsync(
+            ["--h1", "-B", $"unix:{socket}", "-c", load.Connections.ToString(CultureInfo.InvariantCulture), "-t", "1", "-D", seconds.ToString(CultureInfo.InvariantCulture), $"http://localhost/files/{load.File}"],
+            TimeSpan.FromSeconds(seconds), CancellationToken.None);
 
     private static string Table(List<Row> rows, int rounds, int duration)
     {
@@ -219,11 +186,7 @@ internal static class SendFileBenchmark
                 ? median.ToString(format, CultureInfo.InvariantCulture)
                 : $"{median.ToString(format, CultureInfo.InvariantCulture)} ({sorted[0].ToString(format, CultureInfo.InvariantCulture)}–{sorted[^1].ToString(format, CultureInfo.InvariantCulture)})";
         }
-        static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            return sorted[sorted.Length / 2];
-        }
+        static double Median(IEnumerable<double> values) => Statistics.Median(values) ?? double.NaN;
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"Static files over a unix stream socket, page cache; h2load --h1, {rounds} round(s) × {duration} s; median (min–max).");
         text.AppendLine();
