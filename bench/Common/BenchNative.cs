@@ -1,5 +1,4 @@
 using System.Runtime.InteropServices;
-using Transport.UnixNative.Interop;
 
 namespace Transport.UnixNative.Bench.Native;
 
@@ -44,16 +43,5 @@ internal static unsafe partial class BenchNative
             }
         }
         return limit.Current;
-    }
-
-    /// <summary>A connected pair of unix sockets of <paramref name="type"/> (SOCK_* flags allowed), close-on-exec.</summary>
-    internal static (int First, int Second) SocketPair(int type)
-    {
-        var errno = Socket.CreateRawPair(type, out var first, out var second);
-        if (errno != 0)
-        {
-            throw new IOException($"socketpair failed: {UnixNative.Interop.Libc.Describe(errno)}");
-        }
-        return (first, second);
     }
 }
