@@ -2,10 +2,13 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Transport.UnixNative.Metrics;
 using System.Diagnostics.Metrics;
-using Transport.UnixNative.Activation;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Connected;
+using Transport.UnixNative.Core.Diagnostics;
+using Transport.UnixNative.Core.Listener;
+using Transport.UnixNative.Core.Loop;
+using Transport.UnixNative.Hosting;
+using Transport.UnixNative.Restart;
 
 namespace Transport.UnixNative;
 

@@ -2,8 +2,10 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Transport.UnixNative.Access;
 using Transport.UnixNative.Authentication;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Loop;
 
 namespace Transport.UnixNative.Bench.Micro;
 

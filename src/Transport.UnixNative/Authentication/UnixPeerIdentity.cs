@@ -2,6 +2,7 @@ using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Security.Claims;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.Authentication;
 
@@ -38,7 +39,7 @@ internal sealed class UnixPeerIdentity
         // The transport's feature is its connection, whose credentials are fixed at connect():
         // the connection keeps the identity it got, and connections with identical
         // credentials (one client process's pool) get the same one from the shared cache.
-        if (peer is Internal.UnixConnection connection)
+        if (peer is Core.Connection.UnixConnection connection)
         {
             if (Volatile.Read(ref connection.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
             {

@@ -2,8 +2,13 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Access;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Diagnostics;
+using Transport.UnixNative.Core.Listener;
+using Transport.UnixNative.Core.Loop;
 
-namespace Transport.UnixNative.Internal;
+namespace Transport.UnixNative.Connected;
 
 /// <summary>
 /// A "listener" for one connected socket (<see cref="UnixConnectedEndPoint"/>): the first accept returns

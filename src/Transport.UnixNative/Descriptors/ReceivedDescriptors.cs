@@ -1,8 +1,9 @@
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Core.Pipes;
 
-namespace Transport.UnixNative.Internal;
+namespace Transport.UnixNative.Descriptors;
 
 /// <summary>
 /// Descriptors that arrived on a byte-stream connection, each tagged with the input position of a byte it

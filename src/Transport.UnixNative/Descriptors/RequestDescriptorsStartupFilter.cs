@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
-namespace Transport.UnixNative.Internal;
+namespace Transport.UnixNative.Descriptors;
 
 /// <summary>
 /// Draws the request boundary for received descriptors, outermost in the pipeline. An HTTP/1.x

@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Win32.SafeHandles;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.SendFile;
 

@@ -8,7 +8,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Net.Http.Headers;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Diagnostics;
 
 namespace Transport.UnixNative.SendFile;
 

@@ -24,7 +24,7 @@ public abstract partial class FunctionalSuite<TFixture>(TFixture fixture) : ICla
         var tracked = Host.Connections.Get(connectionId);
         if (fixture.Native)
         {
-            Assert.Equal("Transport.UnixNative.Internal.UnixConnection", tracked.TransportType);
+            Assert.Equal("Transport.UnixNative.Core.Connection.UnixConnection", tracked.TransportType);
             Assert.StartsWith("UDS", connectionId, StringComparison.Ordinal);
         }
         else

@@ -4,8 +4,9 @@ using System.Reflection;
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
-using Transport.UnixNative.Internal;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Diagnostics;
 
 namespace Transport.UnixNative.Tests.Functional;
 
@@ -53,7 +54,7 @@ public sealed class IdleMemoryTests
         Assert.True(await Poll.UntilAsync(() => pools.Outstanding == 0), $"{pools.Outstanding} pool blocks still rented by an idle connection");
 
         // An input edge whose bytes an earlier read already took: the receive finds nothing, and takes nothing.
-        await ((Transport.UnixNative.Internal.UnixConnection)connection).DeliverEventsAsync(Transport.UnixNative.Interop.Epoll.EPOLLIN).DefaultTimeout();
+        await ((Transport.UnixNative.Core.Connection.UnixConnection)connection).DeliverEventsAsync(Transport.UnixNative.Interop.Epoll.EPOLLIN).DefaultTimeout();
         Assert.Equal(0, pools.Outstanding);
         Assert.False(next.IsCompleted);
 
@@ -165,7 +166,7 @@ public sealed class IdleMemoryTests
             void Visit(object? value)
             {
                 if (value is null or string or MemberInfo or Thread or PipeScheduler or MemoryPool<byte> or ILogger
-                    or ExecutionContext or SynchronizationContext or Transport.UnixNative.Metrics.ListenerMetrics
+                    or ExecutionContext or SynchronizationContext or Transport.UnixNative.Core.Diagnostics.ListenerMetrics
                     || (value is UnixConnection && !ReferenceEquals(value, root)))
                 {
                     return;

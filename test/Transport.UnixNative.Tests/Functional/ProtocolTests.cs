@@ -45,6 +45,6 @@ public class ProtocolTests
 
         // All on one connection, served by the native transport.
         var id = Assert.Single(results.Distinct());
-        Assert.Equal(native, host.Connections.Get(id).TransportType == "Transport.UnixNative.Internal.UnixConnection");
+        Assert.Equal(native, host.Connections.Get(id).TransportType == "Transport.UnixNative.Core.Connection.UnixConnection");
     }
 }

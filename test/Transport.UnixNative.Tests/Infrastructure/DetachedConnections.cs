@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Loop;
 
 namespace Transport.UnixNative.Tests.Infrastructure;
 

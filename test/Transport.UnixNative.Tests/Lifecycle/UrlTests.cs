@@ -59,7 +59,7 @@ public class UrlTests
         using var unixResponse = await unix.GetAsync("/plaintext").DefaultTimeout();
         Assert.Equal("Hello, World!", await unixResponse.Content.ReadAsStringAsync().DefaultTimeout());
         var unixId = Assert.Single(unixResponse.Headers.GetValues("X-Connection-Id"));
-        Assert.Equal("Transport.UnixNative.Internal.UnixConnection", host.Connections.Get(unixId).TransportType);
+        Assert.Equal("Transport.UnixNative.Core.Connection.UnixConnection", host.Connections.Get(unixId).TransportType);
     }
 
     /// <summary>Listening TCP sockets on <paramref name="port"/> whose inode is one of this process's descriptors.</summary>

@@ -6,7 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
 using NativeSocket = Transport.UnixNative.Interop.Socket;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Restart;
 
 namespace Transport.UnixNative.Tests.Listener;
 

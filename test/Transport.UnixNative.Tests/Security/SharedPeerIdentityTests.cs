@@ -7,8 +7,8 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Transport.UnixNative.Authentication;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Authentication;
 
 namespace Transport.UnixNative.Tests.Security;
 

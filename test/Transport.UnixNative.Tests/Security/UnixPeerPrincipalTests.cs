@@ -8,8 +8,8 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Transport.UnixNative.Authentication;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Authentication;
 
 namespace Transport.UnixNative.Tests.Security;
 

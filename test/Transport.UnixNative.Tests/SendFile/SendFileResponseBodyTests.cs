@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Transport.UnixNative.SendFile;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.SendFile;
 
 namespace Transport.UnixNative.Tests.SendFile;
 

@@ -1,7 +1,8 @@
 using System.Net.Sockets;
 using System.Text;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Listener;
+using Transport.UnixNative.Hosting;
 
 namespace Transport.UnixNative.Tests.Unit;
 

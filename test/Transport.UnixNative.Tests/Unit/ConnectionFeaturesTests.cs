@@ -1,8 +1,9 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
-using Transport.UnixNative.Internal;
-using Transport.UnixNative.SendFile;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Access;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.SendFile;
 
 namespace Transport.UnixNative.Tests.Unit;
 

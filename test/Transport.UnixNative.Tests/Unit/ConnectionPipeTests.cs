@@ -1,7 +1,8 @@
 using System.Buffers;
 using System.IO.Pipelines;
-using Transport.UnixNative.Internal;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Core.Loop;
+using Transport.UnixNative.Core.Pipes;
 
 namespace Transport.UnixNative.Tests.Unit;
 

@@ -1,7 +1,7 @@
 using System.Buffers;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Internal;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Core.Loop;
 
 namespace Transport.UnixNative.Tests.Unit;
 

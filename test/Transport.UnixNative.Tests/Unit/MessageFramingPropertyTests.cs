@@ -1,6 +1,6 @@
 using System.Buffers;
 using CsCheck;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Seqpacket;
 
 namespace Transport.UnixNative.Tests.Unit;
 

@@ -2,7 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using CsCheck;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Listener;
 
 namespace Transport.UnixNative.Tests.Unit;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
-using Transport.UnixNative.Internal;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Access;
 
 namespace Transport.UnixNative.Tests.Unit;
 

@@ -1,7 +1,8 @@
 using System.Security.Claims;
-using Transport.UnixNative.Authentication;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Access;
+using Transport.UnixNative.Authentication;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.Tests.Unit;
 

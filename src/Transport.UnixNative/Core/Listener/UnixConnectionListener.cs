@@ -1,0 +1,547 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.Extensions.Logging;
+using Transport.UnixNative.Interop;
+using Transport.UnixNative.Access;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Diagnostics;
+using Transport.UnixNative.Core.Loop;
+
+namespace Transport.UnixNative.Core.Listener;
+
+/// <summary>
+/// A listening unix socket. Kestrel's accept loop calls <see cref="AcceptAsync"/>, which tries
+/// accept4 first and waits for readiness only on EAGAIN: the kernel backlog is the queue, and
+/// Kestrel's pace is the backpressure.
+/// </summary>
+internal sealed class UnixConnectionListener : IConnectionListener, IEventHandler
+{
+    // The runtime's representation of an unnamed peer (the usual case: clients rarely bind).
+    private static readonly EndPoint s_unnamedPeer = new UnixDomainSocketEndPoint("/").Create(new SocketAddress(AddressFamily.Unix, SockAddrUn.PathOffset));
+
+    private readonly SafeFdHandle _fd;
+    private readonly UnixSocketAddress? _address;
+    private readonly SocketFile.FileIdentity? _fileIdentity;
+    private readonly EventLoopGroup _loops;
+    private readonly Action _releaseLoops;
+    private readonly ILogger _logger;
+    private readonly object _gate = new();
+    private readonly bool _isPacket;
+    private readonly PeerAccess? _peerAccess;
+    private readonly SocketFileLock? _fileLock;
+    private readonly AcceptRetryTimer _retryTimer;
+    private ulong _token;
+    private long _starvedSince;
+    private bool _nearLimit;
+    private long _starvedRetries;
+    private int _readySequence;
+    private TaskCompletionSource<bool>? _readyWaiter;
+    private bool _unbound;
+    private bool _disposed;
+    private int _unbindStarted;
+    private TaskCompletionSource<bool>? _acceptGate;
+    private volatile bool _keepSocketFile;
+
+    private UnixConnectionListener(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address, SocketFile.FileIdentity? fileIdentity,
+        SocketFileLock? fileLock, bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, PeerAccess? peerAccess)
+    {
+        _retryTimer = new AcceptRetryTimer(loops.AcceptLoop);
+        _fileLock = fileLock;
+        EndPoint = endPoint;
+        _connectionLocalEndPoint = ConnectionLocalEndPoint(endPoint);
+        _fd = fd;
+        _address = address;
+        _fileIdentity = fileIdentity;
+        _isPacket = isPacket;
+        _loops = loops;
+        _releaseLoops = releaseLoops;
+        _logger = logger;
+        _peerAccess = peerAccess;
+    }
+
+    public EndPoint EndPoint { get; }
+
+    // Kestrel's meter tags network.transport=unix and the path only for a UnixDomainSocketEndPoint
+    // (anything else gets its AddressFamily, "Unix"), so a seqpacket connection's local end is one;
+    // its remote end stays a UnixSeqpacketEndPoint, which tells the socket type.
+    private readonly EndPoint _connectionLocalEndPoint;
+
+    private static EndPoint ConnectionLocalEndPoint(EndPoint listener) => listener is UnixSeqpacketEndPoint seqpacket
+        ? new UnixDomainSocketEndPoint(seqpacket.IsAbstract ? "\0" + seqpacket.Address[1..] : seqpacket.Address)
+        : listener;
+
+    /// <summary>Set by the factory right after binding, before Kestrel accepts.</summary>
+    public ListenerMetrics? Metrics { get; set; }
+
+    internal bool IsPacket => _isPacket;
+
+    /// <summary>The listening descriptor, for a hand-over to a successor.</summary>
+    internal SafeFdHandle Handle => _fd;
+
+    /// <summary>The bound address (also of an inherited socket), or null when unknown.</summary>
+    internal UnixSocketAddress? Address => _address;
+
+    /// <summary>systemd's fd name of an activated socket (carried on through hand-overs).</summary>
+    internal string? FdName { get; init; }
+
+    /// <summary>The socket file this listener will remove on shutdown, if any.</summary>
+    internal SocketFile.FileIdentity? OwnedFile => _keepSocketFile ? null : _fileIdentity;
+
+    /// <summary>A successor serves this socket now: shutdown must leave its file (the same inode) alone.</summary>
+    internal void KeepSocketFile() => _keepSocketFile = true;
+
+    /// <summary>The predecessor stopped: its socket file is this listener's to remove now.</summary>
+    internal void OwnSocketFile() => _keepSocketFile = false;
+
+    /// <summary>
+    /// A socket taken from a predecessor: accepts wait until <see cref="OpenAccepts"/> (this process is
+    /// ready to serve), and the file stays the predecessor's until <see cref="OwnSocketFile"/>, so a
+    /// successor that fails to start never removes the file the predecessor still serves.
+    /// </summary>
+    internal void HoldForPredecessor()
+    {
+        _acceptGate = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _keepSocketFile = true;
+        FromPredecessor = true;
+    }
+
+    internal void OpenAccepts() => _acceptGate?.TrySetResult(true);
+
+    internal bool FromPredecessor { get; private set; }
+
+    /// <summary>Whether connections take descriptors peers pass (<see cref="UnixNativeTransportOptions.ReceiveDescriptorsOn"/>); set before accepting.</summary>
+    internal bool ReceivesDescriptors { get; private set; }
+
+    private static bool ShouldReceiveDescriptors(UnixSocketAddress? address, UnixNativeTransportOptions options)
+        => address is not null && options.ReceiveDescriptorsOn.Contains(address.DisplayName);
+
+    /// <summary>Creates, binds and listens on a socket for <paramref name="address"/>, applying the socket file rules.</summary>
+    public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options,
+        EventLoopGroup loops, Action releaseLoops, ILogger logger)
+    {
+        var fd = Interop.Socket.Create(Interop.Socket.AF_UNIX, address.SocketType);
+        if (fd.IsInvalid)
+        {
+            throw NativeError.Exception("Cannot create a socket for", address.DisplayName, Libc.LastErrno);
+        }
+        SocketFileLock? fileLock = null;
+        UnixConnectionListener? listener = null;
+        try
+        {
+            if (!address.IsAbstract && SocketFile.PrepareForBind(address, out fileLock) == SocketFile.Preparation.RemovedStaleSocket)
+            {
+                TransportLog.StaleSocketRemoved(logger, address.Name);
+            }
+            Bind(fd, address);
+            var identity = address.IsAbstract ? null : SocketFile.Identify(address.Name);
+            try
+            {
+                SocketFilePermissions.Apply(address, identity, options, logger);
+                if (Interop.Socket.listen(fd, options.Backlog) != 0)
+                {
+                    throw NativeError.Exception("Cannot listen on unix socket", address.DisplayName, Libc.LastErrno);
+                }
+                listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options, address));
+                listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
+                await listener.RegisterAsync().ConfigureAwait(false);
+                return listener;
+            }
+            catch
+            {
+                if (identity is { } owned)
+                {
+                    SocketFile.DeleteIfOwned(address.Name, owned);
+                }
+                throw;
+            }
+        }
+        catch
+        {
+            listener?._retryTimer.Dispose();
+            fd.Dispose();
+            fileLock?.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Listens on an inherited descriptor (systemd socket activation, a predecessor's hand-over); the file
+    /// belongs to whoever created it, unless <paramref name="ownedFile"/> says a predecessor passed it on.
+    /// </summary>
+    public static async ValueTask<UnixConnectionListener> AdoptAsync(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address,
+        SocketFile.FileIdentity? ownedFile, bool isPacket, string? fdName, bool fromPredecessor,
+        UnixNativeTransportOptions options, EventLoopGroup loops, Action releaseLoops, ILogger logger)
+    {
+        var flags = Libc.fcntl(fd, Libc.F_GETFL, 0);
+        if (flags < 0 || Libc.fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0)
+        {
+            throw NativeError.Exception("Cannot make inherited socket non-blocking:", address?.DisplayName ?? $"fd {fd.Fd}", Libc.LastErrno);
+        }
+        var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options, address)) { FdName = fdName };
+        listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
+        if (fromPredecessor)
+        {
+            listener.HoldForPredecessor();
+        }
+        try
+        {
+            await listener.RegisterAsync().ConfigureAwait(false);
+        }
+        catch
+        {
+            listener._retryTimer.Dispose();
+            throw;
+        }
+        return listener;
+    }
+
+    private static unsafe void Bind(SafeFdHandle fd, UnixSocketAddress address)
+    {
+        Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+        var length = SockAddrUn.Encode(address.IsAbstract, address.Name, sockaddr);
+        int rc;
+        fixed (byte* p = sockaddr)
+        {
+            rc = Interop.Socket.bind(fd, p, length);
+        }
+        if (rc == 0)
+        {
+            return;
+        }
+        var errno = Libc.LastErrno;
+        if (errno == Libc.EADDRINUSE)
+        {
+            throw new AddressInUseException(address.IsAbstract
+                ? $"Abstract unix socket '{address.DisplayName}' is in use by another socket ({Libc.Describe(errno)})."
+                : $"Unix socket '{address.DisplayName}' is in use ({Libc.Describe(errno)}).");
+        }
+        throw NativeError.Exception("Cannot bind unix socket", address.DisplayName, errno);
+    }
+
+    private Task RegisterAsync() => _loops.AcceptLoop.RunAsync(() =>
+    {
+        _token = _loops.AcceptLoop.Register(_fd, this, Epoll.EPOLLIN);
+        _retryTimer.Register();
+    });
+
+    public async ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        if (_acceptGate is { } gate && !await gate.Task.WaitAsync(cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+        while (true)
+        {
+            int sequence;
+            lock (_gate)
+            {
+                if (_unbound)
+                {
+                    return null;
+                }
+                sequence = _readySequence;
+            }
+
+            if (_nearLimit)
+            {
+                // The last connection took one of the last free descriptors: wait for some to come back
+                // before accept4 takes the very last (see AcceptRetryTimer for why the runtime needs them).
+                _nearLimit = false;
+                Metrics?.AcceptError(Libc.EMFILE); // counted like the accept4 failure it prevents
+                if (!await WaitForDescriptorsAsync(Libc.EMFILE, cancellationToken).ConfigureAwait(false))
+                {
+                    return null;
+                }
+            }
+
+            var connection = TryAccept(out var errno);
+            if (connection is not null)
+            {
+                return connection;
+            }
+            switch (errno)
+            {
+                case Libc.EAGAIN:
+                    if (_starvedSince != 0)
+                    {
+                        // The episode ends when the backlog is served: running short again while serving it
+                        // (clients that left still take a descriptor each) is the same episode, not a new line.
+                        TransportLog.AcceptResumed(_logger, EndPoint.ToString() ?? "", Stopwatch.GetElapsedTime(_starvedSince).TotalSeconds, _starvedRetries);
+                        _starvedSince = 0;
+                    }
+                    break;
+                case Libc.EINTR:
+                    continue;
+                case Libc.ECONNABORTED:
+                    Metrics?.RefusedByError(); // the peer gave up before accept4 took it, or setting it up failed
+                    continue;
+                case Libc.EMFILE:
+                case Libc.ENFILE:
+                case Libc.ENOBUFS:
+                case Libc.ENOMEM:
+                    // Out of descriptors (or kernel memory). Clients stay in the kernel backlog, as nginx
+                    // keeps them, rather than being accepted and closed with a reserved descriptor as libuv
+                    // does: a shortage usually lasts until some connections close, and shedding would turn
+                    // it into failed requests for everyone who arrives meanwhile. Nothing is lost silently:
+                    // the listener stays open, the backlog is served as soon as accept4 succeeds again, a
+                    // client beyond the backlog gets EAGAIN from connect, and the episode is logged.
+                    // The retry waits on a timerfd made at bind time, on the event loop that already runs:
+                    // Task.Delay could need the runtime's timer thread, which cannot start without a descriptor.
+                    Metrics?.AcceptError(errno);
+                    if (!await WaitForDescriptorsAsync(errno, cancellationToken).ConfigureAwait(false))
+                    {
+                        return null;
+                    }
+                    continue;
+                case Libc.EBADF:
+                case Libc.EINVAL:
+                    return null; // unbound concurrently
+                default:
+                    throw NativeError.Exception("accept4 on", EndPoint.ToString() ?? "", errno);
+            }
+
+            TaskCompletionSource<bool> waiter;
+            lock (_gate)
+            {
+                if (_unbound)
+                {
+                    return null;
+                }
+                if (sequence != _readySequence)
+                {
+                    continue; // readiness arrived while we tried: try again
+                }
+                waiter = _readyWaiter ??= new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+            }
+            if (!await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false))
+            {
+                return null;
+            }
+            // One getrlimit per batch of clients after a wait, off the data path: the limit may have
+            // been lowered while the listener was idle.
+            _retryTimer.RefreshLimit();
+        }
+    }
+
+    private unsafe UnixConnection? TryAccept(out int errno)
+    {
+        Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
+        int length = SockAddrUn.Size;
+        int fd;
+        var added = false;
+        try
+        {
+            // Hold the listening descriptor so a concurrent unbind cannot close it mid-call.
+            _fd.DangerousAddRef(ref added);
+            fixed (byte* p = sockaddr)
+            {
+                fd = Interop.Socket.accept4(_fd.Fd, p, &length, Interop.Socket.SOCK_NONBLOCK | Interop.Socket.SOCK_CLOEXEC);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            errno = Libc.EBADF;
+            return null;
+        }
+        finally
+        {
+            if (added)
+            {
+                _fd.DangerousRelease();
+            }
+        }
+        if (fd < 0)
+        {
+            errno = Libc.LastErrno;
+            return null;
+        }
+        errno = 0;
+        _nearLimit = _retryTimer.IsNearLimit(fd);
+        var handle = new SafeFdHandle(fd);
+        try
+        {
+            if (!PeerCredentials.Admit(fd, _peerAccess, _logger, EndPoint, out var peer, out var peerGroups))
+            {
+                handle.Dispose(); // refused before a byte is read; AcceptAsync moves on to the next connection
+                Metrics?.RefusedByAllowlist();
+                errno = Libc.EINTR; // try the next one at once (ECONNABORTED would count it as an error too)
+                return null;
+            }
+            var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)], _isPacket);
+            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _address?.PreserveMessages ?? false, ReceivesDescriptors);
+            if (peer is { } credentials)
+            {
+                connection.SetPeerCredentials(credentials, peerGroups);
+            }
+            if (_loops.UseSendFile)
+            {
+                connection.EnableSendFile();
+            }
+            connection.Metrics = Metrics;
+            Metrics?.ConnectionAccepted();
+            connection.Start();
+            return connection;
+        }
+        catch (Exception ex)
+        {
+            // Whatever one peer brings (an odd address, a failed getsockopt) ends that connection only:
+            // an exception escaping AcceptAsync would stop Kestrel accepting on this endpoint for good.
+            TransportLog.ConnectionSetupFailed(_logger, EndPoint.ToString() ?? "", ex);
+            handle.Dispose();
+            errno = Libc.ECONNABORTED;
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// The peer's own address, exactly. The runtime's types show it when their text is exact and safe to
+    /// log (UTF-8 without control characters, and short enough for UnixDomainSocketEndPoint); any other
+    /// address the kernel allows becomes a <see cref="UnixPeerEndPoint"/> of its raw bytes.
+    /// </summary>
+    internal static EndPoint RemoteEndPointOf(ReadOnlySpan<byte> sockaddr, bool isPacket)
+    {
+        var name = SockAddrUn.DecodeBytes(sockaddr, out var isAbstract);
+        if (name.IsEmpty && !isAbstract)
+        {
+            return isPacket ? UnixSeqpacketEndPoint.Unnamed : s_unnamedPeer;
+        }
+        if (!name.IsEmpty && name.Length <= SockAddrUn.MaxPathBytes && UnixPeerEndPoint.IsPrintableUtf8(name))
+        {
+            var text = Encoding.UTF8.GetString(name);
+            if (isPacket)
+            {
+                return new UnixSeqpacketEndPoint(isAbstract ? "@" + text : text);
+            }
+            try
+            {
+                return new UnixDomainSocketEndPoint(isAbstract ? "\0" + text : text);
+            }
+            catch (ArgumentException)
+            {
+                // A limit of the runtime's type, not of the kernel: keep the bytes instead.
+            }
+        }
+        return new UnixPeerEndPoint(name, isAbstract);
+    }
+
+    /// <summary>
+    /// Waits on the event loop until accept4 may run again: the interval has passed and the spare
+    /// descriptors could be taken back (so connections never use the last of them). False when the
+    /// listener stops meanwhile.
+    /// </summary>
+    private async Task<bool> WaitForDescriptorsAsync(int errno, CancellationToken cancellationToken)
+    {
+        _retryTimer.ReleaseReserve(); // first: the process may have no descriptor left at all
+        if (_starvedSince == 0)
+        {
+            _starvedSince = Stopwatch.GetTimestamp();
+            _starvedRetries = 0;
+            TransportLog.AcceptStarved(_logger, EndPoint.ToString() ?? "", Libc.Describe(errno), (int)AcceptRetryTimer.Interval.TotalMilliseconds);
+        }
+        do
+        {
+            _starvedRetries++;
+            Task<bool> expired;
+            lock (_gate)
+            {
+                if (_unbound)
+                {
+                    return false;
+                }
+                expired = _retryTimer.Arm();
+            }
+            // Resumes on the accept loop's thread (see AcceptRetryTimer): while starved, retries run there,
+            // and Kestrel's accept loop runs there until accept4 next says EAGAIN.
+            if (!await (cancellationToken.CanBeCanceled ? expired.WaitAsync(cancellationToken) : expired).ConfigureAwait(false))
+            {
+                return false;
+            }
+        }
+        while (!_retryTimer.TryFillReserve());
+        return true;
+    }
+
+    public void OnEvents(uint events)
+    {
+        TaskCompletionSource<bool>? waiter;
+        lock (_gate)
+        {
+            _readySequence++;
+            waiter = _readyWaiter;
+            _readyWaiter = null;
+        }
+        waiter?.TrySetResult(true);
+    }
+
+    public void OnLoopStopping() => StopAccepting();
+
+    private void StopAccepting()
+    {
+        TaskCompletionSource<bool>? waiter;
+        lock (_gate)
+        {
+            if (_unbound)
+            {
+                return;
+            }
+            _unbound = true;
+            waiter = _readyWaiter;
+            _readyWaiter = null;
+        }
+        waiter?.TrySetResult(false);
+        _acceptGate?.TrySetResult(false);
+        _retryTimer.Cancel();
+    }
+
+    public async ValueTask UnbindAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _unbindStarted, 1) != 0)
+        {
+            return;
+        }
+        StopAccepting();
+        if (!_loops.AcceptLoop.IsStopped)
+        {
+            await _loops.AcceptLoop.RunAsync(() =>
+            {
+                _loops.AcceptLoop.Unregister(_token);
+                _retryTimer.Unregister();
+            }).ConfigureAwait(false);
+        }
+        // New clients now get ECONNREFUSED/ENOENT; established connections carry on.
+        _fd.Dispose();
+        _retryTimer.Dispose();
+        RemoveSocketFile();
+        // Last: until the socket file is gone, a starting instance must not treat it as stale.
+        _fileLock?.Dispose();
+    }
+
+    private void RemoveSocketFile()
+    {
+        if (_address is { IsAbstract: false } address && OwnedFile is { } identity)
+        {
+            if (SocketFile.DeleteIfOwned(address.Name, identity))
+            {
+                TransportLog.SocketFileRemoved(_logger, address.Name);
+            }
+            else
+            {
+                TransportLog.SocketFileReplaced(_logger, address.Name);
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+        _disposed = true;
+        await UnbindAsync().ConfigureAwait(false);
+        _releaseLoops();
+    }
+}
