@@ -7,7 +7,6 @@ using Transport.UnixNative.Connected;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Listener;
 using Transport.UnixNative.Core.Loop;
-using Transport.UnixNative.Hosting;
 using Transport.UnixNative.Restart;
 
 namespace Transport.UnixNative;
@@ -16,7 +15,7 @@ namespace Transport.UnixNative;
 /// Binds unix socket endpoints (paths, <c>@abstract</c> names, stream and seqpacket) on native
 /// epoll threads. It claims nothing else: TCP endpoints stay on Kestrel's Sockets transport.
 /// </summary>
-public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
+public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IRestartableTransport
 {
     private readonly IOptions<UnixNativeTransportOptions> _optionsAccessor;
     private readonly IMemoryPoolFactory<byte> _memoryPoolFactory;
@@ -52,13 +51,15 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         _inherited = new Lazy<InheritedSockets>(() => InheritedSockets.Gather(CurrentOptions, _logger));
     }
 
-    /// <summary>Sockets from systemd or a predecessor, taken on first use (before Kestrel binds).</summary>
-    internal InheritedSockets Inherited => _inherited.Value;
+    private InheritedSockets Inherited => _inherited.Value;
 
-    internal bool HasGatheredInherited => _inherited.IsValueCreated;
+    InheritedSockets IRestartableTransport.Inherited => Inherited;
 
-    /// <summary>Every listener currently bound, for a hand-over.</summary>
-    internal IReadOnlyList<UnixConnectionListener> Listeners
+    bool IRestartableTransport.HasGatheredInherited => _inherited.IsValueCreated;
+
+    IReadOnlyList<UnixConnectionListener> IRestartableTransport.Listeners => Listeners;
+
+    private UnixConnectionListener[] Listeners
     {
         get
         {
@@ -69,8 +70,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>Lets the listeners taken from a predecessor accept: this process is ready to serve.</summary>
-    internal void OpenAccepts()
+    void IRestartableTransport.OpenAccepts()
     {
         foreach (var listener in Listeners)
         {
@@ -78,8 +78,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>The predecessor no longer serves: the socket files it created are ours to remove now.</summary>
-    internal void TakeOverSocketFiles()
+    void IRestartableTransport.TakeOverSocketFiles()
     {
         foreach (var listener in Listeners.Where(l => l.FromPredecessor))
         {
@@ -87,12 +86,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>
-    /// Inherited sockets no endpoint took (the new configuration dropped one): a predecessor's is
-    /// closed, and its file removed once it is ours, so clients are refused instead of queueing
-    /// forever; systemd's stays (systemd holds it anyway) with a warning.
-    /// </summary>
-    internal void ReleaseUnservedInherited(bool ownsPredecessorFiles)
+    void IRestartableTransport.ReleaseUnservedInherited(bool ownsPredecessorFiles)
     {
         var served = Listeners.Select(l => l.Address).OfType<UnixSocketAddress>().ToArray();
         foreach (var socket in Inherited.All)
@@ -115,8 +109,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>Stops accepting on every listener (new clients queue for the successor); connections carry on.</summary>
-    internal async Task StopAcceptingAsync()
+    async Task IRestartableTransport.StopAcceptingAsync()
     {
         foreach (var listener in Listeners)
         {

@@ -1,4 +1,4 @@
-using Transport.UnixNative.Hosting;
+using Transport.UnixNative.Core.Diagnostics;
 
 namespace Transport.UnixNative;
 
@@ -17,5 +17,5 @@ public sealed partial class UnixNativeTransportOptions
     public bool FallBackToSocketsTransportOnUnsupportedOS { get; set; }
 
     /// <summary>The OS this process runs on when it is not Linux, null on Linux. Tests pretend another OS here.</summary>
-    internal Func<string?> UnsupportedOS { get; set; } = Hosting.TransportPlatform.UnsupportedOS;
+    internal Func<string?> UnsupportedOS { get; set; } = Core.Diagnostics.TransportPlatform.UnsupportedOS;
 }

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Transport.UnixNative;
 using Microsoft.Extensions.Options;
+using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Descriptors;
 using Transport.UnixNative.Hosting;
 using Transport.UnixNative.Restart;

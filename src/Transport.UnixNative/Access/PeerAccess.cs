@@ -1,5 +1,6 @@
 using System.Collections.Frozen;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Listener;
 
 namespace Transport.UnixNative.Access;

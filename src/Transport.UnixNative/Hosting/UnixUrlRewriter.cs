@@ -31,7 +31,7 @@ internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionLis
             // Activated (or handed-over) sockets are where this process listens, as systemd (or the
             // predecessor) decided: unless the urls name one of them, they replace the urls, so no
             // default socket is bound beside them. Endpoints configured in code still bind.
-            if (factories.OfType<UnixNativeTransportFactory>().FirstOrDefault()?.Inherited is { All.Count: > 0 } inherited
+            if (factories.OfType<IRestartableTransport>().FirstOrDefault()?.Inherited is { All.Count: > 0 } inherited
                 && !addresses.Any(a => NamesInherited(a, inherited)))
             {
                 addresses.Clear();
@@ -82,7 +82,7 @@ internal sealed class UnixUrlRewriter(IServer server, IEnumerable<IConnectionLis
             var reading = UnixUrls.Read(url);
             if (reading.Error is { } error)
             {
-                throw new ArgumentException(url.Contains(UnixUrls.InvalidUrlMarker, StringComparison.Ordinal) ? error : $"{key}: {error}");
+                throw new ArgumentException(url.Contains(RefusedUrls.InvalidUrlMarker, StringComparison.Ordinal) ? error : $"{key}: {error}");
             }
             if (reading.IsUnix && reading.Url != url)
             {

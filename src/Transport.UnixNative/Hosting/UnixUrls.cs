@@ -15,14 +15,9 @@ namespace Transport.UnixNative.Hosting;
 /// </summary>
 internal static class UnixUrls
 {
-    /// <summary>An address the transport refused, as a URL Kestrel binds to this transport, which then fails naming the reason.</summary>
-    public const string InvalidUrlMarker = "/\0invalid\0";
-
     // sun_path as UnixDomainSocketEndPoint checks a (non-abstract) path: 108 bytes with the NUL.
     private const int EndPointPathBytes = 107;
 
-    private static readonly ConcurrentDictionary<string, int> s_errorIds = new(StringComparer.Ordinal);
-    private static readonly ConcurrentDictionary<int, string> s_errors = new();
 
     /// <summary>How a URL reads: not ours, ours (with the URL Kestrel should see), or ours but unservable.</summary>
     public readonly record struct Reading(bool IsUnix, string Url, string? Error)
@@ -82,8 +77,8 @@ internal static class UnixUrls
                     if (target.StartsWith(UnixSocketAddress.AbstractUrlMarker, StringComparison.Ordinal))
                     {
                         // Already in the marker form (read twice, or written by this class).
-                        return target.StartsWith(InvalidUrlMarker, StringComparison.Ordinal)
-                            ? new(true, url, ErrorOf(target))
+                        return target.StartsWith(RefusedUrls.InvalidUrlMarker, StringComparison.Ordinal)
+                            ? new(true, url, RefusedUrls.ErrorOf(target))
                             : new(true, url, null);
                     }
                     if (target.StartsWith('@'))
@@ -116,29 +111,8 @@ internal static class UnixUrls
         {
             return reading.Url;
         }
-        return InvalidUrl(url[..url.IndexOf("://", StringComparison.Ordinal)], $"{key}: {reading.Error}");
+        return RefusedUrls.InvalidUrl(url[..url.IndexOf("://", StringComparison.Ordinal)], $"{key}: {reading.Error}");
     }
-
-    /// <summary>The URL Kestrel is given for a refused address: it binds to this transport, which fails with <paramref name="error"/>.</summary>
-    public static string InvalidUrl(string scheme, string error)
-    {
-        var id = s_errorIds.GetOrAdd(error, static e =>
-        {
-            var next = s_errors.Count + 1;
-            while (!s_errors.TryAdd(next, e))
-            {
-                next++;
-            }
-            return next;
-        });
-        return string.Concat(scheme, "://unix:", InvalidUrlMarker, id.ToString(System.Globalization.CultureInfo.InvariantCulture));
-    }
-
-    /// <summary>The reason recorded for an invalid marker path, or a generic one.</summary>
-    public static string ErrorOf(string markerPath)
-        => int.TryParse(markerPath.AsSpan(InvalidUrlMarker.Length), System.Globalization.CultureInfo.InvariantCulture, out var id) && s_errors.TryGetValue(id, out var error)
-            ? error
-            : "A configured unix socket URL was refused.";
 
     /// <summary>A marker-form URL as it was written (<c>http://unix:@name</c>, <c>http://unix-seqpacket:/p</c>, <c>http://unix-fd:NAME</c>).</summary>
     public static string Describe(string url)
@@ -150,9 +124,9 @@ internal static class UnixUrls
         }
         var scheme = url[..at];
         var path = url[(at + "://unix:".Length)..];
-        if (path.StartsWith(InvalidUrlMarker, StringComparison.Ordinal))
+        if (path.StartsWith(RefusedUrls.InvalidUrlMarker, StringComparison.Ordinal))
         {
-            return $"{scheme}://unix:(refused: {ErrorOf(path)})";
+            return $"{scheme}://unix:(refused: {RefusedUrls.ErrorOf(path)})";
         }
         if (path.StartsWith(ActivatedEndPoint.UrlMarker, StringComparison.Ordinal))
         {

@@ -22,7 +22,7 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
-        var factory = factories.OfType<UnixNativeTransportFactory>().FirstOrDefault();
+        var factory = factories.OfType<IRestartableTransport>().FirstOrDefault();
         if (factory is null)
         {
             return Task.CompletedTask;
@@ -31,7 +31,7 @@ internal sealed class HandoverLifetime(IEnumerable<IConnectionListenerFactory> f
         return Task.CompletedTask;
     }
 
-    private void OnStarted(UnixNativeTransportFactory factory)
+    private void OnStarted(IRestartableTransport factory)
     {
         factory.OpenAccepts();
         if (options.Value.UseSystemdFileDescriptorStore)

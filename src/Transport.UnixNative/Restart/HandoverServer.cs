@@ -24,7 +24,7 @@ internal sealed class HandoverServer : IDisposable
     private static readonly TimeSpan s_settle = TimeSpan.FromMilliseconds(500);
 
     private readonly string _path;
-    private readonly UnixNativeTransportFactory _factory;
+    private readonly IRestartableTransport _factory;
     private readonly IHostApplicationLifetime _lifetime;
     private readonly ILogger _logger;
     private readonly SafeFdHandle _listener;
@@ -37,7 +37,7 @@ internal sealed class HandoverServer : IDisposable
     private readonly Thread _thread;
     private int _fileReleased;
 
-    private HandoverServer(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger,
+    private HandoverServer(string path, IRestartableTransport factory, IHostApplicationLifetime lifetime, ILogger logger,
         SafeFdHandle listener, SocketFile.FileIdentity? file, SocketFileLock? fileLock, SafeFdHandle wake, SafeFdHandle wakeSender)
     {
         _fileLock = fileLock;
@@ -57,7 +57,7 @@ internal sealed class HandoverServer : IDisposable
     /// Listens on <paramref name="path"/> for a successor; <paramref name="inherited"/> is the predecessor's
     /// listening control socket for an abstract <paramref name="path"/> (already bound and listening).
     /// </summary>
-    public static unsafe HandoverServer Start(string path, UnixNativeTransportFactory factory, IHostApplicationLifetime lifetime, ILogger logger,
+    public static unsafe HandoverServer Start(string path, IRestartableTransport factory, IHostApplicationLifetime lifetime, ILogger logger,
         SafeFdHandle? inherited = null)
     {
         var address = UnixSocketAddress.Parse(path, isSeqpacket: true);

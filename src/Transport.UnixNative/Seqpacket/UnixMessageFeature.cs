@@ -4,7 +4,7 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Descriptors;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.Seqpacket;
 

@@ -2,7 +2,6 @@ using System.Buffers;
 using Microsoft.AspNetCore.Connections;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Diagnostics;
-using Transport.UnixNative.Descriptors;
 
 namespace Transport.UnixNative.Core.Connection;
 

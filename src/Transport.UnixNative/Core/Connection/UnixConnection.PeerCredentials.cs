@@ -1,7 +1,6 @@
 using System.Collections.ObjectModel;
 using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Access;
 using Transport.UnixNative.Core.Diagnostics;
 
 namespace Transport.UnixNative.Core.Connection;

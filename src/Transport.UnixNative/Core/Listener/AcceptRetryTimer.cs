@@ -1,7 +1,7 @@
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Loop;
-using Transport.UnixNative.Descriptors;
 
 namespace Transport.UnixNative.Core.Listener;
 

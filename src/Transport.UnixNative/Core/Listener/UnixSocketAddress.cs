@@ -33,10 +33,10 @@ internal sealed record UnixSocketAddress(string Name, bool IsAbstract, bool IsSe
     {
         ArgumentNullException.ThrowIfNull(address);
         UnixSocketAddress result;
-        if (address.StartsWith(UnixUrls.InvalidUrlMarker, StringComparison.Ordinal))
+        if (address.StartsWith(RefusedUrls.InvalidUrlMarker, StringComparison.Ordinal))
         {
             // A configured URL refused earlier: Kestrel bound it to us so that it fails here, naming why.
-            throw new ArgumentException(UnixUrls.ErrorOf(address));
+            throw new ArgumentException(RefusedUrls.ErrorOf(address));
         }
         if (address.StartsWith(SeqpacketUrlMarker, StringComparison.Ordinal))
         {

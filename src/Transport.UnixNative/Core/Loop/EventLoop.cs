@@ -135,7 +135,7 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     public int DescriptorsPerReceive { get; }
 
-    /// <summary>The process-wide budget of held received descriptors (see <c>Descriptors.HeldDescriptors</c>).</summary>
+    /// <summary>The process-wide budget of held received descriptors (see <see cref="Connection.HeldDescriptors"/>).</summary>
     public int MaxReceivedDescriptors { get; }
 
     public int MaxReceivedDescriptorsPerConnection { get; }

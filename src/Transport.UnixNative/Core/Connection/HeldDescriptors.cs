@@ -1,4 +1,4 @@
-namespace Transport.UnixNative.Descriptors;
+namespace Transport.UnixNative.Core.Connection;
 
 /// <summary>
 /// Received descriptors held by one connection (not yet handed to the application or closed), and the

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace Transport.UnixNative.Access;
+namespace Transport.UnixNative.Core.Connection;
 
 /// <summary>Turns SO_PEERSEC's bytes into a label.</summary>
 internal static class PeerSecurityLabel

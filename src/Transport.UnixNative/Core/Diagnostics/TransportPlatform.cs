@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Microsoft.Extensions.Options;
 
-namespace Transport.UnixNative.Hosting;
+namespace Transport.UnixNative.Core.Diagnostics;
 
 /// <summary>The transport needs Linux: elsewhere startup fails saying so, or path endpoints fall back to Kestrel's Sockets transport.</summary>
 internal static class TransportPlatform

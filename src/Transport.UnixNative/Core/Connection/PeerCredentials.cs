@@ -1,9 +1,10 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Access;
 using Transport.UnixNative.Core.Diagnostics;
 
-namespace Transport.UnixNative.Access;
+namespace Transport.UnixNative.Core.Connection;
 
 /// <summary>The peer as of connect(2), read once at accept (SO_PEERCRED).</summary>
 internal readonly record struct PeerCredentials(int ProcessId, uint UserId, uint GroupId)

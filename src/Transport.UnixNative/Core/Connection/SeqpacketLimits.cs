@@ -1,4 +1,4 @@
-namespace Transport.UnixNative.Seqpacket;
+namespace Transport.UnixNative.Core.Connection;
 
 /// <summary>Packet sizes for SOCK_SEQPACKET connections.</summary>
 internal static class SeqpacketLimits

@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Pipes;
 
-namespace Transport.UnixNative.Descriptors;
+namespace Transport.UnixNative.Core.Connection;
 
 /// <summary>
 /// Descriptors that arrived on a byte-stream connection, each tagged with the input position of a byte it
