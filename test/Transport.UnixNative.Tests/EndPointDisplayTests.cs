@@ -1,4 +1,4 @@
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests;
 
 public class EndPointDisplayTests
 {

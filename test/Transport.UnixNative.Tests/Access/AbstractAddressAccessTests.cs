@@ -5,10 +5,11 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Transport.UnixNative.Tests.Infrastructure;
-using static Transport.UnixNative.Tests.Security.PeerAllowlistTests;
-using static Transport.UnixNative.Tests.Security.PeerCredentialsFeatureTests;
+using static Transport.UnixNative.Tests.Access.PeerAllowlistTests;
+using static Transport.UnixNative.Tests.Access.PeerCredentialsFeatureTests;
+using Transport.UnixNative.Tests.Restart;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>
 /// Abstract addresses have no file permissions: without an explicit policy they admit only the server's

@@ -1,4 +1,4 @@
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>The reply curl got, or how it failed (exit 7: could not connect; 52/55/56: closed on it).</summary>
 internal sealed record CurlResult(ProcessResult Process, int Status, string Body)

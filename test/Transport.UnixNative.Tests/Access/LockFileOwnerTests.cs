@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
-using static Transport.UnixNative.Tests.Security.PeerCredentialsFeatureTests;
+using static Transport.UnixNative.Tests.Access.PeerCredentialsFeatureTests;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>
 /// A <c>path.lock</c> left (or held with flock) by another user in a directory everyone may write (1777, like /tmp)

@@ -1,10 +1,10 @@
 using System.Runtime.Versioning;
 using Microsoft.AspNetCore.Authorization;
-using static Transport.UnixNative.Tests.Security.PeerAllowlistTests;
-using static Transport.UnixNative.Tests.Security.PeerCredentialsFeatureTests;
-using static Transport.UnixNative.Tests.Security.SocketFilePermissionTests;
+using static Transport.UnixNative.Tests.Access.PeerAllowlistTests;
+using static Transport.UnixNative.Tests.Access.PeerCredentialsFeatureTests;
+using static Transport.UnixNative.Tests.Access.SocketFilePermissionTests;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>
 /// Real, different users: curl runs as <c>unx-member</c> (in group <c>unx-app</c>) and <c>unx-other</c>

@@ -1,6 +1,6 @@
 using System.Runtime.Versioning;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>AllowedUserIds/AllowedGroupIds with the test's own identity; the tests with other users are in <see cref="OtherUsersTests"/>.</summary>
 [SupportedOSPlatform("linux")]

@@ -2,7 +2,7 @@ using System.Runtime.Versioning;
 using System.Text.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>SO_PEERCRED as a connection feature, seen from the connection and from requests; curl is the peer.</summary>
 [SupportedOSPlatform("linux")]

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using System.Text;
-using static Transport.UnixNative.Tests.Security.SocketFilePermissionTests;
+using static Transport.UnixNative.Tests.Access.SocketFilePermissionTests;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>The WebOverUds sample as a real process: <c>--socket-mode</c>, <c>--socket-group</c>, <c>GET /whoami</c>, <c>GET /admin</c>.</summary>
 [SupportedOSPlatform("linux")]

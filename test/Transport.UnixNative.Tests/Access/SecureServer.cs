@@ -12,7 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Authentication;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>What <c>GET /peer</c> reports about the caller.</summary>
 public sealed record PeerReport(

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Runtime.Versioning;
 using System.Text;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>Runs only where test users can be created and switched to (root), or in CI, where it must run.</summary>
 public sealed class UserSwitchingFactAttribute : FactAttribute

@@ -1,6 +1,6 @@
 using System.Runtime.Versioning;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>SocketFileMode/Group/Owner with the test's own identity; other users are in <see cref="OtherUsersTests"/>.</summary>
 [SupportedOSPlatform("linux")]

@@ -9,8 +9,16 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Authentication;
+using ChildProcess = Transport.UnixNative.Tests.Access.ChildProcess;
+using Curl = Transport.UnixNative.Tests.Access.Curl;
+using PeerCredentialsFeatureTests = Transport.UnixNative.Tests.Access.PeerCredentialsFeatureTests;
+using ProcessIds = Transport.UnixNative.Tests.Access.ProcessIds;
+using SecureServer = Transport.UnixNative.Tests.Access.SecureServer;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
+using TestUsers = Transport.UnixNative.Tests.Access.TestUsers;
+using UserSwitchingFactAttribute = Transport.UnixNative.Tests.Access.UserSwitchingFactAttribute;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Authentication;
 
 /// <summary>
 /// Connections whose peers have identical credentials share one identity and one set of claims

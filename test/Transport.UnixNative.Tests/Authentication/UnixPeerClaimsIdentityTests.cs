@@ -1,10 +1,9 @@
 using System.Security.Claims;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Access;
 using Transport.UnixNative.Authentication;
 using Transport.UnixNative.Core.Connection;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Authentication;
 
 /// <summary>
 /// A request's UnixPeer identity shares its connection's claims yet acts in every way as a

@@ -10,8 +10,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Authentication;
+using ChildProcess = Transport.UnixNative.Tests.Access.ChildProcess;
+using ProcessIds = Transport.UnixNative.Tests.Access.ProcessIds;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
-namespace Transport.UnixNative.Tests.Security;
+namespace Transport.UnixNative.Tests.Authentication;
 
 /// <summary>
 /// The UnixPeer principal is built from claims made once per connection: what one request (or a

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace Transport.UnixNative.Tests.Pairs;
+namespace Transport.UnixNative.Tests.Connected;
 
 internal static partial class Native
 {

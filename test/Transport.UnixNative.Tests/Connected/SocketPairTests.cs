@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Client;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Pairs;
+namespace Transport.UnixNative.Tests.Connected;
 
 /// <summary>Kestrel on one end of a socket pair, HttpClient on the other: no file, no name.</summary>
 public sealed class SocketPairTests

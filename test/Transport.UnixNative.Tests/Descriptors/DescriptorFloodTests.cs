@@ -1,8 +1,9 @@
 using System.Diagnostics;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Tests.Core.Listener;
 using Transport.UnixNative.Tests.Seqpacket;
 
-namespace Transport.UnixNative.Tests.Resources;
+namespace Transport.UnixNative.Tests.Descriptors;
 
 /// <summary>
 /// The flood of issue 20 against the sample (which opts in to descriptors for <c>POST /files/sha256</c>) in a

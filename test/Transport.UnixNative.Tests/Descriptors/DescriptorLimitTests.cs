@@ -1,7 +1,7 @@
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Tests.Resources;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Tests.Core.Listener;
 using Transport.UnixNative.Tests.Seqpacket;
-using Transport.UnixNative.Descriptors;
 
 namespace Transport.UnixNative.Tests.Descriptors;
 

@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Lifecycle;
+namespace Transport.UnixNative.Tests.Hosting;
 
 /// <summary>
 /// Not on Linux (pretended through the options' internal platform check): startup fails with one line

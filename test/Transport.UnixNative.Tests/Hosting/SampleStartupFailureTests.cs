@@ -1,6 +1,6 @@
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Lifecycle;
+namespace Transport.UnixNative.Tests.Hosting;
 
 /// <summary>
 /// The sample as its own process: a startup failure is one readable line and exit code 1. (Before the

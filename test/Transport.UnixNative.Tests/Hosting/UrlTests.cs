@@ -5,7 +5,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.DependencyInjection;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Lifecycle;
+namespace Transport.UnixNative.Tests.Hosting;
 
 /// <summary>What <c>--urls</c> means once the transport is on, and that TCP endpoints stay with Kestrel's Sockets transport.</summary>
 public class UrlTests

@@ -15,7 +15,7 @@ internal sealed class DetachedConnections : IDisposable
     private static readonly EndPoint s_local = new UnixDomainSocketEndPoint("/detached/local");
     private static readonly EndPoint s_remote = new UnixDomainSocketEndPoint("/detached/remote");
 
-    private readonly EventLoop _loop = new(0, new UnixNativeTransportOptions(), new Unit.EventLoopTests.TrackingPool());
+    private readonly EventLoop _loop = new(0, new UnixNativeTransportOptions(), new Core.Loop.EventLoopTests.TrackingPool());
     private readonly List<SafeFdHandle> _handles = [];
 
     /// <summary>A stream connection over one end of a new socket pair (of an endpoint that receives descriptors unless told); <paramref name="peer"/> is the other end.</summary>

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.InteropLayout;
 
 /// <summary>SCM_RIGHTS encoding, and descriptors really crossing a socket pair.</summary>
 public class ControlMessageTests

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.InteropLayout;
 
 /// <summary>
 /// The interop structs against the C library's own headers: a tiny C program prints sizeof/offsetof,

@@ -2,7 +2,7 @@ using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.InteropLayout;
 
 /// <summary>What activation and hand-over use from libc (pollfd, fcntl's descriptor flags) against gcc's headers.</summary>
 public class RestartInteropLayoutTests

@@ -1,8 +1,13 @@
 using System.Diagnostics;
 using System.Runtime.Versioning;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Tests.Security;
 using Xunit.Abstractions;
+using ChildProcess = Transport.UnixNative.Tests.Access.ChildProcess;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
+using TestUsers = Transport.UnixNative.Tests.Access.TestUsers;
+using UserSwitchingFactAttribute = Transport.UnixNative.Tests.Access.UserSwitchingFactAttribute;
+using PythonFactAttribute = Transport.UnixNative.Tests.Access.PythonFactAttribute;
+using PythonTheoryAttribute = Transport.UnixNative.Tests.Access.PythonTheoryAttribute;
 
 namespace Transport.UnixNative.Tests.Restart;
 

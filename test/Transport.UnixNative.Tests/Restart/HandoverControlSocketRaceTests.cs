@@ -6,9 +6,12 @@ using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Tests.Security;
 using Xunit.Abstractions;
 using Transport.UnixNative.Restart;
+using ChildProcess = Transport.UnixNative.Tests.Access.ChildProcess;
+using SecurityTestExtensions = Transport.UnixNative.Tests.Access.SecurityTestExtensions;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
+using TestUsers = Transport.UnixNative.Tests.Access.TestUsers;
 
 namespace Transport.UnixNative.Tests.Restart;
 

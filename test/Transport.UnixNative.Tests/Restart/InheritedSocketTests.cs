@@ -7,8 +7,9 @@ using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
 using NativeSocket = Transport.UnixNative.Interop.Socket;
 using Transport.UnixNative.Restart;
+using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Listener;
+namespace Transport.UnixNative.Tests.Restart;
 
 /// <summary>A listening socket handed over by a supervisor (systemd socket activation: <c>ListenHandle</c>).</summary>
 public sealed class InheritedSocketTests

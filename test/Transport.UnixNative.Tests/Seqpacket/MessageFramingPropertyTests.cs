@@ -2,7 +2,7 @@ using System.Buffers;
 using CsCheck;
 using Transport.UnixNative.Seqpacket;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Seqpacket;
 
 /// <summary>
 /// The 4-byte length framing of whole-message connections (UnixMessageFeature): any sequence of

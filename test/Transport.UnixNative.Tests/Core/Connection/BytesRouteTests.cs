@@ -3,7 +3,7 @@ using System.Text;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>The sample's <c>GET /bytes/{n}</c> (the benchmark's large body), as outside checks drive it.</summary>
 public class BytesRouteTests

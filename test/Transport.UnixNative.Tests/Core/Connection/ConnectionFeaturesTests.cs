@@ -1,11 +1,10 @@
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Access;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.SendFile;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>
 /// A connection is its own feature collection: what it answers from its fields, the slots for

@@ -2,8 +2,9 @@ using System.Net.Sockets;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Tests.Connected;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>
 /// Clients that leave mid-response (a departure: RequestAborted, never an application error) and clients

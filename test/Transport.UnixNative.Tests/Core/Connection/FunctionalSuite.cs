@@ -3,8 +3,9 @@ using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Tests.Connected;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>
 /// The functional suite: the sample app in a real Kestrel, driven by real clients (HttpClient over a

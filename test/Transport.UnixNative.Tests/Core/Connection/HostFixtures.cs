@@ -1,6 +1,7 @@
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Tests.Connected;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>One sample-app host per test class, listening on one kind of address.</summary>
 public abstract class HostFixture : IAsyncLifetime

@@ -8,7 +8,7 @@ using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Diagnostics;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>
 /// A keep-alive connection with nothing buffered holds no pool memory: not for a receive that may

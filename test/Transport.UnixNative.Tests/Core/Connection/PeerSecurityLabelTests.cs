@@ -1,9 +1,9 @@
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Access;
+using Transport.UnixNative.Core.Connection;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>SO_PEERSEC's bytes as the kernel's security modules return them.</summary>
 public class PeerSecurityLabelTests

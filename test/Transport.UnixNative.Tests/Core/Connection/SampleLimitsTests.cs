@@ -1,9 +1,9 @@
 using System.Net.Sockets;
 using Transport.UnixNative.Tests.Infrastructure;
-using SampleProcess = Transport.UnixNative.Tests.Security.SampleProcess;
-using TempSocketDirectory = Transport.UnixNative.Tests.Security.TempSocketDirectory;
+using SampleProcess = Transport.UnixNative.Tests.Access.SampleProcess;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>
 /// The sample binds Kestrel's Limits from its configuration (Kestrel itself does not), so

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>
 /// The send pump reads again after each send, and a read that finds bytes already flushed completes at

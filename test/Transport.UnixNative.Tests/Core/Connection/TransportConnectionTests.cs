@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>The transport's ConnectionContext seen directly, without Kestrel in between.</summary>
 public sealed class TransportConnectionTests

@@ -1,7 +1,7 @@
 using System.Net;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Functional;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>The sample's <c>GET /wait/{seconds}</c> contract, which outside checks drive.</summary>
 public class WaitRouteTests

@@ -4,7 +4,7 @@ using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Listener;
 using Transport.UnixNative.Hosting;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 public class AddressTests
 {

@@ -1,6 +1,6 @@
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Listener;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 /// <summary>
 /// Python as a client whose own socket is bound to an exact address (through libc's bind, so even a

@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Lifecycle;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 /// <summary>
 /// Instances starting at once on one path: exactly one binds, the others get AddressInUseException,

@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Resources;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 /// <summary>
 /// The sample in a child process under <c>prlimit --nofile</c>, with more clients than descriptors.

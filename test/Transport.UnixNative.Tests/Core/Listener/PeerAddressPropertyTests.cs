@@ -4,7 +4,7 @@ using CsCheck;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Listener;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 /// <summary>Any address the kernel allows survives encode, decode and the endpoint types unchanged.</summary>
 public class PeerAddressPropertyTests

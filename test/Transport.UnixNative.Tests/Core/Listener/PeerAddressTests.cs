@@ -4,7 +4,7 @@ using System.Net.Sockets;
 using System.Text;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Listener;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 /// <summary>
 /// Peers whose own socket is bound to any address the kernel allows are accepted, served and shown

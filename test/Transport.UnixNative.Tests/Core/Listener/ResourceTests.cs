@@ -1,7 +1,7 @@
 using System.Text;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Resources;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 /// <summary>
 /// Descriptor and thread counts of this process: run alone (no other test may open sockets meanwhile),

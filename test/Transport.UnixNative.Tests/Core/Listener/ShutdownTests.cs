@@ -1,6 +1,6 @@
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Lifecycle;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 public class ShutdownTests
 {

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Hosting;
 using Transport.UnixNative.Tests.Infrastructure;
 
-namespace Transport.UnixNative.Tests.Lifecycle;
+namespace Transport.UnixNative.Tests.Core.Listener;
 
 /// <summary>The socket file's life: refuse what is not ours, replace what is stale, remove only our own.</summary>
 public class SocketFileLifecycleTests(Xunit.Abstractions.ITestOutputHelper output)

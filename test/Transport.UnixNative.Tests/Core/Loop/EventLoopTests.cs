@@ -3,7 +3,7 @@ using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Core.Loop;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Core.Loop;
 
 /// <summary>An event loop's life after it stopped, and its descriptors' and pool's lifetimes.</summary>
 public sealed class EventLoopTests

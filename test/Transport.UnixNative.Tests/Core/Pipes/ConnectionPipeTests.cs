@@ -4,7 +4,7 @@ using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Core.Loop;
 using Transport.UnixNative.Core.Pipes;
 
-namespace Transport.UnixNative.Tests.Unit;
+namespace Transport.UnixNative.Tests.Core.Pipes;
 
 /// <summary>
 /// The connection's input reader against <see cref="Pipe"/>, whose semantics Kestrel relies on: the same
