@@ -2,7 +2,6 @@ using BenchmarkDotNet.Attributes;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
-using Transport.UnixNative.Access;
 using Transport.UnixNative.Authentication;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Loop;

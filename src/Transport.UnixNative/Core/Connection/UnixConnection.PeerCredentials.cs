@@ -10,7 +10,7 @@ namespace Transport.UnixNative.Core.Connection;
 /// object of its own per connection). The lazy parts ask the kernel through the connection's own
 /// handle, holding a reference so the descriptor cannot be closed and its number reused mid-call.
 /// </summary>
-internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
+internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature, IPeerIdentitySlot
 {
     private PeerCredentials _peerCredentials;
     private bool _hasPeerCredentials; // false: the kernel could not tell, and there is no such feature
@@ -20,8 +20,7 @@ internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
 
     private LabelCache? _securityLabel;
 
-    /// <summary>The authentication handler's per-connection cache of user and group names.</summary>
-    internal object? IdentityCache;
+    private object? _identity;
 
     /// <summary>The peer as of connect(2), and its groups if the allowlist already read them; before <see cref="Start"/>.</summary>
     public void SetPeerCredentials(PeerCredentials credentials, uint[]? supplementaryGroups)
@@ -32,11 +31,13 @@ internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature
         _featureRevision++;
     }
 
-    /// <summary>
-    /// Takes <paramref name="groups"/>, equal to this connection's own list (the authentication
-    /// handler's identity cache matched them), in place of it: one list for all of a client's connections.
-    /// </summary>
-    internal void ShareSupplementaryGroups(IReadOnlyList<uint> groups) => Volatile.Write(ref _supplementaryGroups, groups);
+    object? IPeerIdentitySlot.Identity
+    {
+        get => Volatile.Read(ref _identity);
+        set => Volatile.Write(ref _identity, value);
+    }
+
+    void IPeerIdentitySlot.ShareSupplementaryGroups(IReadOnlyList<uint> groups) => Volatile.Write(ref _supplementaryGroups, groups);
 
     int IUnixPeerCredentialsFeature.ProcessId => _peerCredentials.ProcessId;
 
