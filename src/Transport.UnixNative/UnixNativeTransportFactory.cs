@@ -262,7 +262,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
         try
         {
-            return ConnectedSocketListener.Create(endpoint, CurrentOptions, loops, Release, _logger);
+            var listener = ConnectedSocketListener.Create(endpoint, CurrentOptions, loops, Release, _logger);
+            // One address tag for every socket pair: the fd number would give each its own time series.
+            listener.Metrics = new ListenerMetrics(_metrics, "unix-connected", listener.IsPacket);
+            return listener;
         }
         catch
         {

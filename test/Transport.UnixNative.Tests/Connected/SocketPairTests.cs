@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Client;
 using Transport.UnixNative.Tests.Infrastructure;
@@ -70,7 +71,55 @@ public sealed class SocketPairTests
         Assert.Contains("not a socket", error.ToString());
     }
 
-    private static async Task<WebApplication> StartAsync(System.Runtime.InteropServices.SafeHandle handle)
+    [Fact]
+    public async Task ASocketPairConnection_IsSetUpLikeAnAcceptedOne_SendFileAndMetrics()
+    {
+        var accepted = 0;
+        using var meters = new System.Diagnostics.Metrics.MeterListener();
+        meters.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "Transport.UnixNative" && instrument.Name == "unixnative.accepted_connections")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        meters.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Value is "unix-connected")
+                {
+                    Interlocked.Add(ref accepted, (int)value);
+                }
+            }
+        });
+        meters.Start();
+        var file = Path.Combine(Path.GetTempPath(), $"pair-sendfile-{Guid.NewGuid():N}.bin");
+        var content = new byte[256 * 1024];
+        Random.Shared.NextBytes(content);
+        await File.WriteAllBytesAsync(file, content);
+        try
+        {
+            var (serverEnd, clientEnd) = UnixSocketPair.Create();
+            await using var app = await StartAsync(serverEnd.SafeHandle, routes: app =>
+            {
+                app.MapGet("/body", (HttpContext context) => context.Features.Get<IHttpResponseBodyFeature>()!.GetType().Name);
+                app.MapGet("/file", (HttpContext context) => context.Response.SendFileAsync(file));
+            });
+            serverEnd.Dispose();
+            using var http = new HttpClient(UnixSocketHttpHandler.ForConnectedSocket(clientEnd)) { BaseAddress = new Uri("http://localhost") };
+
+            Assert.Equal("SendFileWriter", await http.GetStringAsync("/body").DefaultTimeout());
+            Assert.Equal(content, await http.GetByteArrayAsync("/file").DefaultTimeout());
+            Assert.Equal(1, Volatile.Read(ref accepted));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    private static async Task<WebApplication> StartAsync(System.Runtime.InteropServices.SafeHandle handle, Action<WebApplication>? routes = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -82,6 +131,7 @@ public sealed class SocketPairTests
             var peer = context.Features.Get<IUnixPeerCredentialsFeature>()!;
             return $"pid:{peer.ProcessId} uid:{peer.UserId} label:{peer.SecurityLabel ?? "null"}";
         });
+        routes?.Invoke(app);
         try
         {
             await app.StartAsync().DefaultTimeout();

@@ -30,7 +30,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private readonly ILogger _logger;
     private readonly object _gate = new();
     private readonly bool _isPacket;
-    private readonly PeerAccess? _peerAccess;
+    private readonly ListenerSettings _settings;
     private readonly SocketFileLock? _fileLock;
     private readonly AcceptRetryTimer _retryTimer;
     private ulong _token;
@@ -51,7 +51,6 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         _retryTimer = new AcceptRetryTimer(loops.AcceptLoop);
         _fileLock = fileLock;
         EndPoint = endPoint;
-        _connectionLocalEndPoint = ConnectionLocalEndPoint(endPoint);
         _fd = fd;
         _address = address;
         _fileIdentity = fileIdentity;
@@ -59,7 +58,10 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         _loops = loops;
         _releaseLoops = releaseLoops;
         _logger = logger;
-        _peerAccess = peerAccess;
+        _settings = new ListenerSettings(endPoint, ConnectionLocalEndPoint(endPoint), isPacket, loops, logger, peerAccess)
+        {
+            PreserveMessages = address?.PreserveMessages ?? false,
+        };
     }
 
     public EndPoint EndPoint { get; }
@@ -67,14 +69,16 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     // Kestrel's meter tags network.transport=unix and the path only for a UnixDomainSocketEndPoint
     // (anything else gets its AddressFamily, "Unix"), so a seqpacket connection's local end is one;
     // its remote end stays a UnixSeqpacketEndPoint, which tells the socket type.
-    private readonly EndPoint _connectionLocalEndPoint;
-
     private static EndPoint ConnectionLocalEndPoint(EndPoint listener) => listener is UnixSeqpacketEndPoint seqpacket
         ? new UnixDomainSocketEndPoint(seqpacket.IsAbstract ? "\0" + seqpacket.Address[1..] : seqpacket.Address)
         : listener;
 
     /// <summary>Set by the factory right after binding, before Kestrel accepts.</summary>
-    public ListenerMetrics? Metrics { get; set; }
+    public ListenerMetrics? Metrics
+    {
+        get => _settings.Metrics;
+        set => _settings.Metrics = value;
+    }
 
     internal bool IsPacket => _isPacket;
 
@@ -113,7 +117,11 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     internal bool FromPredecessor { get; private set; }
 
     /// <summary>Whether connections take descriptors peers pass (<see cref="UnixNativeTransportOptions.ReceiveDescriptorsOn"/>); set before accepting.</summary>
-    internal bool ReceivesDescriptors { get; private set; }
+    internal bool ReceivesDescriptors
+    {
+        get => _settings.ReceivesDescriptors;
+        private set => _settings.ReceivesDescriptors = value;
+    }
 
     private static bool ShouldReceiveDescriptors(UnixSocketAddress? address, UnixNativeTransportOptions options)
         => address is not null && options.ReceiveDescriptorsOn.Contains(address.DisplayName);
@@ -361,39 +369,10 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         errno = 0;
         _nearLimit = _retryTimer.IsNearLimit(fd);
         var handle = new SafeFdHandle(fd);
-        try
-        {
-            if (!PeerCredentials.Admit(fd, _peerAccess, _logger, EndPoint, out var peer, out var peerGroups))
-            {
-                handle.Dispose(); // refused before a byte is read; AcceptAsync moves on to the next connection
-                Metrics?.RefusedByAllowlist();
-                errno = Libc.EINTR; // try the next one at once (ECONNABORTED would count it as an error too)
-                return null;
-            }
-            var remote = RemoteEndPointOf(sockaddr[..Math.Min(length, SockAddrUn.Size)], _isPacket);
-            var connection = new UnixConnection(handle, _loops.Next(), _connectionLocalEndPoint, remote, _isPacket, _address?.PreserveMessages ?? false, ReceivesDescriptors);
-            if (peer is { } credentials)
-            {
-                connection.SetPeerCredentials(credentials, peerGroups);
-            }
-            if (_loops.UseSendFile)
-            {
-                connection.EnableSendFile();
-            }
-            connection.Metrics = Metrics;
-            Metrics?.ConnectionAccepted();
-            connection.Start();
-            return connection;
-        }
-        catch (Exception ex)
-        {
-            // Whatever one peer brings (an odd address, a failed getsockopt) ends that connection only:
-            // an exception escaping AcceptAsync would stop Kestrel accepting on this endpoint for good.
-            TransportLog.ConnectionSetupFailed(_logger, EndPoint.ToString() ?? "", ex);
-            handle.Dispose();
-            errno = Libc.ECONNABORTED;
-            return null;
-        }
+        var connection = ConnectionSetup.Start(handle, sockaddr[..Math.Min(length, SockAddrUn.Size)], _settings, out var outcome);
+        // A refused peer: try the next one at once (ECONNABORTED would count it as an error too).
+        errno = outcome switch { ConnectionSetup.Outcome.Refused => Libc.EINTR, ConnectionSetup.Outcome.Failed => Libc.ECONNABORTED, _ => 0 };
+        return connection;
     }
 
     /// <summary>
