@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using System.Diagnostics.Metrics;
+using Transport.UnixNative.Access;
 using Transport.UnixNative.Connected;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Listener;
@@ -215,7 +216,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 }
                 InheritedSocket.TryGetAddress((int)handle.FileHandle, out var handleAddress);
                 listener = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), handleAddress, null, isPacket, null, false,
-                    CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+                    CurrentOptions, new ListenerAccess(CurrentOptions), loops, Release, _logger).ConfigureAwait(false);
             }
             else if (inherited is not null)
             {
@@ -227,11 +228,11 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 }
                 var served = address! with { Name = inherited.Address.Name, IsAbstract = inherited.Address.IsAbstract };
                 listener = await UnixConnectionListener.AdoptAsync(served.ToEndPoint(), duplicate, served, inherited.OwnedFile, served.IsSeqpacket, inherited.FdName,
-                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, CurrentOptions, new ListenerAccess(CurrentOptions), loops, Release, _logger).ConfigureAwait(false);
             }
             else
             {
-                listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+                listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, new ListenerAccess(CurrentOptions), loops, Release, _logger).ConfigureAwait(false);
             }
             // Before Kestrel's first AcceptAsync, so every connection is counted.
             listener.Metrics = new ListenerMetrics(_metrics, listener.Address?.DisplayName ?? listener.EndPoint.ToString() ?? "", listener.IsPacket);
@@ -262,7 +263,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
         try
         {
-            var listener = ConnectedSocketListener.Create(endpoint, CurrentOptions, loops, Release, _logger);
+            var listener = ConnectedSocketListener.Create(endpoint, new ListenerAccess(CurrentOptions), loops, Release, _logger);
             // One address tag for every socket pair: the fd number would give each its own time series.
             listener.Metrics = new ListenerMetrics(_metrics, "unix-connected", listener.IsPacket);
             return listener;

@@ -1,4 +1,7 @@
 using System.Collections.Frozen;
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Listener;
@@ -10,7 +13,7 @@ namespace Transport.UnixNative.Access;
 /// <see cref="UnixNativeTransportOptions.AllowedGroupIds"/>) when one is set, else, on an abstract address (no file, no
 /// permissions), this process's uid and root. Also remembers which uids were refused, so each is logged once.
 /// </summary>
-internal sealed class PeerAccess
+internal sealed class PeerAccess : IPeerAdmission
 {
     // Distinct uids whose refusal is logged; past this, refusals are only counted (a user namespace can present many uids).
     private const int MaxLoggedUserIds = 1024;
@@ -66,6 +69,32 @@ internal sealed class PeerAccess
             lastLogged = _loggedUserIds.Count == MaxLoggedUserIds;
             return true;
         }
+    }
+
+    public bool Admits(int fd, PeerCredentials peer, ILogger logger, EndPoint listener, out uint[]? groups)
+    {
+        if (Allows(fd, peer, out groups))
+        {
+            return true;
+        }
+        // Once per uid and listener: a peer that reconnects in a loop must not flood the log.
+        if (FirstRefusalOf(peer.UserId, out var lastLogged))
+        {
+            var address = listener.ToString() ?? "";
+            if (IsAbstractDefault)
+            {
+                TransportLog.PeerRefusedOnAbstractAddress(logger, address, peer.ProcessId, peer.UserId, peer.GroupId, Users.geteuid());
+            }
+            else
+            {
+                TransportLog.PeerRefused(logger, address, peer.ProcessId, peer.UserId, peer.GroupId);
+            }
+            if (lastLogged)
+            {
+                TransportLog.PeerRefusalsNoLongerLogged(logger, address);
+            }
+        }
+        return false;
     }
 
     /// <summary>Whether <paramref name="peer"/> may connect; <paramref name="groups"/> returns SO_PEERGROUPS if it had to be read.</summary>

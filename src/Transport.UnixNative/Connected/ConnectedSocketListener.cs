@@ -2,7 +2,6 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Access;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Listener;
@@ -22,7 +21,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
     private int _disposed;
 
     private ConnectedSocketListener(UnixConnectedEndPoint endPoint, SafeFdHandle fd, bool isPacket, EventLoopGroup loops, Action releaseLoops,
-        ILogger logger, PeerAccess? peerAccess)
+        ILogger logger, IPeerAdmission? peerAccess)
     {
         EndPoint = endPoint;
         _fd = fd;
@@ -66,7 +65,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
         return problem.Length == 0;
     }
 
-    public static ConnectedSocketListener Create(UnixConnectedEndPoint endPoint, UnixNativeTransportOptions options, EventLoopGroup loops,
+    public static ConnectedSocketListener Create(UnixConnectedEndPoint endPoint, IListenerAccess access, EventLoopGroup loops,
         Action releaseLoops, ILogger logger)
     {
         if (!IsConnectedUnix(endPoint, out var isPacket, out var problem))
@@ -85,7 +84,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
             fd.Dispose();
             throw NativeError.Exception("Cannot make connected socket non-blocking:", endPoint.ToString(), errno);
         }
-        return new ConnectedSocketListener(endPoint, fd, isPacket, loops, releaseLoops, logger, PeerAccess.ForConnected(options));
+        return new ConnectedSocketListener(endPoint, fd, isPacket, loops, releaseLoops, logger, access.AdmissionForConnected());
     }
 
     public ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)

@@ -1,7 +1,7 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Access;
+using Transport.UnixNative.Core.Listener;
 using Transport.UnixNative.Core.Diagnostics;
 
 namespace Transport.UnixNative.Core.Connection;
@@ -14,7 +14,7 @@ internal readonly record struct PeerCredentials(int ProcessId, uint UserId, uint
     /// is read. False: close the socket. Credentials are null only if the kernel could not tell
     /// (it always can for a connected AF_UNIX socket).
     /// </summary>
-    public static bool Admit(int fd, PeerAccess? access, ILogger logger, EndPoint listener, out PeerCredentials? credentials, out uint[]? groups)
+    public static bool Admit(int fd, IPeerAdmission? admission, ILogger logger, EndPoint listener, out PeerCredentials? credentials, out uint[]? groups)
     {
         groups = null;
         var errno = Interop.Socket.GetPeerCredentials(fd, out var ucred);
@@ -23,31 +23,10 @@ internal readonly record struct PeerCredentials(int ProcessId, uint UserId, uint
             credentials = null;
             TransportLog.PeerCredentialsUnavailable(logger, listener.ToString() ?? "", NativeError.Exception("getsockopt(SO_PEERCRED)", errno));
             // Fail closed when an allowlist is configured.
-            return access is null;
+            return admission is null;
         }
         var peer = new PeerCredentials(ucred.Pid, ucred.Uid, ucred.Gid);
         credentials = peer;
-        if (access is null || access.Allows(fd, peer, out groups))
-        {
-            return true;
-        }
-        // Once per uid and listener: a peer that reconnects in a loop must not flood the log.
-        if (access.FirstRefusalOf(peer.UserId, out var lastLogged))
-        {
-            var address = listener.ToString() ?? "";
-            if (access.IsAbstractDefault)
-            {
-                TransportLog.PeerRefusedOnAbstractAddress(logger, address, peer.ProcessId, peer.UserId, peer.GroupId, Users.geteuid());
-            }
-            else
-            {
-                TransportLog.PeerRefused(logger, address, peer.ProcessId, peer.UserId, peer.GroupId);
-            }
-            if (lastLogged)
-            {
-                TransportLog.PeerRefusalsNoLongerLogged(logger, address);
-            }
-        }
-        return false;
+        return admission is null || admission.Admits(fd, peer, logger, listener, out groups);
     }
 }

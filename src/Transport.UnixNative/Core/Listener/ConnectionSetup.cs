@@ -1,6 +1,5 @@
 using System.Net;
 using Microsoft.Extensions.Logging;
-using Transport.UnixNative.Access;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Loop;
@@ -67,7 +66,7 @@ internal static class ConnectionSetup
 }
 
 /// <summary>What a listener gives every connection it serves.</summary>
-internal sealed class ListenerSettings(EndPoint endPoint, EndPoint connectionLocalEndPoint, bool isPacket, EventLoopGroup loops, ILogger logger, PeerAccess? access)
+internal sealed class ListenerSettings(EndPoint endPoint, EndPoint connectionLocalEndPoint, bool isPacket, EventLoopGroup loops, ILogger logger, IPeerAdmission? access)
 {
     public EndPoint EndPoint { get; } = endPoint;
 
@@ -80,7 +79,7 @@ internal sealed class ListenerSettings(EndPoint endPoint, EndPoint connectionLoc
 
     public ILogger Logger { get; } = logger;
 
-    public PeerAccess? Access { get; } = access;
+    public IPeerAdmission? Access { get; } = access;
 
     public bool PreserveMessages { get; init; }
 

@@ -5,7 +5,6 @@ using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Access;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Loop;
@@ -46,7 +45,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     private volatile bool _keepSocketFile;
 
     private UnixConnectionListener(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address, SocketFile.FileIdentity? fileIdentity,
-        SocketFileLock? fileLock, bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, PeerAccess? peerAccess)
+        SocketFileLock? fileLock, bool isPacket, EventLoopGroup loops, Action releaseLoops, ILogger logger, IPeerAdmission? peerAccess)
     {
         _retryTimer = new AcceptRetryTimer(loops.AcceptLoop);
         _fileLock = fileLock;
@@ -127,7 +126,7 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         => address is not null && options.ReceiveDescriptorsOn.Contains(address.DisplayName);
 
     /// <summary>Creates, binds and listens on a socket for <paramref name="address"/>, applying the socket file rules.</summary>
-    public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options,
+    public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options, IListenerAccess access,
         EventLoopGroup loops, Action releaseLoops, ILogger logger)
     {
         var fd = Interop.Socket.Create(Interop.Socket.AF_UNIX, address.SocketType);
@@ -147,12 +146,12 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
             var identity = address.IsAbstract ? null : SocketFile.Identify(address.Name);
             try
             {
-                SocketFilePermissions.Apply(address, identity, options, logger);
+                access.PrepareSocketFile(address, identity, logger);
                 if (Interop.Socket.listen(fd, options.Backlog) != 0)
                 {
                     throw NativeError.Exception("Cannot listen on unix socket", address.DisplayName, Libc.LastErrno);
                 }
-                listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, PeerAccess.From(options, address));
+                listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, access.AdmissionFor(address));
                 listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
                 await listener.RegisterAsync().ConfigureAwait(false);
                 return listener;
@@ -181,14 +180,14 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     /// </summary>
     public static async ValueTask<UnixConnectionListener> AdoptAsync(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address,
         SocketFile.FileIdentity? ownedFile, bool isPacket, string? fdName, bool fromPredecessor,
-        UnixNativeTransportOptions options, EventLoopGroup loops, Action releaseLoops, ILogger logger)
+        UnixNativeTransportOptions options, IListenerAccess access, EventLoopGroup loops, Action releaseLoops, ILogger logger)
     {
         var flags = Libc.fcntl(fd, Libc.F_GETFL, 0);
         if (flags < 0 || Libc.fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0)
         {
             throw NativeError.Exception("Cannot make inherited socket non-blocking:", address?.DisplayName ?? $"fd {fd.Fd}", Libc.LastErrno);
         }
-        var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, PeerAccess.From(options, address)) { FdName = fdName };
+        var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, access.AdmissionFor(address)) { FdName = fdName };
         listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
         if (fromPredecessor)
         {
