@@ -9,6 +9,7 @@ using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Listener;
 using Transport.UnixNative.Core.Loop;
 using Transport.UnixNative.Restart;
+using Transport.UnixNative.SendFile;
 
 namespace Transport.UnixNative;
 
@@ -280,7 +281,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         lock (_gate)
         {
-            _loops ??= new EventLoopGroup(CurrentOptions, _memoryPoolFactory, _logger, _metrics);
+            _loops ??= new EventLoopGroup(CurrentOptions, _memoryPoolFactory, _logger, _metrics)
+            {
+                AttachSendFile = CurrentOptions.UseSendFile ? SendFileAttachment.Attach : null,
+            };
             _listeners++;
             return _loops;
         }

@@ -1,7 +1,6 @@
 using System.Collections;
 using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http.Features;
-using Transport.UnixNative.SendFile;
 
 namespace Transport.UnixNative.Core.Connection;
 
@@ -56,7 +55,7 @@ internal sealed partial class UnixConnection : IFeatureCollection
     private object? OwnFeature(int index) => index switch
     {
         6 => _hasPeerCredentials ? this : null,
-        7 => _sendFileEnabled ? this : null,
+        7 => _sendFile,
         8 => _receivedDescriptors,
         9 => _messages,
         _ => this,

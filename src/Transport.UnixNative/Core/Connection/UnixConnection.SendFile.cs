@@ -6,7 +6,6 @@ using Microsoft.Win32.SafeHandles;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Loop;
-using Transport.UnixNative.SendFile;
 
 namespace Transport.UnixNative.Core.Connection;
 
@@ -21,7 +20,7 @@ namespace Transport.UnixNative.Core.Connection;
 /// that cannot tell) is sent from a thread-pool thread, after asking for read-ahead, so only that
 /// thread waits for the disk. Pages evicted between the check and the send are the remaining risk.
 /// </remarks>
-internal sealed partial class UnixConnection : ISendFileFeature
+internal sealed partial class UnixConnection
 {
     // Bytes one connection may send per turn of the loop before the others get theirs.
     private const long SendFileTurn = 1024 * 1024;
@@ -31,22 +30,24 @@ internal sealed partial class UnixConnection : ISendFileFeature
 
     private static readonly PendingFile s_closedForFiles = new(new SafeFileHandle(), 0, 0, null);
 
-    private SendFileWriter? _sendFileWriter;
+    private System.IO.Pipelines.PipeWriter? _sendFileWriter; // what Kestrel writes through when files go out with sendfile
+    private ISendFileFeature? _sendFile;
     private PendingFile? _pendingFile; // set by the application's thread, taken by the send loop
-    private bool _sendFileEnabled; // answers ISendFileFeature (a seqpacket socket answers it without a writer)
 
     /// <summary>The writer's rate check rides Kestrel's heartbeat (kept here, where a bool packs with the others).</summary>
     internal bool SendFileOnHeartbeat;
 
-    /// <summary>Offers the send-file path to HTTP/1.1 responses; called once, before <see cref="Start"/>.</summary>
-    public void EnableSendFile()
+    /// <summary>Whether files can go out with sendfile(2): a stream socket whose bytes are not framed as messages.</summary>
+    internal bool CanSendFile => !_isPacket && _messages is null;
+
+    /// <summary>
+    /// Offers <paramref name="feature"/> to HTTP responses and, where files go out with sendfile, puts
+    /// <paramref name="writer"/> over the output pipe; called once, before <see cref="Start"/>.
+    /// </summary>
+    public void EnableSendFile(ISendFileFeature feature, System.IO.Pipelines.PipeWriter? writer)
     {
-        if (!_isPacket && _messages is null)
-        {
-            // Seqpacket sockets cannot take sendfile; their responses keep the copying path.
-            _sendFileWriter = new SendFileWriter(this);
-        }
-        _sendFileEnabled = true;
+        _sendFile = feature;
+        _sendFileWriter = writer;
         _featureRevision++;
     }
 
@@ -54,20 +55,6 @@ internal sealed partial class UnixConnection : ISendFileFeature
 
     /// <summary>The output pipe's own writer, under the send-file writer Kestrel sees.</summary>
     internal System.IO.Pipelines.PipeWriter OutputPipeWriter => _output;
-
-    IHttpResponseBodyFeature ISendFileFeature.ResponseBodyFor(IHttpResponseBodyFeature inner, HttpContext context)
-    {
-        if (_sendFileWriter is null)
-        {
-            return new CopyingResponseBody(inner, "seqpacket socket", this);
-        }
-        if (!HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
-        {
-            // HTTP/2 streams interleave on the connection: no file can go out beside them.
-            return new CopyingResponseBody(inner, context.Request.Protocol, this);
-        }
-        return _sendFileWriter.ResponseBodyFor(inner, context);
-    }
 
     /// <summary>Queues <paramref name="file"/> behind what was flushed before it; false once the connection closed.</summary>
     internal bool TrySubmitFile(PendingFile file)

@@ -361,5 +361,5 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
     PipeReader IDuplexPipe.Input => _input;
 
     // Kestrel writes through the send-file writer where the connection offers sendfile.
-    PipeWriter IDuplexPipe.Output => (PipeWriter?)_sendFileWriter ?? _output;
+    PipeWriter IDuplexPipe.Output => _sendFileWriter ?? _output;
 }

@@ -43,10 +43,7 @@ internal static class ConnectionSetup
             {
                 connection.SetPeerCredentials(credentials, peerGroups);
             }
-            if (listener.Loops.UseSendFile)
-            {
-                connection.EnableSendFile();
-            }
+            listener.Loops.AttachSendFile?.Invoke(connection);
             connection.Metrics = listener.Metrics;
             listener.Metrics?.ConnectionAccepted();
             connection.Start();

@@ -2,6 +2,8 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Core.Diagnostics;
 
+using Transport.UnixNative.Core.Connection;
+
 namespace Transport.UnixNative.Core.Loop;
 
 /// <summary>The transport's I/O threads. Connections are spread round-robin; listeners accept on the first loop.</summary>
@@ -17,7 +19,6 @@ internal sealed class EventLoopGroup : IDisposable
         {
             throw new ArgumentOutOfRangeException(nameof(options), count, $"{nameof(UnixNativeTransportOptions.IOThreadCount)} must be at least 1.");
         }
-        UseSendFile = options.UseSendFile;
         _loops = new EventLoop[count];
         try
         {
@@ -39,9 +40,8 @@ internal sealed class EventLoopGroup : IDisposable
     }
 
     public EventLoop AcceptLoop => _loops[0];
-
-    /// <summary>Whether stream connections offer sendfile to HTTP/1.1 responses.</summary>
-    public bool UseSendFile { get; }
+    /// <summary>Gives each new connection the sendfile feature (set by the factory when UseSendFile is on), before it starts.</summary>
+    public Action<UnixConnection>? AttachSendFile { get; init; }
 
     public EventLoop Next() => _loops[(int)((uint)Interlocked.Increment(ref _next) % (uint)_loops.Length)];
 

@@ -2,7 +2,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Win32.SafeHandles;
 using Transport.UnixNative.Core.Connection;
 
-namespace Transport.UnixNative.SendFile;
+namespace Transport.UnixNative.Core.Connection;
 
 /// <summary>
 /// A file range a response asked its connection to send with sendfile(2). The application's thread
