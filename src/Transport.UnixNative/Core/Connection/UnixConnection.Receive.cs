@@ -5,7 +5,6 @@ using Microsoft.AspNetCore.Connections;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Pipes;
-using Transport.UnixNative.Seqpacket;
 
 namespace Transport.UnixNative.Core.Connection;
 

@@ -4,7 +4,6 @@ using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Diagnostics;
-using Transport.UnixNative.Seqpacket;
 
 namespace Transport.UnixNative.Core.Connection;
 

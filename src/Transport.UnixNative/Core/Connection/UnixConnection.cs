@@ -9,7 +9,6 @@ using Transport.UnixNative.Interop;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Loop;
 using Transport.UnixNative.Core.Pipes;
-using Transport.UnixNative.Seqpacket;
 
 namespace Transport.UnixNative.Core.Connection;
 

@@ -1,8 +1,8 @@
 using System.Buffers;
 using CsCheck;
-using Transport.UnixNative.Seqpacket;
+using Transport.UnixNative.Core.Connection;
 
-namespace Transport.UnixNative.Tests.Seqpacket;
+namespace Transport.UnixNative.Tests.Core.Connection;
 
 /// <summary>
 /// The 4-byte length framing of whole-message connections (UnixMessageFeature): any sequence of

@@ -4,9 +4,8 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Core.Connection;
 
-namespace Transport.UnixNative.Seqpacket;
+namespace Transport.UnixNative.Core.Connection;
 
 /// <summary>
 /// Messages over the connection's pipes: the transport frames every received packet as a 4-byte
