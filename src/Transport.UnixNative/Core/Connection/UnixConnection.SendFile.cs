@@ -134,7 +134,7 @@ internal sealed partial class UnixConnection
                 if (turn >= SendFileTurn && file.Remaining > 0)
                 {
                     turn = 0;
-                    await new LoopYield(_loop);
+                    await _loop.Yield();
                 }
                 continue;
             }
@@ -224,21 +224,5 @@ internal sealed partial class UnixConnection
                 ? new ConnectionAbortedException("The connection closed before the file was sent.")
                 : new ConnectionAbortedException("The connection closed before the file was sent.", reason));
         }
-    }
-
-    /// <summary>Continues on the loop after the work already queued there (other connections' turns).</summary>
-    private readonly struct LoopYield(EventLoop loop) : System.Runtime.CompilerServices.ICriticalNotifyCompletion
-    {
-        public LoopYield GetAwaiter() => this;
-
-        public bool IsCompleted => false;
-
-        public void GetResult()
-        {
-        }
-
-        public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
-
-        public void UnsafeOnCompleted(Action continuation) => loop.Schedule(static c => ((Action)c!)(), continuation);
     }
 }

@@ -1,4 +1,6 @@
 using System.Net;
+using System.Net.Sockets;
+using System.Text;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Diagnostics;
@@ -14,6 +16,40 @@ namespace Transport.UnixNative.Core.Listener;
 /// </summary>
 internal static class ConnectionSetup
 {
+    // The runtime's representation of an unnamed peer (the usual case: clients rarely bind).
+    private static readonly EndPoint s_unnamedPeer = new UnixDomainSocketEndPoint("/").Create(new SocketAddress(AddressFamily.Unix, SockAddrUn.PathOffset));
+
+    /// <summary>
+    /// The peer's own address, exactly. The runtime's types show it when their text is exact and safe to
+    /// log (UTF-8 without control characters, and short enough for UnixDomainSocketEndPoint); any other
+    /// address the kernel allows becomes a <see cref="UnixPeerEndPoint"/> of its raw bytes.
+    /// </summary>
+    internal static EndPoint RemoteEndPointOf(ReadOnlySpan<byte> sockaddr, bool isPacket)
+    {
+        var name = SockAddrUn.DecodeBytes(sockaddr, out var isAbstract);
+        if (name.IsEmpty && !isAbstract)
+        {
+            return isPacket ? UnixSeqpacketEndPoint.Unnamed : s_unnamedPeer;
+        }
+        if (!name.IsEmpty && name.Length <= SockAddrUn.MaxPathBytes && UnixPeerEndPoint.IsPrintableUtf8(name))
+        {
+            var text = Encoding.UTF8.GetString(name);
+            if (isPacket)
+            {
+                return new UnixSeqpacketEndPoint(isAbstract ? "@" + text : text);
+            }
+            try
+            {
+                return new UnixDomainSocketEndPoint(isAbstract ? "\0" + text : text);
+            }
+            catch (ArgumentException)
+            {
+                // A limit of the runtime's type, not of the kernel: keep the bytes instead.
+            }
+        }
+        return new UnixPeerEndPoint(name, isAbstract);
+    }
+
     public enum Outcome
     {
         Started,
@@ -36,7 +72,7 @@ internal static class ConnectionSetup
                 outcome = Outcome.Refused;
                 return null;
             }
-            var remote = UnixConnectionListener.RemoteEndPointOf(peerAddress, listener.IsPacket);
+            var remote = RemoteEndPointOf(peerAddress, listener.IsPacket);
             var connection = new UnixConnection(handle, listener.Loops.Next(), listener.ConnectionLocalEndPoint, remote, listener.IsPacket,
                 listener.PreserveMessages, listener.ReceivesDescriptors);
             if (peer is { } credentials)

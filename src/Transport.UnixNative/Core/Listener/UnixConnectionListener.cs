@@ -12,15 +12,13 @@ using Transport.UnixNative.Core.Loop;
 namespace Transport.UnixNative.Core.Listener;
 
 /// <summary>
-/// A listening unix socket. Kestrel's accept loop calls <see cref="AcceptAsync"/>, which tries
+/// A listening unix socket: its accept loop (socket setup in UnixConnectionListener.SocketSetup.cs,
+/// what each accepted socket becomes in <see cref="ConnectionSetup"/>). Kestrel's accept loop calls <see cref="AcceptAsync"/>, which tries
 /// accept4 first and waits for readiness only on EAGAIN: the kernel backlog is the queue, and
 /// Kestrel's pace is the backpressure.
 /// </summary>
-internal sealed class UnixConnectionListener : IConnectionListener, IEventHandler
+internal sealed partial class UnixConnectionListener : IConnectionListener, IEventHandler
 {
-    // The runtime's representation of an unnamed peer (the usual case: clients rarely bind).
-    private static readonly EndPoint s_unnamedPeer = new UnixDomainSocketEndPoint("/").Create(new SocketAddress(AddressFamily.Unix, SockAddrUn.PathOffset));
-
     private readonly SafeFdHandle _fd;
     private readonly UnixSocketAddress? _address;
     private readonly SocketFile.FileIdentity? _fileIdentity;
@@ -120,112 +118,6 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
     {
         get => _settings.ReceivesDescriptors;
         private set => _settings.ReceivesDescriptors = value;
-    }
-
-    private static bool ShouldReceiveDescriptors(UnixSocketAddress? address, UnixNativeTransportOptions options)
-        => address is not null && options.ReceiveDescriptorsOn.Contains(address.DisplayName);
-
-    /// <summary>Creates, binds and listens on a socket for <paramref name="address"/>, applying the socket file rules.</summary>
-    public static async ValueTask<UnixConnectionListener> BindAsync(UnixSocketAddress address, UnixNativeTransportOptions options, IListenerAccess access,
-        EventLoopGroup loops, Action releaseLoops, ILogger logger)
-    {
-        var fd = Interop.Socket.Create(Interop.Socket.AF_UNIX, address.SocketType);
-        if (fd.IsInvalid)
-        {
-            throw NativeError.Exception("Cannot create a socket for", address.DisplayName, Libc.LastErrno);
-        }
-        SocketFileLock? fileLock = null;
-        UnixConnectionListener? listener = null;
-        try
-        {
-            if (!address.IsAbstract && SocketFile.PrepareForBind(address, out fileLock) == SocketFile.Preparation.RemovedStaleSocket)
-            {
-                TransportLog.StaleSocketRemoved(logger, address.Name);
-            }
-            Bind(fd, address);
-            var identity = address.IsAbstract ? null : SocketFile.Identify(address.Name);
-            try
-            {
-                access.PrepareSocketFile(address, identity, logger);
-                if (Interop.Socket.listen(fd, options.Backlog) != 0)
-                {
-                    throw NativeError.Exception("Cannot listen on unix socket", address.DisplayName, Libc.LastErrno);
-                }
-                listener = new UnixConnectionListener(address.ToEndPoint(), fd, address, identity, fileLock, address.IsSeqpacket, loops, releaseLoops, logger, access.AdmissionFor(address));
-                listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
-                await listener.RegisterAsync().ConfigureAwait(false);
-                return listener;
-            }
-            catch
-            {
-                if (identity is { } owned)
-                {
-                    SocketFile.DeleteIfOwned(address.Name, owned);
-                }
-                throw;
-            }
-        }
-        catch
-        {
-            listener?._retryTimer.Dispose();
-            fd.Dispose();
-            fileLock?.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>
-    /// Listens on an inherited descriptor (systemd socket activation, a predecessor's hand-over); the file
-    /// belongs to whoever created it, unless <paramref name="ownedFile"/> says a predecessor passed it on.
-    /// </summary>
-    public static async ValueTask<UnixConnectionListener> AdoptAsync(EndPoint endPoint, SafeFdHandle fd, UnixSocketAddress? address,
-        SocketFile.FileIdentity? ownedFile, bool isPacket, string? fdName, bool fromPredecessor,
-        UnixNativeTransportOptions options, IListenerAccess access, EventLoopGroup loops, Action releaseLoops, ILogger logger)
-    {
-        var flags = Libc.fcntl(fd, Libc.F_GETFL, 0);
-        if (flags < 0 || Libc.fcntl(fd, Libc.F_SETFL, flags | Libc.O_NONBLOCK) < 0)
-        {
-            throw NativeError.Exception("Cannot make inherited socket non-blocking:", address?.DisplayName ?? $"fd {fd.Fd}", Libc.LastErrno);
-        }
-        var listener = new UnixConnectionListener(endPoint, fd, address, ownedFile, null, isPacket, loops, releaseLoops, logger, access.AdmissionFor(address)) { FdName = fdName };
-        listener.ReceivesDescriptors = ShouldReceiveDescriptors(address, options);
-        if (fromPredecessor)
-        {
-            listener.HoldForPredecessor();
-        }
-        try
-        {
-            await listener.RegisterAsync().ConfigureAwait(false);
-        }
-        catch
-        {
-            listener._retryTimer.Dispose();
-            throw;
-        }
-        return listener;
-    }
-
-    private static unsafe void Bind(SafeFdHandle fd, UnixSocketAddress address)
-    {
-        Span<byte> sockaddr = stackalloc byte[SockAddrUn.Size];
-        var length = SockAddrUn.Encode(address.IsAbstract, address.Name, sockaddr);
-        int rc;
-        fixed (byte* p = sockaddr)
-        {
-            rc = Interop.Socket.bind(fd, p, length);
-        }
-        if (rc == 0)
-        {
-            return;
-        }
-        var errno = Libc.LastErrno;
-        if (errno == Libc.EADDRINUSE)
-        {
-            throw new AddressInUseException(address.IsAbstract
-                ? $"Abstract unix socket '{address.DisplayName}' is in use by another socket ({Libc.Describe(errno)})."
-                : $"Unix socket '{address.DisplayName}' is in use ({Libc.Describe(errno)}).");
-        }
-        throw NativeError.Exception("Cannot bind unix socket", address.DisplayName, errno);
     }
 
     private Task RegisterAsync() => _loops.AcceptLoop.RunAsync(() =>
@@ -372,37 +264,6 @@ internal sealed class UnixConnectionListener : IConnectionListener, IEventHandle
         // A refused peer: try the next one at once (ECONNABORTED would count it as an error too).
         errno = outcome switch { ConnectionSetup.Outcome.Refused => Libc.EINTR, ConnectionSetup.Outcome.Failed => Libc.ECONNABORTED, _ => 0 };
         return connection;
-    }
-
-    /// <summary>
-    /// The peer's own address, exactly. The runtime's types show it when their text is exact and safe to
-    /// log (UTF-8 without control characters, and short enough for UnixDomainSocketEndPoint); any other
-    /// address the kernel allows becomes a <see cref="UnixPeerEndPoint"/> of its raw bytes.
-    /// </summary>
-    internal static EndPoint RemoteEndPointOf(ReadOnlySpan<byte> sockaddr, bool isPacket)
-    {
-        var name = SockAddrUn.DecodeBytes(sockaddr, out var isAbstract);
-        if (name.IsEmpty && !isAbstract)
-        {
-            return isPacket ? UnixSeqpacketEndPoint.Unnamed : s_unnamedPeer;
-        }
-        if (!name.IsEmpty && name.Length <= SockAddrUn.MaxPathBytes && UnixPeerEndPoint.IsPrintableUtf8(name))
-        {
-            var text = Encoding.UTF8.GetString(name);
-            if (isPacket)
-            {
-                return new UnixSeqpacketEndPoint(isAbstract ? "@" + text : text);
-            }
-            try
-            {
-                return new UnixDomainSocketEndPoint(isAbstract ? "\0" + text : text);
-            }
-            catch (ArgumentException)
-            {
-                // A limit of the runtime's type, not of the kernel: keep the bytes instead.
-            }
-        }
-        return new UnixPeerEndPoint(name, isAbstract);
     }
 
     /// <summary>

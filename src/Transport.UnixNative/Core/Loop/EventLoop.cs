@@ -194,22 +194,10 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
         => Epoll.Control(_epoll.Fd, Epoll.EPOLL_CTL_MOD, fd.Fd, events | Epoll.EPOLLET, token) == 0 ? 0 : Libc.LastErrno;
 
     /// <summary>Awaiting it continues on the loop thread (at once if already there).</summary>
-    public LoopAwaitable SwitchTo() => new(this);
+    public LoopAwaitable SwitchTo() => new(this, queue: false);
 
-    public readonly struct LoopAwaitable(EventLoop loop) : System.Runtime.CompilerServices.ICriticalNotifyCompletion
-    {
-        public LoopAwaitable GetAwaiter() => this;
-
-        public bool IsCompleted => loop.IsCurrentThread;
-
-        public void GetResult()
-        {
-        }
-
-        public void OnCompleted(Action continuation) => UnsafeOnCompleted(continuation);
-
-        public void UnsafeOnCompleted(Action continuation) => loop.Schedule(static c => ((Action)c!)(), continuation);
-    }
+    /// <summary>Awaiting it continues on the loop thread after the work already queued there, even from the loop itself.</summary>
+    public LoopAwaitable Yield() => new(this, queue: true);
 
     public bool IsStopped => Volatile.Read(ref _stopped) != 0;
 

@@ -40,7 +40,7 @@ public class PeerAddressPropertyTests
             var name = isAbstract ? abstractName : pathName;
             Span<byte> buffer = stackalloc byte[SockAddrUn.Size];
             var length = SockAddrUn.Encode(isAbstract, name, buffer);
-            var endPoint = UnixConnectionListener.RemoteEndPointOf(buffer[..length], isPacket: false);
+            var endPoint = ConnectionSetup.RemoteEndPointOf(buffer[..length], isPacket: false);
 
             var serialized = endPoint.Serialize();
             Assert.Equal(name, SockAddrUn.DecodeBytes(serialized.Buffer.Span[..serialized.Size], out var decodedAbstract).ToArray());
@@ -66,7 +66,7 @@ public class PeerAddressPropertyTests
     [Fact]
     public void RemoteEndPoint_UnnamedPeer_IsTheRuntimesEmptyEndPoint()
     {
-        var endPoint = UnixConnectionListener.RemoteEndPointOf([1, 0], isPacket: false);
+        var endPoint = ConnectionSetup.RemoteEndPointOf([1, 0], isPacket: false);
         Assert.IsType<UnixDomainSocketEndPoint>(endPoint);
         Assert.IsNotType<IPEndPoint>(endPoint);
     }
