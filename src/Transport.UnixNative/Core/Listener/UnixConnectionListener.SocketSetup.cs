@@ -1,11 +1,7 @@
-using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
-using System.Text;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Core.Diagnostics;
 using Transport.UnixNative.Core.Loop;
 
