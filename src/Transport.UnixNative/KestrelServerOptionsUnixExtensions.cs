@@ -1,8 +1,8 @@
 using System.Net.Sockets;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Transport.UnixNative;
-using Transport.UnixNative.Activation;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Listener;
+using Transport.UnixNative.Restart;
 
 namespace Microsoft.AspNetCore.Hosting;
 

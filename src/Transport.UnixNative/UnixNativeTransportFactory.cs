@@ -2,10 +2,14 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using Transport.UnixNative.Metrics;
 using System.Diagnostics.Metrics;
-using Transport.UnixNative.Activation;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Access;
+using Transport.UnixNative.Connected;
+using Transport.UnixNative.Core.Diagnostics;
+using Transport.UnixNative.Core.Listener;
+using Transport.UnixNative.Core.Loop;
+using Transport.UnixNative.Restart;
+using Transport.UnixNative.SendFile;
 
 namespace Transport.UnixNative;
 
@@ -13,7 +17,7 @@ namespace Transport.UnixNative;
 /// Binds unix socket endpoints (paths, <c>@abstract</c> names, stream and seqpacket) on native
 /// epoll threads. It claims nothing else: TCP endpoints stay on Kestrel's Sockets transport.
 /// </summary>
-public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector
+public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, IConnectionListenerFactorySelector, IRestartableTransport
 {
     private readonly IOptions<UnixNativeTransportOptions> _optionsAccessor;
     private readonly IMemoryPoolFactory<byte> _memoryPoolFactory;
@@ -49,13 +53,15 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         _inherited = new Lazy<InheritedSockets>(() => InheritedSockets.Gather(CurrentOptions, _logger));
     }
 
-    /// <summary>Sockets from systemd or a predecessor, taken on first use (before Kestrel binds).</summary>
-    internal InheritedSockets Inherited => _inherited.Value;
+    private InheritedSockets Inherited => _inherited.Value;
 
-    internal bool HasGatheredInherited => _inherited.IsValueCreated;
+    InheritedSockets IRestartableTransport.Inherited => Inherited;
 
-    /// <summary>Every listener currently bound, for a hand-over.</summary>
-    internal IReadOnlyList<UnixConnectionListener> Listeners
+    bool IRestartableTransport.HasGatheredInherited => _inherited.IsValueCreated;
+
+    IReadOnlyList<UnixConnectionListener> IRestartableTransport.Listeners => Listeners;
+
+    private UnixConnectionListener[] Listeners
     {
         get
         {
@@ -66,8 +72,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>Lets the listeners taken from a predecessor accept: this process is ready to serve.</summary>
-    internal void OpenAccepts()
+    void IRestartableTransport.OpenAccepts()
     {
         foreach (var listener in Listeners)
         {
@@ -75,8 +80,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>The predecessor no longer serves: the socket files it created are ours to remove now.</summary>
-    internal void TakeOverSocketFiles()
+    void IRestartableTransport.TakeOverSocketFiles()
     {
         foreach (var listener in Listeners.Where(l => l.FromPredecessor))
         {
@@ -84,12 +88,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>
-    /// Inherited sockets no endpoint took (the new configuration dropped one): a predecessor's is
-    /// closed, and its file removed once it is ours, so clients are refused instead of queueing
-    /// forever; systemd's stays (systemd holds it anyway) with a warning.
-    /// </summary>
-    internal void ReleaseUnservedInherited(bool ownsPredecessorFiles)
+    void IRestartableTransport.ReleaseUnservedInherited(bool ownsPredecessorFiles)
     {
         var served = Listeners.Select(l => l.Address).OfType<UnixSocketAddress>().ToArray();
         foreach (var socket in Inherited.All)
@@ -112,8 +111,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
     }
 
-    /// <summary>Stops accepting on every listener (new clients queue for the successor); connections carry on.</summary>
-    internal async Task StopAcceptingAsync()
+    async Task IRestartableTransport.StopAcceptingAsync()
     {
         foreach (var listener in Listeners)
         {
@@ -219,7 +217,7 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 }
                 InheritedSocket.TryGetAddress((int)handle.FileHandle, out var handleAddress);
                 listener = await UnixConnectionListener.AdoptAsync(handle, new Interop.SafeFdHandle((int)handle.FileHandle), handleAddress, null, isPacket, null, false,
-                    CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+                    CurrentOptions, new ListenerAccess(CurrentOptions), loops, Release, _logger).ConfigureAwait(false);
             }
             else if (inherited is not null)
             {
@@ -231,11 +229,11 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
                 }
                 var served = address! with { Name = inherited.Address.Name, IsAbstract = inherited.Address.IsAbstract };
                 listener = await UnixConnectionListener.AdoptAsync(served.ToEndPoint(), duplicate, served, inherited.OwnedFile, served.IsSeqpacket, inherited.FdName,
-                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+                    fromPredecessor: inherited.Source == InheritedFrom.Predecessor, CurrentOptions, new ListenerAccess(CurrentOptions), loops, Release, _logger).ConfigureAwait(false);
             }
             else
             {
-                listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, loops, Release, _logger).ConfigureAwait(false);
+                listener = await UnixConnectionListener.BindAsync(address!, CurrentOptions, new ListenerAccess(CurrentOptions), loops, Release, _logger).ConfigureAwait(false);
             }
             // Before Kestrel's first AcceptAsync, so every connection is counted.
             listener.Metrics = new ListenerMetrics(_metrics, listener.Address?.DisplayName ?? listener.EndPoint.ToString() ?? "", listener.IsPacket);
@@ -266,7 +264,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
         }
         try
         {
-            return ConnectedSocketListener.Create(endpoint, CurrentOptions, loops, Release, _logger);
+            var listener = ConnectedSocketListener.Create(endpoint, new ListenerAccess(CurrentOptions), loops, Release, _logger);
+            // One address tag for every socket pair: the fd number would give each its own time series.
+            listener.Metrics = new ListenerMetrics(_metrics, "unix-connected", listener.IsPacket);
+            return listener;
         }
         catch
         {
@@ -280,7 +281,10 @@ public sealed class UnixNativeTransportFactory : IConnectionListenerFactory, ICo
     {
         lock (_gate)
         {
-            _loops ??= new EventLoopGroup(CurrentOptions, _memoryPoolFactory, _logger, _metrics);
+            _loops ??= new EventLoopGroup(CurrentOptions, _memoryPoolFactory, _logger, _metrics)
+            {
+                AttachSendFile = CurrentOptions.UseSendFile ? SendFileAttachment.Attach : null,
+            };
             _listeners++;
             return _loops;
         }

@@ -1,3 +1,5 @@
+using Transport.UnixNative.Core.Diagnostics;
+
 namespace Transport.UnixNative;
 
 public sealed partial class UnixNativeTransportOptions
@@ -15,5 +17,5 @@ public sealed partial class UnixNativeTransportOptions
     public bool FallBackToSocketsTransportOnUnsupportedOS { get; set; }
 
     /// <summary>The OS this process runs on when it is not Linux, null on Linux. Tests pretend another OS here.</summary>
-    internal Func<string?> UnsupportedOS { get; set; } = Internal.TransportPlatform.UnsupportedOS;
+    internal Func<string?> UnsupportedOS { get; set; } = Core.Diagnostics.TransportPlatform.UnsupportedOS;
 }

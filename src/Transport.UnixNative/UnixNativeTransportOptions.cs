@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Connections;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative;
 
@@ -53,10 +54,10 @@ public sealed partial class UnixNativeTransportOptions
 
     /// <summary>
     /// The seqpacket receive buffer per I/O thread: as large as any packet a peer can send
-    /// (<see cref="Internal.SeqpacketLimits.MaxPacketSize"/>). Tests lower it to reach the
+    /// (<see cref="Core.Connection.SeqpacketLimits.MaxPacketSize"/>). Tests lower it to reach the
     /// truncation path.
     /// </summary>
-    internal int SeqpacketReceiveBufferSize { get; set; } = Internal.SeqpacketLimits.MaxPacketSize;
+    internal int SeqpacketReceiveBufferSize { get; set; } = Core.Connection.SeqpacketLimits.MaxPacketSize;
 
     /// <summary>Descriptors one receive takes: the kernel's SCM_MAX_FD, so MSG_CTRUNC never happens (tests lower it to see it handled).</summary>
     internal int DescriptorsPerReceive { get; set; } = Interop.ControlMessages.MaxDescriptorsPerMessage;

@@ -5,9 +5,11 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Hosting.Systemd;
 using Transport.UnixNative;
 using Microsoft.Extensions.Options;
-using Transport.UnixNative.Configuration;
-using Transport.UnixNative.Handover;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Diagnostics;
+using Transport.UnixNative.Descriptors;
+using Transport.UnixNative.Hosting;
+using Transport.UnixNative.Restart;
+using Transport.UnixNative.SendFile;
 
 namespace Microsoft.AspNetCore.Hosting;
 

@@ -2,8 +2,8 @@ using System.Buffers;
 using System.Net.Sockets;
 using BenchmarkDotNet.Attributes;
 using Transport.UnixNative.Bench.Native;
-using Transport.UnixNative.Internal;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Core.Loop;
 
 namespace Transport.UnixNative.Bench.Micro;
 

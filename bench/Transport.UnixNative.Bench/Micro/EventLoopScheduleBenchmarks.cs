@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using BenchmarkDotNet.Attributes;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Loop;
 
 namespace Transport.UnixNative.Bench.Micro;
 

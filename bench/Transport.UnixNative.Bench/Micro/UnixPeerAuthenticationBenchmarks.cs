@@ -3,7 +3,8 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Transport.UnixNative.Authentication;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Loop;
 
 namespace Transport.UnixNative.Bench.Micro;
 

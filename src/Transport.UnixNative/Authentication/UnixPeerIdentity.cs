@@ -2,6 +2,7 @@ using System.Collections.ObjectModel;
 using System.Globalization;
 using System.Security.Claims;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.Authentication;
 
@@ -35,20 +36,19 @@ internal sealed class UnixPeerIdentity
 
     public static UnixPeerIdentity For(IUnixPeerCredentialsFeature peer, bool resolveNames)
     {
-        // The transport's feature is its connection, whose credentials are fixed at connect():
-        // the connection keeps the identity it got, and connections with identical
-        // credentials (one client process's pool) get the same one from the shared cache.
-        if (peer is Internal.UnixConnection connection)
+        // Credentials are fixed at connect(): the connection keeps the identity it got, and connections
+        // with identical credentials (one client process's pool) get the same one from the shared cache.
+        if (peer is IPeerIdentitySlot slot)
         {
-            if (Volatile.Read(ref connection.IdentityCache) is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
+            if (slot.Identity is UnixPeerIdentity cached && cached.NamesResolved == resolveNames)
             {
                 return cached;
             }
             var shared = UnixPeerIdentityCache.Shared.GetOrResolve(peer.ProcessId, peer.UserId, peer.GroupId, peer.GetSupplementaryGroupIds(), resolveNames,
                 () => Resolve(peer, resolveNames));
-            Volatile.Write(ref connection.IdentityCache, shared);
+            slot.Identity = shared;
             // The cache matched the groups too: every connection of one client keeps one list, not a copy each.
-            connection.ShareSupplementaryGroups(shared.SupplementaryGroupIds);
+            slot.ShareSupplementaryGroups(shared.SupplementaryGroupIds);
             return shared;
         }
         return Resolve(peer, resolveNames);

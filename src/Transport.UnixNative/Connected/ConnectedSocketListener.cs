@@ -2,8 +2,12 @@ using System.Net;
 using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Interop;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Diagnostics;
+using Transport.UnixNative.Core.Listener;
+using Transport.UnixNative.Core.Loop;
 
-namespace Transport.UnixNative.Internal;
+namespace Transport.UnixNative.Connected;
 
 /// <summary>
 /// A "listener" for one connected socket (<see cref="UnixConnectedEndPoint"/>): the first accept returns
@@ -11,27 +15,30 @@ namespace Transport.UnixNative.Internal;
 /// </summary>
 internal sealed class ConnectedSocketListener : IConnectionListener
 {
-    private readonly EventLoopGroup _loops;
     private readonly Action _releaseLoops;
-    private readonly ILogger _logger;
-    private readonly PeerAccess? _peerAccess;
-    private readonly bool _isPacket;
+    private readonly ListenerSettings _settings;
     private SafeFdHandle? _fd;
     private int _disposed;
 
     private ConnectedSocketListener(UnixConnectedEndPoint endPoint, SafeFdHandle fd, bool isPacket, EventLoopGroup loops, Action releaseLoops,
-        ILogger logger, PeerAccess? peerAccess)
+        ILogger logger, IPeerAdmission? peerAccess)
     {
         EndPoint = endPoint;
         _fd = fd;
-        _isPacket = isPacket;
-        _loops = loops;
         _releaseLoops = releaseLoops;
-        _logger = logger;
-        _peerAccess = peerAccess;
+        _settings = new ListenerSettings(endPoint, endPoint, isPacket, loops, logger, peerAccess);
     }
 
     public EndPoint EndPoint { get; }
+
+    public bool IsPacket => _settings.IsPacket;
+
+    /// <summary>Set by the factory before Kestrel's first accept: a socket pair's connection is counted like any other.</summary>
+    public ListenerMetrics? Metrics
+    {
+        get => _settings.Metrics;
+        set => _settings.Metrics = value;
+    }
 
     /// <summary>Whether <paramref name="endPoint"/>'s handle is a connected unix stream or seqpacket socket.</summary>
     public static bool IsConnectedUnix(UnixConnectedEndPoint endPoint, out bool isPacket, out string problem)
@@ -58,7 +65,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
         return problem.Length == 0;
     }
 
-    public static ConnectedSocketListener Create(UnixConnectedEndPoint endPoint, UnixNativeTransportOptions options, EventLoopGroup loops,
+    public static ConnectedSocketListener Create(UnixConnectedEndPoint endPoint, IListenerAccess access, EventLoopGroup loops,
         Action releaseLoops, ILogger logger)
     {
         if (!IsConnectedUnix(endPoint, out var isPacket, out var problem))
@@ -77,7 +84,7 @@ internal sealed class ConnectedSocketListener : IConnectionListener
             fd.Dispose();
             throw NativeError.Exception("Cannot make connected socket non-blocking:", endPoint.ToString(), errno);
         }
-        return new ConnectedSocketListener(endPoint, fd, isPacket, loops, releaseLoops, logger, PeerAccess.ForConnected(options));
+        return new ConnectedSocketListener(endPoint, fd, isPacket, loops, releaseLoops, logger, access.AdmissionForConnected());
     }
 
     public ValueTask<ConnectionContext?> AcceptAsync(CancellationToken cancellationToken = default)
@@ -87,28 +94,8 @@ internal sealed class ConnectedSocketListener : IConnectionListener
         {
             return ValueTask.FromResult<ConnectionContext?>(null); // served: the endpoint is done
         }
-        if (!PeerCredentials.Admit(fd.Fd, _peerAccess, _logger, EndPoint, out var peer, out var groups))
-        {
-            fd.Dispose();
-            return ValueTask.FromResult<ConnectionContext?>(null);
-        }
-        var remote = UnixConnectionListener.RemoteEndPointOf([], _isPacket); // a socket pair's ends have no name
-        UnixConnection connection;
-        try
-        {
-            connection = new UnixConnection(fd, _loops.Next(), EndPoint, remote, _isPacket);
-        }
-        catch
-        {
-            fd.Dispose();
-            throw;
-        }
-        if (peer is { } credentials)
-        {
-            connection.SetPeerCredentials(credentials, groups);
-        }
-        connection.Start();
-        return ValueTask.FromResult<ConnectionContext?>(connection);
+        // A socket pair's ends have no name. A refused or failed peer ends this endpoint: there is no other to accept.
+        return ValueTask.FromResult<ConnectionContext?>(ConnectionSetup.Start(fd, [], _settings, out _));
     }
 
     public ValueTask UnbindAsync(CancellationToken cancellationToken = default)

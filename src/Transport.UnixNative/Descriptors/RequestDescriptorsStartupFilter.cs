@@ -3,8 +3,9 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Transport.UnixNative.Core.Connection;
 
-namespace Transport.UnixNative.Internal;
+namespace Transport.UnixNative.Descriptors;
 
 /// <summary>
 /// Draws the request boundary for received descriptors, outermost in the pipeline. An HTTP/1.x

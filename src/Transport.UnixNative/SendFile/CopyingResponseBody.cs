@@ -1,6 +1,7 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Http.Features;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Diagnostics;
 
 namespace Transport.UnixNative.SendFile;
 

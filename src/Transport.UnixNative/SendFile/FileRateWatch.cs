@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.SendFile;
 

@@ -8,7 +8,8 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Core.Features;
 using Microsoft.Net.Http.Headers;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Diagnostics;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.SendFile;
 
@@ -21,7 +22,7 @@ namespace Transport.UnixNative.SendFile;
 /// the other, so the writer itself is the body of the request being served (see <see cref="ResponseBodyFor"/>).
 /// </summary>
 /// <remarks>Explicit members only: a PipeWriter's <c>CompleteAsync</c> and a body's are not the same thing.</remarks>
-internal sealed partial class SendFileWriter : IHttpResponseBodyFeature
+internal sealed partial class SendFileWriter : IHttpResponseBodyFeature, ISendFileFeature
 {
     // A flush's allowance under MinResponseDataRate never needs to exceed this.
     private static readonly TimeSpan s_maxGracePeriod = TimeSpan.FromDays(7);
@@ -35,6 +36,11 @@ internal sealed partial class SendFileWriter : IHttpResponseBodyFeature
     /// <summary>This writer as the body over <paramref name="inner"/> for <paramref name="context"/>'s HTTP/1.x request.</summary>
     public IHttpResponseBodyFeature ResponseBodyFor(IHttpResponseBodyFeature inner, HttpContext context)
     {
+        if (!HttpProtocol.IsHttp11(context.Request.Protocol) && !HttpProtocol.IsHttp10(context.Request.Protocol))
+        {
+            // HTTP/2 streams interleave on the connection: no file can go out beside them.
+            return new CopyingResponseBody(inner, context.Request.Protocol, _connection);
+        }
         _body = inner;
         _context = context;
         return this;

@@ -1,6 +1,6 @@
 using System.IO.Pipelines;
 using Microsoft.AspNetCore.Connections;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Connection;
 
 namespace Transport.UnixNative.SendFile;
 

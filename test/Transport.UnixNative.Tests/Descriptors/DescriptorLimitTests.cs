@@ -1,6 +1,6 @@
-using Transport.UnixNative.Internal;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Tests.Resources;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Tests.Core.Listener;
 using Transport.UnixNative.Tests.Seqpacket;
 
 namespace Transport.UnixNative.Tests.Descriptors;

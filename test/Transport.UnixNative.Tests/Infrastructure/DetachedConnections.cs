@@ -1,7 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using Transport.UnixNative.Interop;
-using Transport.UnixNative.Internal;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.Core.Loop;
 
 namespace Transport.UnixNative.Tests.Infrastructure;
 
@@ -14,7 +15,7 @@ internal sealed class DetachedConnections : IDisposable
     private static readonly EndPoint s_local = new UnixDomainSocketEndPoint("/detached/local");
     private static readonly EndPoint s_remote = new UnixDomainSocketEndPoint("/detached/remote");
 
-    private readonly EventLoop _loop = new(0, new UnixNativeTransportOptions(), new Unit.EventLoopTests.TrackingPool());
+    private readonly EventLoop _loop = new(0, new UnixNativeTransportOptions(), new Core.Loop.EventLoopTests.TrackingPool());
     private readonly List<SafeFdHandle> _handles = [];
 
     /// <summary>A stream connection over one end of a new socket pair (of an endpoint that receives descriptors unless told); <paramref name="peer"/> is the other end.</summary>

@@ -5,10 +5,11 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.Extensions.Hosting.Internal;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
-using Transport.UnixNative.Handover;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Tests.Security;
 using Xunit.Abstractions;
+using Transport.UnixNative.Restart;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
+using TestUsers = Transport.UnixNative.Tests.Access.TestUsers;
 
 namespace Transport.UnixNative.Tests.Restart;
 

@@ -1,10 +1,10 @@
 using System.Net.Sockets;
 using System.Runtime.Versioning;
 using System.Text;
-using Transport.UnixNative.Internal;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
-using Transport.UnixNative.Tests.Security;
+using Transport.UnixNative.Restart;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.Restart;
 

@@ -1,7 +1,7 @@
-using Transport.UnixNative.Activation;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
 using NativeSocket = Transport.UnixNative.Interop.Socket;
+using Transport.UnixNative.Restart;
 
 namespace Transport.UnixNative.Tests.Restart;
 

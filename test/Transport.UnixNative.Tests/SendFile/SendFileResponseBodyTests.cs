@@ -1,7 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Transport.UnixNative.SendFile;
 using Transport.UnixNative.Tests.Infrastructure;
+using Transport.UnixNative.Core.Connection;
+using Transport.UnixNative.SendFile;
 
 namespace Transport.UnixNative.Tests.SendFile;
 
@@ -27,7 +28,7 @@ public sealed class SendFileResponseBodyTests : IDisposable
     public void Http1Requests_AreServedByTheWriterItself_OverTheirOwnBody()
     {
         var connection = _connections.Create(out _);
-        connection.EnableSendFile();
+        SendFileAttachment.Attach(connection);
         var sendFile = connection.Features.Get<ISendFileFeature>()!;
         var writer = connection.Transport.Output;
         Assert.IsType<SendFileWriter>(writer);
@@ -48,7 +49,7 @@ public sealed class SendFileResponseBodyTests : IDisposable
     public void Http2Streams_GetABodyEach_ThatCopies()
     {
         var connection = _connections.Create(out _);
-        connection.EnableSendFile();
+        SendFileAttachment.Attach(connection);
         var sendFile = connection.Features.Get<ISendFileFeature>()!;
         var (a, aBody) = Request(HttpProtocol.Http2);
         var (b, bBody) = Request(HttpProtocol.Http2);

@@ -9,8 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
-using LogSink = Transport.UnixNative.Tests.Security.LogSink;
-using TempSocketDirectory = Transport.UnixNative.Tests.Security.TempSocketDirectory;
+using LogSink = Transport.UnixNative.Tests.Access.LogSink;
+using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.SendFile;
 

@@ -127,7 +127,7 @@ public sealed class SeqpacketTests
         // A small net.core.wmem_default in effect: 64 KiB packets no longer fit the send buffer (EMSGSIZE).
         await using var host = await SeqpacketHost.StartAsync(onHttpConnection: connection =>
         {
-            var socket = ((Transport.UnixNative.Internal.UnixConnection)connection).Socket;
+            var socket = ((Transport.UnixNative.Core.Connection.UnixConnection)connection).Socket;
             Assert.Equal(0, Interop.Socket.SetIntOption(socket.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_SNDBUF, 4096));
         });
         var output = await PythonPeer.RunAsync(Connect + """
