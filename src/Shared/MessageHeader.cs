@@ -1,5 +1,5 @@
 // Compiled into the server and the client (src/Shared, one namespace): the sendmsg/recvmsg structs,
-// checked against gcc in test/Transport.UnixNative.Tests/Unit/InteropLayoutTests.cs.
+// checked against gcc in test/Transport.UnixNative.Tests/InteropLayout/InteropLayoutTests.cs.
 using System.Runtime.InteropServices;
 
 namespace Transport.UnixNative.Interop;

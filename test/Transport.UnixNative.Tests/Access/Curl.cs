@@ -1,3 +1,5 @@
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>The reply curl got, or how it failed (exit 7: could not connect; 52/55/56: closed on it).</summary>

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Runtime.Versioning;
 using static Transport.UnixNative.Tests.Access.PeerCredentialsFeatureTests;
 
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>

@@ -4,6 +4,8 @@ using static Transport.UnixNative.Tests.Access.PeerAllowlistTests;
 using static Transport.UnixNative.Tests.Access.PeerCredentialsFeatureTests;
 using static Transport.UnixNative.Tests.Access.SocketFilePermissionTests;
 
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>

@@ -1,5 +1,7 @@
 using System.Runtime.Versioning;
 
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>AllowedUserIds/AllowedGroupIds with the test's own identity; the tests with other users are in <see cref="OtherUsersTests"/>.</summary>

@@ -2,6 +2,8 @@ using System.Runtime.Versioning;
 using System.Text.Json;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>SO_PEERCRED as a connection feature, seen from the connection and from requests; curl is the peer.</summary>

@@ -2,6 +2,8 @@ using System.Runtime.Versioning;
 using System.Text;
 using static Transport.UnixNative.Tests.Access.SocketFilePermissionTests;
 
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>The WebOverUds sample as a real process: <c>--socket-mode</c>, <c>--socket-group</c>, <c>GET /whoami</c>, <c>GET /admin</c>.</summary>

@@ -1,5 +1,7 @@
 using System.Runtime.Versioning;
 
+using Transport.UnixNative.Tests.Infrastructure;
+
 namespace Transport.UnixNative.Tests.Access;
 
 /// <summary>SocketFileMode/Group/Owner with the test's own identity; other users are in <see cref="OtherUsersTests"/>.</summary>

@@ -11,11 +11,7 @@ using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Authentication;
 using Curl = Transport.UnixNative.Tests.Access.Curl;
 using PeerCredentialsFeatureTests = Transport.UnixNative.Tests.Access.PeerCredentialsFeatureTests;
-using ProcessIds = Transport.UnixNative.Tests.Access.ProcessIds;
 using SecureServer = Transport.UnixNative.Tests.Access.SecureServer;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
-using TestUsers = Transport.UnixNative.Tests.Access.TestUsers;
-using UserSwitchingFactAttribute = Transport.UnixNative.Tests.Access.UserSwitchingFactAttribute;
 
 namespace Transport.UnixNative.Tests.Authentication;
 

@@ -10,8 +10,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Authentication;
-using ProcessIds = Transport.UnixNative.Tests.Access.ProcessIds;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.Authentication;
 

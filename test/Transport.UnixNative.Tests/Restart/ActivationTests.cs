@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Net.Sockets;
 using System.Text;
 using Transport.UnixNative.Tests.Infrastructure;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.Restart;
 

@@ -8,8 +8,6 @@ using Microsoft.Extensions.Options;
 using Transport.UnixNative.Tests.Infrastructure;
 using Xunit.Abstractions;
 using Transport.UnixNative.Restart;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
-using TestUsers = Transport.UnixNative.Tests.Access.TestUsers;
 
 namespace Transport.UnixNative.Tests.Restart;
 

@@ -1,9 +1,6 @@
 using System.Runtime.Versioning;
 using Transport.UnixNative.Tests.Infrastructure;
 using Xunit.Abstractions;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
-using TestUsers = Transport.UnixNative.Tests.Access.TestUsers;
-using UserSwitchingFactAttribute = Transport.UnixNative.Tests.Access.UserSwitchingFactAttribute;
 
 namespace Transport.UnixNative.Tests.Restart;
 

@@ -4,7 +4,6 @@ using System.Text;
 using Transport.UnixNative.Interop;
 using Transport.UnixNative.Tests.Infrastructure;
 using Transport.UnixNative.Restart;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.Restart;
 

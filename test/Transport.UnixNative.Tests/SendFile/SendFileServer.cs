@@ -10,7 +10,6 @@ using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Transport.UnixNative.Tests.Infrastructure;
 using LogSink = Transport.UnixNative.Tests.Access.LogSink;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.SendFile;
 

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Runtime.Versioning;
 using System.Security.Cryptography;
 using Transport.UnixNative.Tests.Infrastructure;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.SendFile;
 

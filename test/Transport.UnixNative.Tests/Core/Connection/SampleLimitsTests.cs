@@ -1,7 +1,6 @@
 using System.Net.Sockets;
 using Transport.UnixNative.Tests.Infrastructure;
 using SampleProcess = Transport.UnixNative.Tests.Access.SampleProcess;
-using TempSocketDirectory = Transport.UnixNative.Tests.Access.TempSocketDirectory;
 
 namespace Transport.UnixNative.Tests.Core.Connection;
 

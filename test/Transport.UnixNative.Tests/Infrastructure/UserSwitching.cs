@@ -1,6 +1,6 @@
 using System.Runtime.Versioning;
 
-namespace Transport.UnixNative.Tests.Access;
+namespace Transport.UnixNative.Tests.Infrastructure;
 
 /// <summary>Runs only where test users can be created and switched to (root), or in CI, where it must run.</summary>
 public sealed class UserSwitchingFactAttribute : FactAttribute

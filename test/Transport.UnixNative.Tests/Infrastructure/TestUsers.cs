@@ -1,4 +1,4 @@
-namespace Transport.UnixNative.Tests.Access;
+namespace Transport.UnixNative.Tests.Infrastructure;
 
 /// <summary>A local account the tests run curl as.</summary>
 internal sealed record TestUser(string Name, uint Uid, uint Gid);
