@@ -6,7 +6,7 @@ namespace Transport.UnixNative.Bench.Micro;
 
 /// <summary>
 /// Sending a multi-segment <see cref="ReadOnlySequence{T}"/> (what a pipe hands the transport):
-/// one sendmsg with an iovec per segment (what UnixConnection.Send does), one send per segment,
+/// one sendmsg with an iovec per segment (what UnixConnection.Sendmsg does), one send per segment,
 /// or a copy into one buffer and one send. Over a socketpair; every variant also drains the peer,
 /// so each operation moves the same bytes end to end.
 /// </summary>

@@ -28,7 +28,7 @@ internal interface IEventHandler
 /// thread, and it always retries until <c>EAGAIN</c> (or a short stream read) before it waits
 /// for the next edge. (A send may start on the application's thread; see UnixConnection.Send.)
 /// </remarks>
-internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
+internal sealed unsafe partial class EventLoop : PipeScheduler, IDisposable
 {
     private const int MaxEventsPerWait = 256;
     private const int MaxWorkItemsPerIteration = 1024;
@@ -56,10 +56,6 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     // so loop-only state is never touched by two threads at once.
     private int _stopped;
     private readonly object _afterStopGate = new();
-
-    // The loop's own reference plus one per running send loop: the pool is disposed when the last
-    // send loop has stopped touching its memory, never while a sendmsg may still read a block.
-    private int _poolUsers = 1;
 
     public EventLoop(int index, UnixNativeTransportOptions options, System.Buffers.MemoryPool<byte> memoryPool)
     {
@@ -113,42 +109,6 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
 
     public EventLoopMetrics? Metrics { get; set; }
 
-    public System.Buffers.MemoryPool<byte> MemoryPool { get; }
-
-    /// <summary>How connections' input buffers: the loop writes, the application reads.</summary>
-    public PipeSettings InputSettings { get; }
-
-    /// <summary>How connections' output buffers: the application writes, the send pump reads.</summary>
-    public PipeSettings OutputSettings { get; }
-
-    /// <summary>A buffer the size of the largest packet a peer can send, for seqpacket receives (loop thread only).</summary>
-    public byte[] PacketBuffer => _packetBuffer ??= GC.AllocateUninitializedArray<byte>(_packetBufferSize, pinned: true);
-
-    private readonly int _packetBufferSize;
-
-    /// <summary>
-    /// The ancillary-data buffer of every receive on this loop (loop thread only): room for
-    /// <see cref="DescriptorsPerReceive"/> descriptors and the credentials SO_PASSCRED adds to packets.
-    /// </summary>
-    public byte[] ControlBuffer => _controlBuffer ??= GC.AllocateArray<byte>(
-        ControlMessages.RightsSpace(DescriptorsPerReceive) + ControlMessages.Space(sizeof(int) * 3), pinned: true);
-
-    public int DescriptorsPerReceive { get; }
-
-    /// <summary>The process-wide budget of held received descriptors (see <see cref="Connection.HeldDescriptors"/>).</summary>
-    public int MaxReceivedDescriptors { get; }
-
-    public int MaxReceivedDescriptorsPerConnection { get; }
-
-    private byte[]? _controlBuffer;
-
-    /// <summary>Scratch for stream receives that may find nothing (loop thread only); what arrives is copied into the pipe.</summary>
-    public Memory<byte> StreamBuffer => _streamBuffer ??= GC.AllocateUninitializedArray<byte>(64 * 1024, pinned: true);
-
-    private byte[]? _streamBuffer;
-
-    private byte[]? _packetBuffer;
-
     /// <summary>On the loop thread, or (after the loop stopped) inside the serialized after-stop work.</summary>
     public bool IsCurrentThread => Thread.CurrentThread == _thread || (IsStopped && Monitor.IsEntered(_afterStopGate));
 
@@ -200,31 +160,6 @@ internal sealed unsafe class EventLoop : PipeScheduler, IDisposable
     public LoopAwaitable Yield() => new(this, queue: true);
 
     public bool IsStopped => Volatile.Read(ref _stopped) != 0;
-
-    /// <summary>A send loop starts using the pool; false once the pool is gone.</summary>
-    public bool RetainPool()
-    {
-        var users = Volatile.Read(ref _poolUsers);
-        while (users > 0)
-        {
-            var seen = Interlocked.CompareExchange(ref _poolUsers, users + 1, users);
-            if (seen == users)
-            {
-                return true;
-            }
-            users = seen;
-        }
-        return false;
-    }
-
-    /// <summary>A send loop (or the loop itself, at dispose) is done with the pool; the last one disposes it.</summary>
-    public void ReleasePool()
-    {
-        if (Interlocked.Decrement(ref _poolUsers) == 0)
-        {
-            MemoryPool.Dispose();
-        }
-    }
 
     /// <summary>
     /// Forgets a registration; loop thread only, and always before its descriptor is closed:
