@@ -4,10 +4,12 @@
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --file-handover [--size-mib 1024] [--rounds 3]   descriptor vs upload
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sendfile [--quick]   static files: sendfile vs copy vs nginx
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --restart [--rounds 3] [--no-build]   hand-over vs stop-and-start under load
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --warmup-curve [--seconds 30] [--rounds 2]   time to full speed on one core
 using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Micro;
 using Transport.UnixNative.Bench.Restart;
 using Transport.UnixNative.Bench.SendFile;
+using Transport.UnixNative.Bench.Warmup;
 
 return args switch
 {
@@ -15,6 +17,7 @@ return args switch
     ["--file-handover", .. var rest] => await FileHandoverBenchmark.RunAsync(rest),
     ["--sendfile", .. var rest] => await SendFileBenchmark.RunAsync(rest),
     ["--restart", .. var rest] => await RestartBenchmark.RunAsync(rest),
+    ["--warmup-curve", .. var rest] => await WarmupCurveBenchmark.RunAsync(rest),
     _ when args.Contains("--reliability") || args.Contains("--security") => Moved(),
     _ => await MacroBenchmark.RunAsync(args),
 };
