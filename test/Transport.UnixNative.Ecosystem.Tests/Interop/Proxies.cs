@@ -33,14 +33,43 @@ internal static class Proxy
     public static bool NeedsHttp2Backend(string kind) => kind is "haproxy-h2" or "yarp-h2c";
 }
 
-/// <summary>nginx (<c>nginx -p dir -c conf -g 'daemon off;'</c>) with its config, pid and temp files in a private directory.</summary>
-internal sealed class NginxProxy : IProxy
+/// <summary>A proxy run as an outside program, its files in a private directory; killed and cleaned up on dispose.</summary>
+internal abstract class OutsideProxy : IProxy
 {
-    private readonly PrivateDirectory _dir = new();
     private ExternalProcess? _process;
 
-    public string Socket => _dir.File("front.sock");
+    protected PrivateDirectory Dir { get; } = new();
 
+    public string Socket => Dir.File("front.sock");
+
+    /// <summary>Starts <paramref name="program"/> and waits until <paramref name="ready"/> says it serves; disposes this proxy if it never does.</summary>
+    protected async Task RunAsync(string program, string[] arguments, Func<ExternalProcess, Task> ready)
+    {
+        _process = ExternalProcess.Start(program, arguments);
+        try
+        {
+            await ready(_process);
+        }
+        catch
+        {
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+        Dir.Dispose();
+    }
+}
+
+/// <summary>nginx (<c>nginx -p dir -c conf -g 'daemon off;'</c>) with its config, pid and temp files in a private directory.</summary>
+internal sealed class NginxProxy : OutsideProxy
+{
     /// <summary>The config for a backend on <paramref name="backendPath"/>; <paramref name="keepalive"/>: a pooled upstream, else a plain proxy_pass.</summary>
     public static string Config(string backendPath, string frontSocket, bool keepalive)
     {
@@ -77,9 +106,9 @@ internal sealed class NginxProxy : IProxy
     public static async Task<NginxProxy> StartAsync(InteropServer backend, bool keepalive)
     {
         var proxy = new NginxProxy();
-        var dir = proxy._dir.Path;
+        var dir = proxy.Dir.Path;
         // Workers as root: they must connect to a socket file made under root's umask (mode 0755: only root may connect).
-        var config = proxy._dir.Write("nginx.conf", string.Create(CultureInfo.InvariantCulture, $$"""
+        var config = proxy.Dir.Write("nginx.conf", string.Create(CultureInfo.InvariantCulture, $$"""
             user root;
             worker_processes 1;
             pid {{dir}}/nginx.pid;
@@ -95,38 +124,16 @@ internal sealed class NginxProxy : IProxy
             {{Config(backend.Address, proxy.Socket, keepalive)}}
             }
             """));
-        proxy._process = ExternalProcess.Start("nginx", ["-p", dir, "-e", "stderr", "-c", config, "-g", "daemon off;"]);
-        try
-        {
-            // nginx has bound its sockets when it starts its workers, and says so.
-            await proxy._process.WaitForLineAsync(line => line.Contains("start worker process", StringComparison.Ordinal));
-        }
-        catch
-        {
-            await proxy.DisposeAsync();
-            throw;
-        }
+        // nginx has bound its sockets when it starts its workers, and says so.
+        await proxy.RunAsync("nginx", ["-p", dir, "-e", "stderr", "-c", config, "-g", "daemon off;"],
+            process => process.WaitForLineAsync(line => line.Contains("start worker process", StringComparison.Ordinal)));
         return proxy;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-        }
-        _dir.Dispose();
     }
 }
 
 /// <summary>HAProxy in the foreground (<c>-db</c>), root throughout (no <c>user</c> line), config in a private directory.</summary>
-internal sealed class HaproxyProxy : IProxy
+internal sealed class HaproxyProxy : OutsideProxy
 {
-    private readonly PrivateDirectory _dir = new();
-    private ExternalProcess? _process;
-
-    public string Socket => _dir.File("front.sock");
-
     /// <summary>
     /// The frontend and backend sections: the backend is <c>server s1 /path</c>. No abstract backends: HAProxy
     /// 2.6's <c>abns@</c> pads the name to the full sun_path, a different address from <c>@name</c>.
@@ -150,7 +157,7 @@ internal sealed class HaproxyProxy : IProxy
     public static async Task<HaproxyProxy> StartAsync(InteropServer backend, bool http2)
     {
         var proxy = new HaproxyProxy();
-        var config = proxy._dir.Write("haproxy.cfg", $$"""
+        var config = proxy.Dir.Write("haproxy.cfg", $$"""
             global
                 maxconn 512
             defaults
@@ -161,26 +168,8 @@ internal sealed class HaproxyProxy : IProxy
                 timeout tunnel 60s
             {{Config(backend.Address, proxy.Socket, http2)}}
             """);
-        proxy._process = ExternalProcess.Start("haproxy", ["-db", "-f", config]);
-        try
-        {
-            await proxy._process.WaitForSocketAsync(proxy.Socket);
-        }
-        catch
-        {
-            await proxy.DisposeAsync();
-            throw;
-        }
+        await proxy.RunAsync("haproxy", ["-db", "-f", config], process => process.WaitForSocketAsync(proxy.Socket));
         return proxy;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_process is not null)
-        {
-            await _process.DisposeAsync();
-        }
-        _dir.Dispose();
     }
 }
 
