@@ -22,6 +22,9 @@ internal sealed record ServerSpec(string Transport, ServerAddress Listen, Server
 
     /// <summary>Extra environment for the server process (the same for every transport of a comparison).</summary>
     public IReadOnlyDictionary<string, string> Environment { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The core the server runs on, all its threads (<c>taskset -c</c>), or null for any.</summary>
+    public string? Core { get; init; }
 }
 
 /// <summary>The server could not do what the measurement needs; the scenario is skipped with this note.</summary>
@@ -88,6 +91,14 @@ internal sealed class ServerProcess : IAsyncDisposable
         info.ArgumentList.Add(spec.FileLimit is { } fileLimit
             ? $"ulimit -n {fileLimit} || exit 111; exec \"$0\" \"$@\""
             : "ulimit -n 65536 2>/dev/null || ulimit -n \"$(ulimit -Hn)\"; exec \"$0\" \"$@\"");
+        if (spec.Core is { } core)
+        {
+            // taskset execs the server in turn, so the pid we hold stays the server's.
+            foreach (var arg in CorePinning.On(core, []))
+            {
+                info.ArgumentList.Add(arg);
+            }
+        }
         if (nginx is not null)
         {
             foreach (var arg in nginx.CommandLine)

@@ -6,10 +6,16 @@ namespace Transport.UnixNative.Bench.Macro;
 internal sealed record BenchOptions
 {
     public bool Quick { get; init; }
-    public int Rounds { get; init; } = 5;
+    public int Rounds { get; init; } = 3;
 
-    /// <summary>Rounds of the scenarios outside the headline table (the sample, churn, idle, seqpacket).</summary>
-    public int OtherRounds { get; init; } = 3;
+    /// <summary>Rounds of the contention table's scenarios outside its headline rows (the sample, churn, idle, seqpacket).</summary>
+    public int OtherRounds { get; init; } = 2;
+
+    /// <summary>Per core (server on core 0, load on core 1), shared (both on every core), or both in that order.</summary>
+    public IReadOnlyList<Placement> Placements { get; init; } = [Placement.Pinned, Placement.Shared];
+
+    /// <summary>The longest warm-up on one core: tiering there is slower than on two (about 5 s to full speed with CallCountingDelayMs=0, 15–25 s without).</summary>
+    public TimeSpan PinnedMaxWarmup { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(2);
     public TimeSpan Warmup { get; init; } = TimeSpan.FromSeconds(1);
     public TimeSpan LatencyDuration { get; init; } = TimeSpan.FromSeconds(1);
@@ -35,20 +41,27 @@ internal sealed record BenchOptions
         serving the same-work minimal app (bench/MinimalApp) and the sample (samples/WebOverUds),
         driven by h2load and by our own drivers (connection churn, idle connections, seqpacket).
         Within a round the transports take turns in an order rotated every round.
+        Two placements: per core (the headline: server alone on core 0 under taskset, h2load on core 1;
+        the h2load loads only) and shared (contention: server and load on both cores; every scenario).
 
           dotnet run -c Release --project bench/Transport.UnixNative.Bench -- [options]
           dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --micro [filter] [BenchmarkDotNet options]
 
         Options:
-          --quick               1 round of 1 s per measurement (about 3 minutes in all)
-          --rounds N            rounds of the headline table (minimal app, h2load loads); each value reported is
-                                the median over rounds, with min–max (default 5; --quick: 1)
-          --other-rounds N      rounds of the other scenarios (sample, churn, idle, seqpacket) (default 3, at most --rounds)
+          --quick               1 round of 1 s per measurement (about 6 minutes in all, both placements)
+          --placement P         pinned (per core: server on core 0, h2load on core 1), shared (both on all cores),
+                                or both (default: both, per core first; pinned is skipped with a note on < 2 cores)
+          --rounds N            rounds of the per-core table and of the contention table's headline rows (minimal
+                                app, h2load loads); each value reported is the median over rounds, with min–max
+                                (default 3; --quick: 1)
+          --other-rounds N      rounds of the contention table's other scenarios (sample, churn, idle, seqpacket)
+                                (default 2, at most --rounds)
           --duration S          seconds per measured throughput run (default 2; --quick: 1)
           --latency-duration S  seconds of the separate h2load latency run (default 1; --quick: 0.5)
           --warmup S            seconds of load at least before each measurement, not measured; h2load loads go on
                                 until the rate is steady and a .NET server's tiered JIT is idle, at most 10 times as
-                                long (default 1; --quick: 0.5)
+                                long, or --pinned-max-warmup per core (default 1; --quick: 0.5)
+          --pinned-max-warmup S the longest warm-up per core, where tiering takes longer (default 30; --quick: 15)
           --scenario a,b        only these scenarios: h1-c32 h1-c256 h1-pipelined h2c-c32 get-1mib h1-inline churn idle
                                 seqpacket seqpacket-1mib
           --apps a,b            only these apps: minimal (bench/MinimalApp), sample (samples/WebOverUds). Default: both.
@@ -72,7 +85,7 @@ internal sealed record BenchOptions
     {
         // --quick sets the defaults first so explicit options after or before it still win.
         var options = args.Contains("--quick")
-            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5), LatencyDuration = TimeSpan.FromSeconds(0.5), MaxQuietWait = TimeSpan.FromSeconds(3), Retries = 0 }
+            ? new BenchOptions { Quick = true, Rounds = 1, Duration = TimeSpan.FromSeconds(1), Warmup = TimeSpan.FromSeconds(0.5), LatencyDuration = TimeSpan.FromSeconds(0.5), MaxQuietWait = TimeSpan.FromSeconds(3), Retries = 0, PinnedMaxWarmup = TimeSpan.FromSeconds(15) }
             : new BenchOptions();
         for (var i = 0; i < args.Count; i++)
         {
@@ -85,6 +98,8 @@ internal sealed record BenchOptions
                 "--other-rounds" => options with { OtherRounds = PositiveInt(arg, Value()) },
                 "--duration" => options with { Duration = Seconds(arg, Value()) },
                 "--warmup" => options with { Warmup = Seconds(arg, Value(), allowZero: true) },
+                "--pinned-max-warmup" => options with { PinnedMaxWarmup = Seconds(arg, Value()) },
+                "--placement" or "--placements" => options with { Placements = ParsePlacement(Value()) },
                 "--latency-duration" => options with { LatencyDuration = Seconds(arg, Value()) },
                 "--apps" or "--app" => options with { AppIds = Apps(Value()) },
                 "--scenario" or "--scenarios" => options with { ScenarioNames = List(Value()) },
@@ -103,13 +118,16 @@ internal sealed record BenchOptions
         return options;
     }
 
-    /// <summary>The scenarios to run, in report order; unknown names are an error.</summary>
+    /// <summary>The scenarios to run, in report order (per core first, then shared); unknown names are an error.</summary>
     public IReadOnlyList<Scenario> SelectScenarios()
     {
-        var all = Scenarios.All(IdleConnections).Where(s => AppIds.Contains(s.Server.Id)).ToArray();
+        IEnumerable<Scenario> all = [
+            .. Placements.Contains(Placement.Pinned) ? Scenarios.PerCore(IdleConnections) : [],
+            .. Placements.Contains(Placement.Shared) ? Scenarios.All(IdleConnections) : []];
+        all = all.Where(s => AppIds.Contains(s.Server.Id));
         if (ScenarioNames is null)
         {
-            return all;
+            return all.ToArray();
         }
         var names = Scenarios.All(IdleConnections).Select(s => s.Name).Distinct().ToArray();
         var unknown = ScenarioNames.Where(n => !names.Contains(n)).ToArray();
@@ -122,6 +140,39 @@ internal sealed record BenchOptions
 
     /// <summary>How many rounds measure this scenario.</summary>
     public int RoundsOf(Scenario scenario) => scenario.Headline ? Rounds : Math.Min(Rounds, OtherRounds);
+
+    /// <summary>The longest warm-up of an h2load load: longer on one core, where tiering is slower.</summary>
+    public TimeSpan MaxWarmupOf(Scenario scenario) => scenario.Pinned ? Max(PinnedMaxWarmup, Warmup) : Warmup * 10;
+
+    /// <summary>
+    /// A rough length of the run, to print before it starts: per measurement a server start, the warm-up as it
+    /// usually ends on a quiet 2-core machine (.NET: about 5 s on one core, 3 s on two; nginx at once), the runs.
+    /// </summary>
+    public TimeSpan Estimate(IReadOnlyList<Scenario> scenarios)
+    {
+        var seconds = 0.0;
+        foreach (var scenario in scenarios)
+        {
+            foreach (var variant in VariantsOf(scenario))
+            {
+                var warmup = variant.IsNginx ? Warmup.TotalSeconds + 0.5
+                    : Math.Min(MaxWarmupOf(scenario).TotalSeconds, Math.Max(Warmup.TotalSeconds, scenario.Pinned ? 5 : 3));
+                var load = scenario.Kind == ScenarioKind.H2Load ? Duration.TotalSeconds + LatencyDuration.TotalSeconds : Duration.TotalSeconds;
+                seconds += RoundsOf(scenario) * (1.5 + warmup + load);
+            }
+        }
+        return TimeSpan.FromSeconds(seconds);
+    }
+
+    private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
+
+    private static List<Placement> ParsePlacement(string value) => value switch
+    {
+        "pinned" or "per-core" => [Placement.Pinned],
+        "shared" => [Placement.Shared],
+        "both" => [Placement.Pinned, Placement.Shared],
+        _ => throw new ArgumentException($"--placement takes pinned, shared or both, not '{value}'"),
+    };
 
     public IReadOnlyList<TransportVariant> VariantsOf(Scenario scenario) => scenario.Variants.Where(v => TransportIds.Contains(v.Id)).ToArray();
 

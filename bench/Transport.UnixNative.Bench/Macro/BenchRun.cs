@@ -15,4 +15,7 @@ internal sealed class BenchRun
     public List<Outcome> Skipped { get; } = [];
 
     public List<Outcome> Failures { get; } = [];
+
+    /// <summary>What the run left out and why (e.g. the per-core table on a 1-core machine).</summary>
+    public List<string> Notes { get; } = [];
 }

@@ -8,15 +8,31 @@ namespace Transport.UnixNative.Bench.Macro;
 /// Runs every selected scenario on every selected transport, round after round, each on a
 /// freshly started server and a fresh socket. Transports take turns within a round, in an order
 /// rotated every round (each goes first as often as the others), so neither a slow drift of the
-/// machine nor what ran just before favours one of them.
+/// machine nor what ran just before favours one of them. One placement's rounds all run before the
+/// next placement's (per core first).
 /// </summary>
 internal sealed class BenchRunner(BenchOptions options, SampleBuild layout, H2LoadRunner h2load, TextWriter log)
 {
+    private readonly H2LoadRunner _pinnedH2Load = h2load.PinnedTo(CorePinning.LoadCore);
+
     public async Task<BenchRun> RunAsync(IReadOnlyList<Scenario> scenarios, CancellationToken cancellationToken)
     {
         var run = new BenchRun();
         var skipped = new HashSet<(string, string)>();
         var gate = new QuietGate(options.MaxQuietWait, log);
+        foreach (var placement in scenarios.Select(s => s.Placement).Distinct())
+        {
+            log.WriteLine(placement == Placement.Pinned
+                ? $"# per core: server on core {CorePinning.ServerCore} (taskset), h2load on core {CorePinning.LoadCore}"
+                : "# contention: server and load share all cores");
+            await RunRoundsAsync(scenarios.Where(s => s.Placement == placement).ToArray(), run, skipped, gate, cancellationToken).ConfigureAwait(false);
+        }
+        run.Finished = DateTimeOffset.UtcNow;
+        return run;
+    }
+
+    private async Task RunRoundsAsync(IReadOnlyList<Scenario> scenarios, BenchRun run, HashSet<(string, string)> skipped, QuietGate gate, CancellationToken cancellationToken)
+    {
         for (var round = 1; round <= options.Rounds; round++)
         {
             foreach (var scenario in scenarios.Where(s => round <= options.RoundsOf(s)))
@@ -28,7 +44,7 @@ internal sealed class BenchRunner(BenchOptions options, SampleBuild layout, H2Lo
                         continue;
                     }
                     cancellationToken.ThrowIfCancellationRequested();
-                    var prefix = $"[round {round}/{options.RoundsOf(scenario)}] {scenario.Name,-14} {scenario.Server.Id,-7} {variant.Label,-27}";
+                    var prefix = $"[{(scenario.Pinned ? "per core" : "shared")} {round}/{options.RoundsOf(scenario)}] {scenario.Name,-14} {scenario.Server.Id,-7} {variant.Label,-27}";
                     var clock = Stopwatch.StartNew();
                     try
                     {
@@ -50,8 +66,6 @@ internal sealed class BenchRunner(BenchOptions options, SampleBuild layout, H2Lo
                 }
             }
         }
-        run.Finished = DateTimeOffset.UtcNow;
-        return run;
     }
 
     /// <summary>Round 1 keeps the listed order, round 2 starts with the second variant, and so on.</summary>
@@ -93,9 +107,15 @@ internal sealed class BenchRunner(BenchOptions options, SampleBuild layout, H2Lo
     {
         var listen = ServerAddress.Fresh(variant.Kind == AddressKind.Tcp ? AddressKind.Tcp : AddressKind.UnixStream);
         var seqpacket = variant.Kind == AddressKind.UnixSeqpacket ? ServerAddress.Fresh(AddressKind.UnixSeqpacket) : null;
-        var spec = new ServerSpec(variant.ServerTransport, listen, seqpacket, scenario.Http2) { Arguments = scenario.Arguments, BodyPath = scenario.Path };
+        var spec = new ServerSpec(variant.ServerTransport, listen, seqpacket, scenario.Http2)
+        {
+            Arguments = scenario.Arguments,
+            BodyPath = scenario.Path,
+            Core = scenario.Pinned ? CorePinning.ServerCore : null,
+        };
         await using var server = await ServerProcess.StartAsync(layout.DllOf(scenario.Server), spec, cancellationToken).ConfigureAwait(false);
-        var context = new MeasureContext(scenario, variant, round, server, seqpacket ?? listen, options, h2load, cancellationToken);
+        var load = scenario.Pinned ? _pinnedH2Load : h2load;
+        var context = new MeasureContext(scenario, variant, round, server, seqpacket ?? listen, options, load, cancellationToken);
         try
         {
             return await MeasureFor(scenario.Kind).MeasureAsync(context).ConfigureAwait(false);

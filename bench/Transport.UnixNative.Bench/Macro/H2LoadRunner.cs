@@ -3,12 +3,15 @@ using System.Globalization;
 
 namespace Transport.UnixNative.Bench.Macro;
 
-/// <summary>Runs h2load (nghttp2) against a server address with a scenario's load shape.</summary>
-internal sealed class H2LoadRunner(string executable)
+/// <summary>Runs h2load (nghttp2) against a server address with a scenario's load shape; on one core only when <paramref name="core"/> is set.</summary>
+internal sealed class H2LoadRunner(string executable, string? core = null)
 {
     private static readonly TimeSpan Grace = TimeSpan.FromSeconds(60);
 
     public string Executable => executable;
+
+    /// <summary>The same h2load, started under <c>taskset -c <paramref name="loadCore"/></c>.</summary>
+    public H2LoadRunner PinnedTo(string loadCore) => new(executable, loadCore);
 
     /// <summary>Runs for <paramref name="duration"/>; with <paramref name="logFile"/> h2load writes per-request latencies there (and runs slower).</summary>
     public async Task<H2LoadOutput> RunAsync(ServerAddress address, Scenario scenario, TimeSpan duration, string? logFile, CancellationToken cancellationToken)
@@ -39,8 +42,9 @@ internal sealed class H2LoadRunner(string executable)
     /// <summary>Runs h2load with <paramref name="args"/> (which include its -D duration) and parses its report; fails on a non-zero exit or a report it cannot read.</summary>
     public async Task<H2LoadOutput> RunAsync(IReadOnlyList<string> args, TimeSpan duration, CancellationToken cancellationToken)
     {
-        var (exitCode, stdout, stderr) = await RunProcessAsync(executable, args, duration + Grace, cancellationToken).ConfigureAwait(false);
-        var commandLine = $"{executable} {string.Join(' ', args)}";
+        IReadOnlyList<string> command = core is null ? [executable, .. args] : CorePinning.On(core, [executable, .. args]);
+        var (exitCode, stdout, stderr) = await RunProcessAsync(command[0], command.Skip(1), duration + Grace, cancellationToken).ConfigureAwait(false);
+        var commandLine = string.Join(' ', command);
         if (exitCode != 0)
         {
             throw new IOException($"'{commandLine}' exited with {exitCode}: {stderr.Trim()} {Tail(stdout)}");

@@ -19,6 +19,16 @@ internal static class MacroBenchmark
     private static async Task<int> RunAsync(IReadOnlyList<string> args, BenchOptions options, IReadOnlyList<Scenario> scenarios, CancellationToken cancellationToken)
     {
         var log = Console.Out;
+        var notes = new List<string>();
+        if (scenarios.Any(s => s.Pinned) && CorePinning.WhyUnavailable() is { } why)
+        {
+            notes.Add($"no per-core table: {why}.");
+            scenarios = scenarios.Where(s => !s.Pinned).ToArray();
+        }
+        foreach (var note in notes)
+        {
+            log.WriteLine($"note: {note}");
+        }
         var layout = SampleBuild.Locate(options.Root);
         var h2load = new H2LoadRunner(options.H2Load);
         var info = await RunInfo.CollectAsync(layout.Root, options, h2load, args, cancellationToken).ConfigureAwait(false);
@@ -38,9 +48,14 @@ internal static class MacroBenchmark
         }
 
         log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s (latency runs {Format.Seconds(options.LatencyDuration)} s), warm-up {Format.Seconds(options.Warmup)} s");
-        var planned = scenarios.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s));
-        log.WriteLine($"{planned} measurements (on a quiet 2-core machine about 6 s each with the default durations)");
+        foreach (var placement in scenarios.Select(s => s.Placement).Distinct())
+        {
+            var mine = scenarios.Where(s => s.Placement == placement).ToArray();
+            log.WriteLine($"{(placement == Placement.Pinned ? "per core  " : "contention")}: {mine.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s))} measurements, about {options.Estimate(mine).TotalMinutes:F0} min");
+        }
+        log.WriteLine($"estimate: about {options.Estimate(scenarios).TotalMinutes:F0} min on a quiet 2-core machine (longer on a busy one: it waits for quiet and measures again)");
         var run = await new BenchRunner(options, layout, h2load, log).RunAsync(scenarios, cancellationToken).ConfigureAwait(false);
+        run.Notes.AddRange(notes);
         var rows = Summary.Build(scenarios, run);
 
         var outputDirectory = options.OutputDirectory ?? Path.Combine(layout.Root, "bench", "results");

@@ -15,6 +15,16 @@ internal enum ScenarioKind
     IdleConnections,
 }
 
+/// <summary>Where server and load run.</summary>
+internal enum Placement
+{
+    /// <summary>The server alone on core 0, the load generator on core 1: capacity per core (the headline table).</summary>
+    Pinned,
+
+    /// <summary>Both free to use every core: the contention table.</summary>
+    Shared,
+}
+
 /// <summary>The scenario's headline number and whether more is better.</summary>
 internal sealed record MetricUnit(string Name, bool HigherIsBetter)
 {
@@ -35,6 +45,7 @@ internal sealed record MetricUnit(string Name, bool HigherIsBetter)
 /// <param name="BaselineVariant">What the ratios divide by (default: Kestrel's Sockets transport on a unix socket).</param>
 /// <param name="BaselineName">How the ratio cells name that baseline.</param>
 /// <param name="Headline">In the headline table: measured every round (<c>--rounds</c>); the others only in the first <c>--other-rounds</c>.</param>
+/// <param name="Placement">Server and load on a core each, or sharing all cores.</param>
 internal sealed record Scenario(
     string Name,
     string Title,
@@ -49,12 +60,15 @@ internal sealed record Scenario(
     IReadOnlyList<string>? ServerArgs = null,
     TransportVariant? BaselineVariant = null,
     string BaselineName = "Sockets",
-    bool Headline = false)
+    bool Headline = false,
+    Placement Placement = Placement.Shared)
 {
     public BenchApp Server => App ?? BenchApp.Sample;
 
-    /// <summary>Identifies the scenario on one app in measurements and the JSON: <c>name/app</c>.</summary>
-    public string Id => $"{Name}/{Server.Id}";
+    /// <summary>Identifies the scenario on one app and placement in measurements and the JSON: <c>name/app</c>, <c>name/app/per-core</c> when pinned.</summary>
+    public string Id => Placement == Placement.Pinned ? $"{Name}/{Server.Id}/per-core" : $"{Name}/{Server.Id}";
+
+    public bool Pinned => Placement == Placement.Pinned;
 
     public TransportVariant Baseline => BaselineVariant ?? TransportVariant.Baseline;
 
@@ -68,7 +82,7 @@ internal sealed record Scenario(
 /// The scenarios, in report order. Every load runs on the same-work minimal
 /// app (against our transport, Kestrel's Sockets transport on unix, on TCP for the plaintext,
 /// h2c and churn loads, and nginx where it can answer the same) and on the sample as shipped
-/// (ours vs Sockets on unix). TCP and nginx rows are kept few so a full run stays under 15 minutes.
+/// (ours vs Sockets on unix). TCP and nginx rows are kept few so a full run (both placements) stays under 35 minutes.
 /// </summary>
 internal static class Scenarios
 {
@@ -94,6 +108,23 @@ internal static class Scenarios
         new("seqpacket-1mib", "SOCK_SEQPACKET vs SOCK_STREAM (both ours): GET 1 MiB body, own driver, 1 conn", ScenarioKind.RequestLoop, "/bytes/1048576", 1, 1, false, MetricUnit.MegabytesPerSecond,
             Packets, BenchApp.Sample, BaselineVariant: TransportVariant.Native, BaselineName: "SOCK_STREAM"),
     ];
+
+    /// <summary>The rows of the per-core table (<c>name/app</c>): what a 1-CPU sidecar serves.</summary>
+    private static readonly string[] PerCoreIds =
+        ["h1-c32/minimal", "h1-c256/minimal", "h1-pipelined/minimal", "h2c-c32/minimal", "get-1mib/minimal", "h1-inline/minimal", "h1-c32/sample"];
+
+    /// <summary>
+    /// The per-core table: the h2load loads of the minimal app and the sample's h1 c32, ours vs Sockets on the same
+    /// unix socket vs nginx where it answers the same (no TCP row: the question is the transport per core), every round.
+    /// </summary>
+    public static IReadOnlyList<Scenario> PerCore(int idleConnections)
+    {
+        var all = All(idleConnections);
+        return PerCoreIds
+            .Select(id => all.Single(s => s.Id == id))
+            .Select(s => s with { Placement = Placement.Pinned, Headline = true, Variants = s.Variants.Where(v => v != TransportVariant.Tcp).ToArray() })
+            .ToArray();
+    }
 
     /// <summary>
     /// The scenario on the minimal app with every variant (h2load loads in the headline table),

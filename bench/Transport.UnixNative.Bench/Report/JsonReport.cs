@@ -26,6 +26,7 @@ internal static class JsonReport
             {
                 Scenario = r.Scenario.Name,
                 App = r.Scenario.Server.Id,
+                Placement = r.Scenario.Pinned ? "per-core" : "shared",
                 r.Scenario.Title,
                 Unit = r.Scenario.Unit.Name,
                 r.Scenario.Unit.HigherIsBetter,
@@ -41,12 +42,25 @@ internal static class JsonReport
                 ValueRatioToBaseline = r.ValueRatio,
                 CpuRatioToBaseline = r.CpuRatio,
                 P99RatioToBaseline = r.P99Ratio,
+                ValueRatioToNginx = r.NginxRatio,
                 ValueMin = r.ValueSpread.Min,
                 ValueMax = r.ValueSpread.Max,
                 CpuMin = r.CpuSpread?.Min,
                 CpuMax = r.CpuSpread?.Max,
                 r.Rounds,
             }),
+            Targets = Targets.Evaluate(rows).Select(t => new
+            {
+                t.Target.Label,
+                Scenario = t.Target.ScenarioId,
+                Against = t.Target.Against.Id,
+                t.Target.Goal,
+                t.Ratio,
+                RoundRatioMin = t.Spread?.Min,
+                RoundRatioMax = t.Spread?.Max,
+                t.Met,
+            }),
+            run.Notes,
             run.Skipped,
             run.Failures,
         };

@@ -17,7 +17,9 @@ internal sealed record RunInfo(
     double DurationSeconds,
     double WarmupSeconds,
     int OtherRounds,
-    double LatencySeconds)
+    double LatencySeconds,
+    double PinnedMaxWarmupSeconds,
+    IReadOnlyList<string> Placements)
 {
     public static async Task<RunInfo> CollectAsync(string root, BenchOptions options, H2LoadRunner h2load, IReadOnlyList<string> args, CancellationToken cancellationToken)
     {
@@ -36,7 +38,9 @@ internal sealed record RunInfo(
             options.Duration.TotalSeconds,
             options.Warmup.TotalSeconds,
             Math.Min(options.Rounds, options.OtherRounds),
-            options.LatencyDuration.TotalSeconds);
+            options.LatencyDuration.TotalSeconds,
+            options.PinnedMaxWarmup.TotalSeconds,
+            options.Placements.Select(p => p == Placement.Pinned ? "per-core" : "shared").ToArray());
     }
 
     private static string? Git(string root, params string[] args)

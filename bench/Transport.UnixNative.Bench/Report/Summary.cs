@@ -9,6 +9,7 @@ namespace Transport.UnixNative.Bench.Report;
 /// <param name="ValueSpread">Lowest and highest headline value over the rounds.</param>
 /// <param name="CpuSpread">Lowest and highest CPU per 100k over the rounds.</param>
 /// <param name="P99Ratio">This row's p99 ÷ the baseline row's.</param>
+/// <param name="NginxRatio">Our rows' headline value ÷ nginx's in the same scenario, where nginx answered it.</param>
 internal sealed record SummaryRow(
     Scenario Scenario,
     TransportVariant Variant,
@@ -25,7 +26,8 @@ internal sealed record SummaryRow(
     IReadOnlyList<Measurement> Rounds,
     (double Min, double Max) ValueSpread,
     (double Min, double Max)? CpuSpread,
-    double? P99Ratio);
+    double? P99Ratio,
+    double? NginxRatio);
 
 internal static class Summary
 {
@@ -45,6 +47,7 @@ internal static class Summary
                     Rss: Statistics.Median(x.Rounds.Select(m => (double)m.PeakRssKiB))!.Value))
                 .ToArray();
             var baseline = medians.FirstOrDefault(x => x.Variant == scenario.Baseline);
+            var nginx = medians.FirstOrDefault(x => x.Variant == TransportVariant.Nginx);
             foreach (var x in medians)
             {
                 var isBaseline = x.Variant == scenario.Baseline;
@@ -65,7 +68,8 @@ internal static class Summary
                     x.Rounds,
                     (x.Rounds.Min(m => m.Value), x.Rounds.Max(m => m.Value)),
                     cpus.Length == 0 ? null : (cpus.Min(), cpus.Max()),
-                    baseline.Rounds is null || isBaseline || x.P99 is null || baseline.P99 is null ? null : x.P99 / baseline.P99));
+                    baseline.Rounds is null || isBaseline || x.P99 is null || baseline.P99 is null ? null : x.P99 / baseline.P99,
+                    nginx.Rounds is null || !x.Variant.IsOurs ? null : x.Value / nginx.Value));
             }
         }
         return rows;

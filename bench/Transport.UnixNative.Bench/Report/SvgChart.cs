@@ -9,6 +9,7 @@ namespace Transport.UnixNative.Bench.Report;
 /// A self-contained SVG bar chart of the summary: per scenario, one bar per transport for the
 /// headline number (left) and the server's CPU per 100k requests (right). Scenarios have
 /// different units, so every group is scaled to its own largest bar and labelled with values.
+/// It shows the per-core rows when the run has them (the headline), else the shared ones.
 /// </summary>
 internal static class SvgChart
 {
@@ -35,13 +36,19 @@ internal static class SvgChart
 
     public static string Write(RunInfo info, IReadOnlyList<SummaryRow> rows)
     {
+        var perCore = rows.Any(r => r.Scenario.Pinned);
+        rows = rows.Where(r => r.Scenario.Pinned == perCore).ToArray();
         var groups = rows.GroupBy(r => r.Scenario.Id).ToArray();
         var height = Top + groups.Sum(g => GroupTitleHeight + g.Count() * BarRowHeight + GroupGap) + 40;
         var svg = new StringBuilder();
         svg.AppendLine(Invariant($"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{Width}\" height=\"{height}\" viewBox=\"0 0 {Width} {height}\" font-family=\"DejaVu Sans, Verdana, sans-serif\" font-size=\"12\">"));
         svg.AppendLine(Invariant($"<rect width=\"{Width}\" height=\"{height}\" fill=\"white\"/>"));
-        Text(svg, LabelX, 28, "Transport.UnixNative vs Kestrel's Sockets transport and nginx", "font-size=\"18\" font-weight=\"bold\"");
-        Text(svg, LabelX, 48, $"{info.Cores} cores, {info.Cpu}; median of {info.Rounds} round(s) (headline) / {info.OtherRounds} (others) × {info.DurationSeconds:0.##} s; h2load and own drivers; commit {info.Commit}", "fill=\"#4a5568\"");
+        Text(svg, LabelX, 28, perCore
+            ? $"Per core: Transport.UnixNative vs Kestrel's Sockets transport and nginx, server alone on core {CorePinning.ServerCore}"
+            : "Transport.UnixNative vs Kestrel's Sockets transport and nginx (server and load share the cores)", "font-size=\"18\" font-weight=\"bold\"");
+        Text(svg, LabelX, 48, perCore
+            ? $"{info.Cpu}; server under taskset -c {CorePinning.ServerCore}, h2load on core {CorePinning.LoadCore}; median of {info.Rounds} round(s) × {info.DurationSeconds:0.##} s after tiering; commit {info.Commit}"
+            : $"{info.Cores} cores, {info.Cpu}; median of {info.Rounds} round(s) (headline) / {info.OtherRounds} (others) × {info.DurationSeconds:0.##} s; h2load and own drivers; commit {info.Commit}", "fill=\"#4a5568\"");
 
         var legendX = LabelX;
         foreach (var variant in TransportVariant.All.Where(v => rows.Any(r => r.Variant == v)))

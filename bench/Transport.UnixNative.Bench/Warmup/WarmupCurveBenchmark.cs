@@ -156,7 +156,7 @@ internal static partial class WarmupCurveBenchmark
     {
         var path = $"/tmp/warm-{Guid.NewGuid():N}"[..18] + ".sock";
         var info = new ProcessStartInfo("taskset") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in new[] { "-c", "0", Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", dll, "--transport", config.Transport, "--urls", $"http://unix:{path}" })
+        foreach (var a in CorePinning.On(CorePinning.ServerCore, [Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") ?? "dotnet", dll, "--transport", config.Transport, "--urls", $"http://unix:{path}"]).Skip(1))
         {
             info.ArgumentList.Add(a);
         }
@@ -233,7 +233,8 @@ internal static partial class WarmupCurveBenchmark
     /// <summary>One second of load: h2load on core 1, its own req/s.</summary>
     private static async Task<(double LoadSeconds, double RequestsPerSecond)> SliceAsync(string path)
     {
-        var output = await Run("taskset", ["-c", "1", "h2load", "--h1", "-t", "1", "-B", $"unix:{path}", "-c", "32", "-D", "1", "http://localhost/plaintext"]);
+        var command = CorePinning.On(CorePinning.LoadCore, ["h2load", "--h1", "-t", "1", "-B", $"unix:{path}", "-c", "32", "-D", "1", "http://localhost/plaintext"]);
+        var output = await Run(command[0], command.Skip(1));
         var match = FinishedLine().Match(output);
         if (!match.Success)
         {

@@ -9,27 +9,35 @@ internal sealed class H2LoadMeasure : IMeasure
 {
     private static readonly TimeSpan WarmupStep = TimeSpan.FromSeconds(0.5);
     private const double SteadyChange = 0.05;
-    private const int MaxWarmupFactor = 10;
+
+    // Less JIT work than this in a step counts as idle (a stray method or two); a tier-up burst is tens of ms.
+    private const double IdleJitSeconds = 0.001;
 
     // The runtime's background tier-1 compiler (the kernel keeps 15 bytes of a thread's name).
     private const string TieringThread = ".NET Tiered Com";
 
     /// <summary>
     /// Load in steps of 0.5 s for at least <see cref="BenchOptions.Warmup"/>, then until two steps
-    /// in a row differ by less than 5% and a .NET server's tiered compilation thread used no CPU
-    /// in the last step, at most ten times the warm-up. On 2 cores tiering goes on for 4–6 s under
-    /// load and doubles the CPU per request meanwhile, while the rate can already look steady.
+    /// in a row differ by less than 5% and a .NET server's tiered compilation thread ran less than 1 ms
+    /// in the last step (per core: in each of the last two), at most ten times the warm-up (per core:
+    /// <see cref="BenchOptions.PinnedMaxWarmup"/>, 30 s). On 2 cores tiering goes on for 4–6 s under load
+    /// and doubles the CPU per request meanwhile, while the rate can already look steady; on one core
+    /// late promotions of a few ms each go on for seconds after the big burst, and one quiet step
+    /// stopped warm-ups at 2.5 s, 10–15% below the rate reached later.
     /// </summary>
-    private static async Task<TimeSpan> WarmUpAsync(MeasureContext context)
+    private static async Task<(TimeSpan Elapsed, bool Capped)> WarmUpAsync(MeasureContext context)
     {
         var warmup = context.Options.Warmup;
+        var cap = context.Options.MaxWarmupOf(context.Scenario);
         if (warmup <= TimeSpan.Zero)
         {
-            return TimeSpan.Zero;
+            return (TimeSpan.Zero, false);
         }
         var clock = System.Diagnostics.Stopwatch.StartNew();
         double? previous = null;
-        var tiering = ProcStat.ReadThreadCpuTicks(context.Server.Pid, TieringThread);
+        var quietStepsNeeded = context.Scenario.Pinned ? 2 : 1;
+        var quietSteps = 0;
+        var tiering = ProcStat.ReadThreadCpuSeconds(context.Server.Pid, TieringThread);
         while (true)
         {
             double rate;
@@ -43,14 +51,18 @@ internal sealed class H2LoadMeasure : IMeasure
                 // On a loaded machine a short step may end before its connections are up; the measured run tells.
                 rate = 0;
             }
-            var tieringNow = ProcStat.ReadThreadCpuTicks(context.Server.Pid, TieringThread);
-            var compiled = tieringNow - tiering > 1; // a tick or less: idle but for rounding
+            var tieringNow = ProcStat.ReadThreadCpuSeconds(context.Server.Pid, TieringThread);
+            quietSteps = tieringNow - tiering >= IdleJitSeconds ? 0 : quietSteps + 1; // no such thread (nginx): always quiet
             tiering = tieringNow;
-            var steady = previous is { } p && p > 0 && Math.Abs(rate - p) / p < SteadyChange && !compiled;
+            var steady = previous is { } p && p > 0 && Math.Abs(rate - p) / p < SteadyChange && quietSteps >= quietStepsNeeded;
             previous = rate;
-            if (clock.Elapsed >= warmup * MaxWarmupFactor || (clock.Elapsed >= warmup && steady))
+            if (clock.Elapsed >= warmup && steady)
             {
-                return clock.Elapsed;
+                return (clock.Elapsed, false);
+            }
+            if (clock.Elapsed >= cap)
+            {
+                return (clock.Elapsed, true);
             }
         }
     }
@@ -58,7 +70,7 @@ internal sealed class H2LoadMeasure : IMeasure
     public async Task<Measurement> MeasureAsync(MeasureContext context)
     {
         var (scenario, h2load, ct) = (context.Scenario, context.H2Load, context.CancellationToken);
-        var warmedUp = await WarmUpAsync(context).ConfigureAwait(false);
+        var (warmedUp, capped) = await WarmUpAsync(context).ConfigureAwait(false);
 
         var window = context.StartWindow();
         var throughput = await h2load.RunAsync(context.Target, scenario, context.Options.Duration, logFile: null, ct).ConfigureAwait(false);
@@ -94,6 +106,7 @@ internal sealed class H2LoadMeasure : IMeasure
                 ["latencyRunRequestsPerSecond"] = latencyRun.RequestsPerSecond,
                 ["latencySamples"] = latency.Count,
                 ["warmupSeconds"] = warmedUp.TotalSeconds,
+                ["warmupCapped"] = capped ? 1 : 0, // 1: still compiling or unsteady when the cap ended it
             });
     }
 }
