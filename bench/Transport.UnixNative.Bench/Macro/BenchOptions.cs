@@ -27,6 +27,9 @@ internal sealed record BenchOptions
     public string? OutputDirectory { get; init; }
     public bool Build { get; init; } = true;
 
+    /// <summary>Print what would be measured and how long it should take, and stop.</summary>
+    public bool PlanOnly { get; init; }
+
     /// <summary>Also write the run into docs/benchmarks.md (its "Latest full run" section) and docs/bench-latest.svg.</summary>
     public bool Publish { get; init; }
     public string H2Load { get; init; } = "h2load";
@@ -70,6 +73,7 @@ internal sealed record BenchOptions
                                 scenarios only). Default: all.
           --idle-connections N  connections held open in the idle scenario (default 10000)
           --no-build            do not build the apps first
+          --plan                print the measurements and the estimated duration, and stop
           --publish             also put this run's table into docs/benchmarks.md ("Latest full run") and its
                                 chart into docs/bench-latest.svg
           --root DIR            the repository (default: found upwards from the working directory)
@@ -106,6 +110,7 @@ internal sealed record BenchOptions
                 "--transports" or "--transport" => options with { TransportIds = Transports(Value()) },
                 "--idle-connections" => options with { IdleConnections = PositiveInt(arg, Value()) },
                 "--no-build" => options with { Build = false },
+                "--plan" => options with { PlanOnly = true },
                 "--publish" => options with { Publish = true },
                 "--root" => options with { Root = Path.GetFullPath(Value()) },
                 "--out" => options with { OutputDirectory = Path.GetFullPath(Value()) },
@@ -146,7 +151,7 @@ internal sealed record BenchOptions
 
     /// <summary>
     /// A rough length of the run, to print before it starts: per measurement a server start, the warm-up as it
-    /// usually ends on a quiet 2-core machine (.NET: about 5 s on one core, 3 s on two; nginx at once), the runs.
+    /// usually ends on a quiet 2-core machine (.NET: about 6 s on one core, 3 s on two; nginx at once), the runs.
     /// </summary>
     public TimeSpan Estimate(IReadOnlyList<Scenario> scenarios)
     {
@@ -156,7 +161,7 @@ internal sealed record BenchOptions
             foreach (var variant in VariantsOf(scenario))
             {
                 var warmup = variant.IsNginx ? Warmup.TotalSeconds + 0.5
-                    : Math.Min(MaxWarmupOf(scenario).TotalSeconds, Math.Max(Warmup.TotalSeconds, scenario.Pinned ? 5 : 3));
+                    : Math.Min(MaxWarmupOf(scenario).TotalSeconds, Math.Max(Warmup.TotalSeconds, scenario.Pinned ? 6 : 3));
                 var load = scenario.Kind == ScenarioKind.H2Load ? Duration.TotalSeconds + LatencyDuration.TotalSeconds : Duration.TotalSeconds;
                 seconds += RoundsOf(scenario) * (1.5 + warmup + load);
             }

@@ -29,6 +29,15 @@ internal static class MacroBenchmark
         {
             log.WriteLine($"note: {note}");
         }
+        if (options.PlanOnly)
+        {
+            foreach (var scenario in scenarios)
+            {
+                log.WriteLine($"{(scenario.Pinned ? "per core" : "shared  ")} {scenario.Name,-14} {scenario.Server.Id,-7} {options.RoundsOf(scenario)} round(s): {string.Join(", ", options.VariantsOf(scenario).Select(v => v.Id))}");
+            }
+            PrintEstimate(log, options, scenarios);
+            return 0;
+        }
         var layout = SampleBuild.Locate(options.Root);
         var h2load = new H2LoadRunner(options.H2Load);
         var info = await RunInfo.CollectAsync(layout.Root, options, h2load, args, cancellationToken).ConfigureAwait(false);
@@ -48,12 +57,7 @@ internal static class MacroBenchmark
         }
 
         log.WriteLine($"{info.Cores} cores, {info.Runtime}, {info.H2Load}; {options.Rounds} round(s) × {Format.Seconds(options.Duration)} s (latency runs {Format.Seconds(options.LatencyDuration)} s), warm-up {Format.Seconds(options.Warmup)} s");
-        foreach (var placement in scenarios.Select(s => s.Placement).Distinct())
-        {
-            var mine = scenarios.Where(s => s.Placement == placement).ToArray();
-            log.WriteLine($"{(placement == Placement.Pinned ? "per core  " : "contention")}: {mine.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s))} measurements, about {options.Estimate(mine).TotalMinutes:F0} min");
-        }
-        log.WriteLine($"estimate: about {options.Estimate(scenarios).TotalMinutes:F0} min on a quiet 2-core machine (longer on a busy one: it waits for quiet and measures again)");
+        PrintEstimate(log, options, scenarios);
         var run = await new BenchRunner(options, layout, h2load, log).RunAsync(scenarios, cancellationToken).ConfigureAwait(false);
         run.Notes.AddRange(notes);
         var rows = Summary.Build(scenarios, run);
@@ -75,5 +79,15 @@ internal static class MacroBenchmark
             log.WriteLine("Published: docs/benchmarks.md (Latest full run), docs/bench-latest.svg");
         }
         return run.Failures.Count == 0 ? 0 : 1;
+    }
+
+    private static void PrintEstimate(TextWriter log, BenchOptions options, IReadOnlyList<Scenario> scenarios)
+    {
+        foreach (var placement in scenarios.Select(s => s.Placement).Distinct())
+        {
+            var mine = scenarios.Where(s => s.Placement == placement).ToArray();
+            log.WriteLine($"{(placement == Placement.Pinned ? "per core  " : "contention")}: {mine.Sum(s => options.VariantsOf(s).Count * options.RoundsOf(s))} measurements, about {options.Estimate(mine).TotalMinutes:F0} min");
+        }
+        log.WriteLine($"estimate: about {options.Estimate(scenarios).TotalMinutes:F0} min on a quiet 2-core machine, builds aside (longer on a busy one: it waits for quiet and measures again)");
     }
 }

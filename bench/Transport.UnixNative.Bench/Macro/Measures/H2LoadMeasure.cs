@@ -10,20 +10,21 @@ internal sealed class H2LoadMeasure : IMeasure
     private static readonly TimeSpan WarmupStep = TimeSpan.FromSeconds(0.5);
     private const double SteadyChange = 0.05;
 
-    // Less JIT work than this in a step counts as idle (a stray method or two); a tier-up burst is tens of ms.
-    private const double IdleJitSeconds = 0.001;
+    // Less JIT work than this in a 0.5 s step counts as idle: under load a few late methods (1–6 ms a step)
+    // keep coming for many seconds without moving the rate; a tier-up burst is 30–400 ms.
+    private const double IdleJitSeconds = 0.005;
 
     // The runtime's background tier-1 compiler (the kernel keeps 15 bytes of a thread's name).
     private const string TieringThread = ".NET Tiered Com";
 
     /// <summary>
     /// Load in steps of 0.5 s for at least <see cref="BenchOptions.Warmup"/>, then until two steps
-    /// in a row differ by less than 5% and a .NET server's tiered compilation thread ran less than 1 ms
+    /// in a row differ by less than 5% and a .NET server's tiered compilation thread ran less than 5 ms
     /// in the last step (per core: in each of the last two), at most ten times the warm-up (per core:
     /// <see cref="BenchOptions.PinnedMaxWarmup"/>, 30 s). On 2 cores tiering goes on for 4–6 s under load
     /// and doubles the CPU per request meanwhile, while the rate can already look steady; on one core
-    /// late promotions of a few ms each go on for seconds after the big burst, and one quiet step
-    /// stopped warm-ups at 2.5 s, 10–15% below the rate reached later.
+    /// the big burst ends later and one quiet step (read in 10-ms ticks) stopped warm-ups at 2.5 s,
+    /// 10–15% below the rate reached later.
     /// </summary>
     private static async Task<(TimeSpan Elapsed, bool Capped)> WarmUpAsync(MeasureContext context)
     {
