@@ -139,7 +139,7 @@ internal static class MarkdownReport
         md.AppendLine("|---|---:|---:|---:|---|");
         foreach (var result in results)
         {
-            var spread = result.Spread is { } s ? string.Create(CultureInfo.InvariantCulture, $"{s.Min:F2}–{s.Max:F2}× ({result.Rounds} rounds)") : "";
+            var spread = result.Spread is { } s ? string.Create(CultureInfo.InvariantCulture, $"{s.Min:F2}–{s.Max:F2}× ({result.Rounds} round(s))") : "";
             var verdict = result.Met switch { true => "met", false => "**missed**", null => "not measured" };
             md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {result.Target.Label} | ≥ {result.Target.Goal:F1}× | {Format.Ratio(result.Ratio)} | {spread} | {verdict} |"));
         }
