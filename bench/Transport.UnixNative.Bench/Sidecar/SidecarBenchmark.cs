@@ -18,12 +18,16 @@ internal static class SidecarBenchmark
 {
     private const string Usage = """
         dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sidecar [--rounds 3] [--seconds 5] [--callers 32]
-            [--variants ours,tcp,networkstream,sockets-unix] [--placements pinned,shared] [--no-build] [--out FILE]
+            [--variants ours,tcp,networkstream,sockets-unix (also: ours-inline, tcp-inline)] [--placements pinned,shared] [--no-build] [--out FILE]
           Needs taskset and 2 cores. Each measurement: a fresh server and client, warm-up (≥ 3 s, until two 0.5 s steps
           differ by < 5 % and neither tiered compiler ran, at most 30 s), SECONDS with CALLERS callers, then 2 s with 1 caller.
         """;
 
-    private static readonly string[] AllVariants = ["ours", "tcp", "networkstream", "sockets-unix"];
+    private static readonly string[] DefaultVariants = ["ours", "tcp", "networkstream", "sockets-unix"];
+
+    // Experiments, on request: the same with System.Net.Sockets completing socket operations on its epoll thread
+    // (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 in the client process) instead of queueing them to the thread pool.
+    private static readonly string[] AllVariants = [.. DefaultVariants, "ours-inline", "tcp-inline"];
     private static readonly string[] AllPlacements = ["pinned", "shared"];
     private const string TieringThread = ".NET Tiered Com";
     private const double WarmupStepSeconds = 0.5;
@@ -54,7 +58,7 @@ internal static class SidecarBenchmark
         var callers = 32;
         var build = true;
         string? outFile = null;
-        var variants = AllVariants.ToList();
+        var variants = DefaultVariants.ToList();
         var placements = AllPlacements.ToList();
         for (var i = 0; i < args.Count; i++)
         {
@@ -148,6 +152,8 @@ internal static class SidecarBenchmark
     private static async Task<Result> MeasureAsync(string variant, string placement, int round, string appDll, string benchDll, double seconds, int callers)
     {
         var (serverCores, clientCores) = placement == "pinned" ? ("0", "1") : ("0,1", "0,1");
+        var inline = variant.EndsWith("-inline", StringComparison.Ordinal);
+        variant = inline ? variant[..^"-inline".Length] : variant;
         var transport = variant is "ours" or "networkstream" ? "native" : "sockets";
         var path = variant == "tcp" ? null : $"/tmp/side-{Guid.NewGuid():N}"[..18] + ".sock";
         var port = variant == "tcp" ? FreePort() : 0;
@@ -158,7 +164,7 @@ internal static class SidecarBenchmark
         try
         {
             await WaitListeningAsync(server, path, port);
-            client = Start(clientCores, [benchDll, "--sidecar-client", variant, path ?? $"127.0.0.1:{port}"], stdin: true);
+            client = Start(clientCores, [benchDll, "--sidecar-client", variant, path ?? $"127.0.0.1:{port}"], stdin: true, inlineCompletions: inline);
             var ready = await client.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30));
             if (ready != "ready")
             {
@@ -194,7 +200,7 @@ internal static class SidecarBenchmark
             await client.StandardInput.WriteLineAsync("quit");
             await client.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
             double Per100k(double cpu) => run.Count > 0 ? cpu / run.Count * 100_000 : double.NaN;
-            return new Result(variant, placement, round, warmup, run.Rate, run.P50, run.P99, one.Rate, one.P50, one.P99,
+            return new Result(inline ? variant + "-inline" : variant, placement, round, warmup, run.Rate, run.P50, run.P99, one.Rate, one.P50, one.P99,
                 Per100k(clientCpu), Per100k(serverCpu), run.Errors + one.Errors);
         }
         finally
@@ -228,7 +234,7 @@ internal static class SidecarBenchmark
     private static (long Server, long Client) TieringTicks(Process server, Process client)
         => (ProcStat.ReadThreadCpuTicks(server.Id, TieringThread) ?? 0, ProcStat.ReadThreadCpuTicks(client.Id, TieringThread) ?? 0);
 
-    private static Process Start(string cores, IEnumerable<string> arguments, bool stdin)
+    private static Process Start(string cores, IEnumerable<string> arguments, bool stdin, bool inlineCompletions = false)
     {
         var info = new ProcessStartInfo("taskset")
         {
@@ -241,7 +247,7 @@ internal static class SidecarBenchmark
         {
             info.ArgumentList.Add(a);
         }
-        foreach (var knob in new[] { "DOTNET_TieredPGO", "DOTNET_TieredCompilation", "DOTNET_TC_QuickJitForLoops", "DOTNET_ReadyToRun", "ASPNETCORE_URLS", "DOTNET_URLS" })
+        foreach (var knob in new[] { "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS", "DOTNET_TieredPGO", "DOTNET_TieredCompilation", "DOTNET_TC_QuickJitForLoops", "DOTNET_ReadyToRun", "ASPNETCORE_URLS", "DOTNET_URLS" })
         {
             info.Environment.Remove(knob);
         }
@@ -249,6 +255,10 @@ internal static class SidecarBenchmark
         // What the minimal app ships in its runtimeconfig (docs/benchmarks.md, time to full speed); the client gets the
         // same so that a pinned client tiers up in seconds rather than a minute.
         info.Environment["DOTNET_TC_CallCountingDelayMs"] = "0";
+        if (inlineCompletions)
+        {
+            info.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
+        }
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         var process = Process.Start(info) ?? throw new IOException("cannot start taskset");
