@@ -18,12 +18,13 @@ internal static class SidecarBenchmark
 {
     private const string Usage = """
         dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sidecar [--rounds 3] [--seconds 5] [--callers 32]
-            [--variants ours,tcp,networkstream,sockets-unix (also: ours-inline, tcp-inline)] [--placements pinned,shared] [--no-build] [--out FILE]
-          Needs taskset and 2 cores. Each measurement: a fresh server and client, warm-up (≥ 3 s, until two 0.5 s steps
+            [--variants ours,ours-stream,tcp,networkstream,sockets-unix (also: ours-inline, tcp-inline)] [--placements pinned,shared] [--no-build] [--out FILE]
+          Needs taskset and 2 cores. Each measurement (about 13 s; the default run, 30 of them, about 7 min): a fresh server and client, warm-up (≥ 3 s, until two 0.5 s steps
           differ by < 5 % and neither tiered compiler ran, at most 30 s), SECONDS with CALLERS callers, then 2 s with 1 caller.
         """;
 
-    private static readonly string[] DefaultVariants = ["ours", "tcp", "networkstream", "sockets-unix"];
+    // ours-stream: our handler with UnsafePreferInlineCompletions (its own connection stream and epoll thread).
+    private static readonly string[] DefaultVariants = ["ours", "ours-stream", "tcp", "networkstream", "sockets-unix"];
 
     // Experiments, on request: the same with System.Net.Sockets completing socket operations on its epoll thread
     // (DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS=1 in the client process) instead of queueing them to the thread pool.
@@ -154,7 +155,7 @@ internal static class SidecarBenchmark
         var (serverCores, clientCores) = placement == "pinned" ? ("0", "1") : ("0,1", "0,1");
         var inline = variant.EndsWith("-inline", StringComparison.Ordinal);
         variant = inline ? variant[..^"-inline".Length] : variant;
-        var transport = variant is "ours" or "networkstream" ? "native" : "sockets";
+        var transport = variant is "ours" or "ours-stream" or "networkstream" ? "native" : "sockets";
         var path = variant == "tcp" ? null : $"/tmp/side-{Guid.NewGuid():N}"[..18] + ".sock";
         var port = variant == "tcp" ? FreePort() : 0;
         var urls = path is not null ? $"http://unix:{path}" : $"http://127.0.0.1:{port}";

@@ -22,7 +22,7 @@ internal static class SidecarClient
     {
         if (args.Count < 2)
         {
-            Console.Error.WriteLine("usage: --sidecar-client ours|tcp|networkstream|sockets-unix ADDRESS [--seconds S --callers N]");
+            Console.Error.WriteLine("usage: --sidecar-client ours|ours-stream|tcp|networkstream|sockets-unix ADDRESS [--seconds S --callers N]");
             return 2;
         }
         var (variant, address) = (args[0], args[1]);
@@ -69,6 +69,9 @@ internal static class SidecarClient
             case "ours" or "sockets-unix":
                 url = new Uri("http://localhost/plaintext");
                 return new HttpClient(UnixSocketHttpHandler.Create(address));
+            case "ours-stream":
+                url = new Uri("http://localhost/plaintext");
+                return new HttpClient(UnixSocketHttpHandler.Create(address, o => o.UnsafePreferInlineCompletions = true));
             case "networkstream":
                 url = new Uri("http://localhost/plaintext");
                 var endPoint = new UnixDomainSocketEndPoint(address);
