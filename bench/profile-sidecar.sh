@@ -4,7 +4,7 @@
 # then `perf record -g` of the client for SECONDS (default 4). Prints the share of the client's samples by whose
 # code ran (self time).
 #
-#   bench/profile-sidecar.sh [VARIANT] [SECONDS]     VARIANT: ours (default) | networkstream | tcp | sockets-unix
+#   bench/profile-sidecar.sh [VARIANT] [SECONDS]     VARIANT: ours (default) | ours-stream | networkstream | tcp | sockets-unix
 #
 # Needs perf; builds MinimalApp and the bench in Release first (NO_BUILD=1: already built). Both processes run with DOTNET_PerfMapEnabled=1,
 # DOTNET_EnableWriteXorExecute=0 and DOTNET_TC_CallCountingDelayMs=0 (as in --sidecar). KEEP=1 keeps the data.
@@ -16,7 +16,7 @@ warmup=${WARMUP:-8}
 root=$(cd "$(dirname "$0")/.." && pwd)
 command -v perf >/dev/null || { echo "bench/profile-sidecar.sh needs perf" >&2; exit 2; }
 case $variant in
-    ours|networkstream) transport=native ;;
+    ours|ours-stream|networkstream) transport=native ;;
     tcp|sockets-unix) transport=sockets ;;
     *) echo "unknown variant '$variant'" >&2; exit 2 ;;
 esac

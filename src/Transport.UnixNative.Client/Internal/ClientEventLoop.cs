@@ -95,9 +95,17 @@ internal sealed unsafe class ClientEventLoop
                 {
                     // HUP/ERR: wake both sides and let the next syscall tell what happened.
                     const uint failed = ClientEpoll.EPOLLERR | ClientEpoll.EPOLLHUP;
-                    stream.OnReady(
-                        readable: (events & (ClientEpoll.EPOLLIN | ClientEpoll.EPOLLRDHUP | failed)) != 0,
-                        writable: (events & (ClientEpoll.EPOLLOUT | failed)) != 0);
+                    try
+                    {
+                        stream.OnReady(
+                            readable: (events & (ClientEpoll.EPOLLIN | ClientEpoll.EPOLLRDHUP | failed)) != 0,
+                            writable: (events & (ClientEpoll.EPOLLOUT | failed)) != 0);
+                    }
+                    catch (Exception)
+                    {
+                        // What resumed here belongs to a caller (its task holds its own errors); one that still
+                        // throws must not end the thread every other connection waits on.
+                    }
                 }
             }
         }
