@@ -11,7 +11,7 @@ namespace Transport.UnixNative.Client.Internal;
 /// through the thread pool (the hop is most of the client's CPU on a busy sidecar call). Registration is
 /// edge-triggered, once per connection; ids are never reused, so an event fetched for a closed connection finds nothing.
 /// </summary>
-internal sealed unsafe class ClientEventLoop
+internal sealed class ClientEventLoop
 {
     private const int MaxEvents = 64;
     private static readonly Lazy<ClientEventLoop> s_instance = new(() => new ClientEventLoop());
@@ -84,10 +84,11 @@ internal sealed unsafe class ClientEventLoop
 
     private void Run()
     {
-        var buffer = stackalloc byte[MaxEvents * ClientEpoll.EventSize];
+        Span<byte> buffer = stackalloc byte[MaxEvents * 16];
+        buffer = buffer[..(MaxEvents * ClientEpoll.EventSize)];
         while (true)
         {
-            var count = ClientEpoll.epoll_wait(_epoll, buffer, MaxEvents, -1);
+            var count = ClientEpoll.Wait(_epoll, buffer);
             for (var i = 0; i < count; i++)
             {
                 ClientEpoll.ReadEvent(buffer, i, out var events, out var id);

@@ -28,7 +28,7 @@ internal static unsafe partial class ClientEpoll
     private static partial int epoll_ctl(int epfd, int op, int fd, byte* ev);
 
     [LibraryImport(Libc.Name, SetLastError = true)]
-    internal static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeout);
+    private static partial int epoll_wait(int epfd, byte* events, int maxEvents, int timeout);
 
     [LibraryImport(Libc.Name, SetLastError = true)]
     private static partial nint recv(int fd, byte* buffer, nuint length, int flags);
@@ -44,11 +44,20 @@ internal static unsafe partial class ClientEpoll
         return epoll_ctl(epfd, op, fd, ev);
     }
 
-    internal static void ReadEvent(byte* buffer, int index, out uint events, out ulong data)
+    /// <summary>Waits for events without a timeout; returns how many <paramref name="buffer"/> holds (-1 on EINTR).</summary>
+    internal static int Wait(int epfd, Span<byte> buffer)
     {
-        var ev = buffer + index * EventSize;
-        events = *(uint*)ev;
-        data = *(ulong*)(ev + (IsPacked ? 4 : 8));
+        fixed (byte* p = buffer)
+        {
+            return epoll_wait(epfd, p, buffer.Length / EventSize, -1);
+        }
+    }
+
+    internal static void ReadEvent(ReadOnlySpan<byte> buffer, int index, out uint events, out ulong data)
+    {
+        var ev = buffer[(index * EventSize)..];
+        events = MemoryMarshal.Read<uint>(ev);
+        data = MemoryMarshal.Read<ulong>(ev[(IsPacked ? 4 : 8)..]);
     }
 
     /// <summary>A non-blocking recv: bytes read, 0 at end of stream, or -1 with the errno in <paramref name="errno"/>.</summary>
