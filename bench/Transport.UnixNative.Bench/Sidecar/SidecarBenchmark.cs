@@ -210,7 +210,9 @@ internal static class SidecarBenchmark
             Stop(server);
             if (path is not null)
             {
+                // A killed server leaves its socket and our transport's lock file beside it.
                 File.Delete(path);
+                File.Delete(path + ".lock");
             }
         }
     }
