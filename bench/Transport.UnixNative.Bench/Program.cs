@@ -5,10 +5,12 @@
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sendfile [--quick]   static files: sendfile vs copy vs nginx
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --restart [--rounds 3] [--no-build]   hand-over vs stop-and-start under load
 //   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --warmup-curve [--seconds 30] [--rounds 2]   time to full speed on one core
+//   dotnet run -c Release --project bench/Transport.UnixNative.Bench -- --sidecar [--rounds 3]   HttpClient process → minimal app, both processes' CPU
 using Transport.UnixNative.Bench.Macro;
 using Transport.UnixNative.Bench.Micro;
 using Transport.UnixNative.Bench.Restart;
 using Transport.UnixNative.Bench.SendFile;
+using Transport.UnixNative.Bench.Sidecar;
 using Transport.UnixNative.Bench.Warmup;
 
 return args switch
@@ -18,6 +20,8 @@ return args switch
     ["--sendfile", .. var rest] => await SendFileBenchmark.RunAsync(rest),
     ["--restart", .. var rest] => await RestartBenchmark.RunAsync(rest),
     ["--warmup-curve", .. var rest] => await WarmupCurveBenchmark.RunAsync(rest),
+    ["--sidecar", .. var rest] => await SidecarBenchmark.RunAsync(rest),
+    ["--sidecar-client", .. var rest] => await SidecarClient.RunAsync(rest),
     _ when args.Contains("--reliability") || args.Contains("--security") => Moved(),
     _ => await MacroBenchmark.RunAsync(args),
 };

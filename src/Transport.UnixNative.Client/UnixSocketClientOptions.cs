@@ -53,5 +53,18 @@ public sealed class UnixSocketClientOptions
     /// <remarks>Defaults to <see langword="false"/>.</remarks>
     public bool AllowOtherSockets { get; set; }
 
+    /// <summary>
+    /// Runs unix stream connections on the client's own epoll thread: reads and writes are tried on the socket
+    /// first, and one that must wait is resumed on that thread when the socket is ready, together with whatever
+    /// runs after it until the next wait (SocketsHttpHandler's parsing, and your code after <c>await</c> unless it
+    /// has a synchronization context). That saves a thread-pool hop per read: about twice the requests per
+    /// second of a busy sidecar call on one core (docs/benchmarks.md). Unsafe because code that blocks after
+    /// an <c>await</c> of a response blocks every such connection in the process; leave it off unless the
+    /// code after your awaits is short and never blocks. Seqpacket sockets and requests passing descriptors
+    /// are not affected.
+    /// </summary>
+    /// <remarks>Defaults to <see langword="false"/>: System.Net.Sockets and its thread-pool completions.</remarks>
+    public bool UnsafePreferInlineCompletions { get; set; }
+
     internal UnixSocketClientOptions Clone() => (UnixSocketClientOptions)MemberwiseClone();
 }

@@ -19,6 +19,7 @@ internal sealed class UnixSocketConnector
     private readonly Func<SocketsHttpConnectionContext, CancellationToken, ValueTask<Stream>>? _fallback;
     private readonly uint? _expectedUid;
     private readonly uint? _expectedGid;
+    private readonly bool _inline;
     private readonly ConcurrentDictionary<string, UnixSocketTarget> _poolHosts = new(StringComparer.OrdinalIgnoreCase);
     private readonly UnixSocketPoolHosts _hosts;
 
@@ -53,6 +54,7 @@ internal sealed class UnixSocketConnector
         }
         _expectedUid = options.ExpectedServerUid;
         _expectedGid = options.ExpectedServerGid;
+        _inline = options.UnsafePreferInlineCompletions;
         _fallback = fallback;
     }
 
@@ -73,32 +75,48 @@ internal sealed class UnixSocketConnector
                 var target = PoolTarget(UnixSocketPoolHosts.WithoutDedicatedLabel(host));
                 return context.InitialRequestMessage.Options.TryGetValue(UnixSocketHttpHandler.DescriptorsOption, out var descriptors) && descriptors is { Count: > 0 }
                     ? ConnectPassingDescriptorsAsync(target, descriptors, cancellationToken)
-                    : ConnectAsync(target, cancellationToken);
+                    : ConnectAsync(target, cancellationToken, _inline);
             }
             return ValueTask.FromException<Stream>(Refused(host));
         }
         if (DefaultTarget is not null)
         {
-            return ConnectAsync(DefaultTarget, cancellationToken);
+            return ConnectAsync(DefaultTarget, cancellationToken, _inline);
         }
         return _fallback is not null ? _fallback(context, cancellationToken) : ConnectTcpAsync(context.DnsEndPoint, cancellationToken);
     }
 
     /// <summary>Connects to <paramref name="target"/>; the returned stream owns the socket.</summary>
-    public async ValueTask<Stream> ConnectAsync(UnixSocketTarget target, CancellationToken cancellationToken)
+    /// <param name="target">The socket to connect to.</param>
+    /// <param name="cancellationToken">Cancels the connect and its retries.</param>
+    /// <param name="inline">A stream socket gets an <see cref="InlineSocketStream"/> (UnsafePreferInlineCompletions).</param>
+    public async ValueTask<Stream> ConnectAsync(UnixSocketTarget target, CancellationToken cancellationToken, bool inline = false)
     {
+        inline &= !target.IsSeqpacket;
         var retryDelay = 1;
         while (true)
         {
             var socket = new Socket(AddressFamily.Unix, target.SocketType, ProtocolType.Unspecified);
             try
             {
-                await socket.ConnectAsync(target.EndPoint, cancellationToken).ConfigureAwait(false);
+                if (inline)
+                {
+                    // A non-blocking connect: a unix socket connects at once or fails with EAGAIN (backlog full, retried
+                    // below). No async Socket call, or .NET's own epoll would watch the socket beside ours.
+                    socket.Blocking = false;
+                    socket.Connect(target.EndPoint);
+                }
+                else
+                {
+                    await socket.ConnectAsync(target.EndPoint, cancellationToken).ConfigureAwait(false);
+                }
                 if (_expectedUid is not null || _expectedGid is not null)
                 {
                     VerifyPeer(socket, target);
                 }
-                return target.IsSeqpacket ? new SeqpacketStream(socket, ownsSocket: true) : new NetworkStream(socket, ownsSocket: true);
+                return target.IsSeqpacket ? new SeqpacketStream(socket, ownsSocket: true)
+                    : inline ? new InlineSocketStream(socket)
+                    : new NetworkStream(socket, ownsSocket: true);
             }
             catch (SocketException e) when (e.SocketErrorCode == SocketError.WouldBlock)
             {
