@@ -175,12 +175,12 @@ internal static class SidecarBenchmark
             // Warm-up: steady rate and idle tiered compilers in both processes.
             var clock = Stopwatch.StartNew();
             double? previous = null;
-            var tiering = TieringTicks(server, client);
+            var tiering = TieringSeconds(server, client);
             while (true)
             {
                 var step = await StepAsync(client, WarmupStepSeconds, callers);
-                var tieringNow = TieringTicks(server, client);
-                var compiled = tieringNow.Server - tiering.Server > 1 || tieringNow.Client - tiering.Client > 1; // a tick: rounding
+                var tieringNow = TieringSeconds(server, client);
+                var compiled = tieringNow.Server - tiering.Server >= 0.005 || tieringNow.Client - tiering.Client >= 0.005; // as the side-by-side run: < 5 ms of tiering per step is idle
                 tiering = tieringNow;
                 var steady = previous is { } p && p > 0 && Math.Abs(step.Rate - p) / p < SteadyChange && !compiled;
                 previous = step.Rate;
@@ -234,8 +234,8 @@ internal static class SidecarBenchmark
         return new Step(count, count / D(2), D(3), D(4), long.Parse(parts[5], CultureInfo.InvariantCulture));
     }
 
-    private static (long Server, long Client) TieringTicks(Process server, Process client)
-        => (ProcStat.ReadThreadCpuTicks(server.Id, TieringThread) ?? 0, ProcStat.ReadThreadCpuTicks(client.Id, TieringThread) ?? 0);
+    private static (double Server, double Client) TieringSeconds(Process server, Process client)
+        => (ProcStat.ReadThreadCpuSeconds(server.Id, TieringThread) ?? 0, ProcStat.ReadThreadCpuSeconds(client.Id, TieringThread) ?? 0);
 
     private static Process Start(string cores, IEnumerable<string> arguments, bool stdin, bool inlineCompletions = false)
     {

@@ -16,16 +16,17 @@ internal sealed class ClientEventLoop
     private const int MaxEvents = 64;
     private static readonly Lazy<ClientEventLoop> s_instance = new(() => new ClientEventLoop());
 
-    private readonly int _epoll;
+    private readonly SafeFdHandle _epoll;
     private readonly ConcurrentDictionary<ulong, InlineSocketStream> _streams = new();
     private long _nextId;
 
     private ClientEventLoop()
     {
-        _epoll = ClientEpoll.epoll_create1(ClientEpoll.EPOLL_CLOEXEC);
-        if (_epoll < 0)
+        _epoll = Epoll.Create();
+        if (_epoll.IsInvalid)
         {
-            throw new SocketException(System.Runtime.InteropServices.Marshal.GetLastPInvokeError(), "epoll_create1 failed for the client's event loop");
+            var errno = Libc.LastErrno;
+            throw new SocketException((int)Libc.ToSocketError(errno), $"epoll_create1 failed for the client's event loop: {Libc.Describe(errno)}");
         }
         new Thread(Run) { IsBackground = true, Name = "unp-client-loop" }.Start();
     }
@@ -41,10 +42,10 @@ internal sealed class ClientEventLoop
         try
         {
             socket.DangerousAddRef(ref added);
-            var events = ClientEpoll.EPOLLIN | ClientEpoll.EPOLLOUT | ClientEpoll.EPOLLRDHUP | ClientEpoll.EPOLLET;
-            if (ClientEpoll.Control(_epoll, ClientEpoll.EPOLL_CTL_ADD, (int)socket.DangerousGetHandle(), events, id) != 0)
+            var events = Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLRDHUP | Epoll.EPOLLET;
+            if (Epoll.Control(_epoll.Fd, Epoll.EPOLL_CTL_ADD, (int)socket.DangerousGetHandle(), events, id) != 0)
             {
-                var errno = System.Runtime.InteropServices.Marshal.GetLastPInvokeError();
+                var errno = Libc.LastErrno;
                 _streams.TryRemove(id, out _);
                 throw new SocketException((int)Libc.ToSocketError(errno), $"epoll_ctl(EPOLL_CTL_ADD) failed for a client connection: {Libc.Describe(errno)}");
             }
@@ -67,7 +68,7 @@ internal sealed class ClientEventLoop
         try
         {
             socket.DangerousAddRef(ref added);
-            ClientEpoll.Control(_epoll, ClientEpoll.EPOLL_CTL_DEL, (int)socket.DangerousGetHandle(), 0, 0);
+            Epoll.Control(_epoll.Fd, Epoll.EPOLL_CTL_DEL, (int)socket.DangerousGetHandle(), 0, 0);
         }
         catch (ObjectDisposedException)
         {
@@ -85,22 +86,22 @@ internal sealed class ClientEventLoop
     private void Run()
     {
         Span<byte> buffer = stackalloc byte[MaxEvents * 16];
-        buffer = buffer[..(MaxEvents * ClientEpoll.EventSize)];
+        buffer = buffer[..(MaxEvents * Epoll.EventSize)];
         while (true)
         {
-            var count = ClientEpoll.Wait(_epoll, buffer);
+            var count = Epoll.Wait(_epoll, buffer);
             for (var i = 0; i < count; i++)
             {
-                ClientEpoll.ReadEvent(buffer, i, out var events, out var id);
+                Epoll.ReadEvent(buffer, i, out var events, out var id);
                 if (_streams.TryGetValue(id, out var stream))
                 {
                     // HUP/ERR: wake both sides and let the next syscall tell what happened.
-                    const uint failed = ClientEpoll.EPOLLERR | ClientEpoll.EPOLLHUP;
+                    const uint failed = Epoll.EPOLLERR | Epoll.EPOLLHUP;
                     try
                     {
                         stream.OnReady(
-                            readable: (events & (ClientEpoll.EPOLLIN | ClientEpoll.EPOLLRDHUP | failed)) != 0,
-                            writable: (events & (ClientEpoll.EPOLLOUT | failed)) != 0);
+                            readable: (events & (Epoll.EPOLLIN | Epoll.EPOLLRDHUP | failed)) != 0,
+                            writable: (events & (Epoll.EPOLLOUT | failed)) != 0);
                     }
                     catch (Exception)
                     {

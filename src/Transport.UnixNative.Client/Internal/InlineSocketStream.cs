@@ -54,7 +54,7 @@ internal sealed class InlineSocketStream : Stream
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
             var seen = _reader.Sequence;
-            var n = ClientEpoll.Receive(_socket.SafeHandle, buffer.Span, out var errno);
+            var n = NonBlockingSocket.Receive(_socket.SafeHandle, buffer.Span, out var errno);
             if (n >= 0)
             {
                 return (int)n;
@@ -77,7 +77,7 @@ internal sealed class InlineSocketStream : Stream
         {
             ObjectDisposedException.ThrowIf(_disposed != 0, this);
             var seen = _writer.Sequence;
-            var n = ClientEpoll.Send(_socket.SafeHandle, buffer.Span, out var errno);
+            var n = NonBlockingSocket.Send(_socket.SafeHandle, buffer.Span, out var errno);
             if (n >= 0)
             {
                 buffer = buffer[(int)n..];

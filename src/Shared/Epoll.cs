@@ -1,3 +1,4 @@
+// Compiled into the server (its event loops) and the client (its inline-completion loop).
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
@@ -8,6 +9,7 @@ internal static unsafe partial class Epoll
 {
     internal const int EPOLL_CLOEXEC = 0x80000;
     internal const int EPOLL_CTL_ADD = 1;
+    internal const int EPOLL_CTL_DEL = 2;
     internal const int EPOLL_CTL_MOD = 3;
 
     internal const uint EPOLLIN = 0x001;
@@ -65,6 +67,24 @@ internal static unsafe partial class Epoll
             var ev = ((EpollEventAligned*)buffer)[index];
             events = ev.Events;
             data = ev.Data;
+        }
+    }
+
+    /// <summary>Waits without a timeout for events into <paramref name="buffer"/>; how many it holds, or -1 (errno set; EINTR included).</summary>
+    internal static int Wait(SafeFdHandle epoll, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            return epoll_wait(epoll.Fd, p, buffer.Length / EventSize, -1);
+        }
+    }
+
+    /// <summary>Reads event <paramref name="index"/> of a buffer filled by <see cref="Wait"/>.</summary>
+    internal static void ReadEvent(ReadOnlySpan<byte> buffer, int index, out uint events, out ulong data)
+    {
+        fixed (byte* p = buffer)
+        {
+            ReadEvent(p, index, out events, out data);
         }
     }
 
