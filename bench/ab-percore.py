@@ -11,7 +11,8 @@ SHARED=1 leaves both unpinned: the contention run), each warms up under the scen
 min-max and the server's CPU-s per 100k requests (utime + stime from /proc/PID/stat).
 Both servers live through all rounds: the rounds measure the builds, not one fresh start against another.
 BASE_ENV / NEW_ENV ("NAME=VALUE NAME=VALUE") add environment variables to one side (e.g. a runtime
-knob measured on one build: pass the same DLL twice).
+knob measured on one build: pass the same DLL twice). BASE_TRANSPORT=sockets serves the base side with
+Kestrel's Sockets transport instead of ours (the targets' ratio).
 """
 import os, re, shutil, statistics, subprocess, sys, tempfile, time, urllib.parse
 
@@ -60,11 +61,12 @@ try:
             sock = f'{work}/{name}.sock'
             env = dict(os.environ, DOTNET_gcServer='0', ASPNETCORE_ENVIRONMENT='Production', Logging__LogLevel__Default='Warning')
             env.update(kv.split('=', 1) for kv in os.environ.get(f'{name.upper()}_ENV', '').split())
-            p = subprocess.Popen(server_cpu + ['dotnet', dll, '--transport', 'native', *app_args, '--urls', f'http://unix:{sock}'],
+            p = subprocess.Popen(server_cpu + ['dotnet', dll, '--transport', os.environ.get(f'{name.upper()}_TRANSPORT', 'native'), *app_args, '--urls', f'http://unix:{sock}'],
                                  env=env, stdout=subprocess.DEVNULL, stderr=open(f'{work}/{name}.log', 'w'))
             servers.append(p)
             for _ in range(400):
-                if subprocess.run(['curl', '-sf', '-o', '/dev/null', '--unix-socket', sock, 'http://localhost/plaintext']).returncode == 0:
+                probe = ['--http2-prior-knowledge'] if scenario == 'h2c' else []
+                if subprocess.run(['curl', '-sf', *probe, '-o', '/dev/null', '--unix-socket', sock, 'http://localhost/plaintext']).returncode == 0:
                     break
                 time.sleep(0.05)
             else:
