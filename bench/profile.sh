@@ -11,11 +11,21 @@
 # Needs perf (Debian: linux-perf) and h2load (nghttp2-client); builds MinimalApp in Release first.
 # Profiling runs with DOTNET_PerfMapEnabled=1 and DOTNET_EnableWriteXorExecute=0 (so perf can name
 # JIT'd code) on both transports alike. KEEP=1 keeps the perf data and reports.
+# PIN=1 profiles capacity per core: the server alone on core 0 (`taskset -c 0`, so the runtime sees one
+# CPU: one I/O thread, a small thread pool), h2load on core 1, 15 s of warm-up (tiering on one busy core).
+# DLL=path profiles another build of MinimalApp (e.g. a baseline built elsewhere) and skips the build.
 set -euo pipefail
 
 scenario=${1:?usage: bench/profile.sh h1|h1-c256|pipelined|h2c|1mib|inline [SECONDS]}
 seconds=${2:-4}
-warmup=${WARMUP:-6}
+pin=${PIN:-}
+warmup=${WARMUP:-$([[ -n $pin ]] && echo 15 || echo 6)}
+server_cpu=()
+client_cpu=()
+if [[ -n $pin ]]; then
+    server_cpu=(taskset -c 0)
+    client_cpu=(taskset -c 1)
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 app_args=()
 url=http://localhost/plaintext
@@ -28,12 +38,15 @@ case $scenario in
     inline) load=(--h1 -c 32 -m 1); app_args=(--inline) ;;
     *) echo "unknown scenario '$scenario'" >&2; exit 2 ;;
 esac
-for tool in perf h2load curl python3; do
+for tool in perf h2load curl python3 ${pin:+taskset}; do
     command -v "$tool" >/dev/null || { echo "bench/profile.sh needs $tool" >&2; exit 2; }
 done
 
-dotnet build -c Release "$root/bench/MinimalApp" -v q -nologo >/dev/null
-dll=$root/bench/MinimalApp/bin/Release/net10.0/MinimalApp.dll
+dll=${DLL:-}
+if [[ -z $dll ]]; then
+    dotnet build -c Release "$root/bench/MinimalApp" -v q -nologo >/dev/null
+    dll=$root/bench/MinimalApp/bin/Release/net10.0/MinimalApp.dll
+fi
 work=$(mktemp -d /tmp/unp-profile.XXXXXX)
 server=
 cleanup() {
@@ -46,16 +59,16 @@ for transport in native sockets; do
     sock=$work/$transport.sock
     DOTNET_PerfMapEnabled=1 DOTNET_EnableWriteXorExecute=0 DOTNET_gcServer=0 \
         ASPNETCORE_ENVIRONMENT=Production Logging__LogLevel__Default=Warning \
-        dotnet "$dll" --transport "$transport" "${app_args[@]}" --urls "http://unix:$sock" >"$work/$transport.log" 2>&1 &
+        "${server_cpu[@]}" dotnet "$dll" --transport "$transport" "${app_args[@]}" --urls "http://unix:$sock" >"$work/$transport.log" 2>&1 &
     server=$!
     for _ in $(seq 200); do
         curl -sf -o /dev/null --unix-socket "$sock" http://localhost/plaintext && break
         sleep 0.05
     done
-    h2load "${load[@]}" -t 1 -D "$warmup" -B "unix:$sock" "$url" >/dev/null
-    perf record -F 999 -g -p "$server" -o "$work/$transport.data" -- sleep "$seconds" >/dev/null 2>&1 &
+    "${client_cpu[@]}" h2load "${load[@]}" -t 1 -D "$warmup" -B "unix:$sock" "$url" >/dev/null
+    "${client_cpu[@]}" perf record -F 999 -g -p "$server" -o "$work/$transport.data" -- sleep "$seconds" >/dev/null 2>&1 &
     recorder=$!
-    h2load "${load[@]}" -t 1 -D "$seconds" -B "unix:$sock" "$url" | awk '/^finished in/{sub(/,$/, "", $5); print $4, $5}' >"$work/$transport.rate"
+    "${client_cpu[@]}" h2load "${load[@]}" -t 1 -D "$seconds" -B "unix:$sock" "$url" | awk '/^finished in/{sub(/,$/, "", $5); print $4, $5}' >"$work/$transport.rate"
     wait "$recorder" || true
     kill "$server"; wait "$server" 2>/dev/null || true
     server=
@@ -63,9 +76,9 @@ for transport in native sockets; do
     perf report -i "$work/$transport.data" --children --sort sym -g none --percent-limit 0 2>/dev/null >"$work/$transport.incl"
 done
 
-python3 - "$work" "$scenario" "${load[*]} $url" <<'EOF'
+python3 - "$work" "$scenario" "${load[*]} $url" "$pin" <<'EOF'
 import re, sys
-work, scenario, load = sys.argv[1:4]
+work, scenario, load, pin = sys.argv[1:5]
 # Whose code ran, by the assembly or library perf names for each sample (self time).
 CATEGORIES = [
     ('our transport (Transport.UnixNative)', lambda d, s: '[Transport.UnixNative]' in s),
@@ -102,7 +115,8 @@ cols = {}
 for t in ('native', 'sockets'):
     rate = open(f'{work}/{t}.rate').read().strip()
     cols[t] = (self_shares(f'{work}/{t}.self'), inclusive(f'{work}/{t}.incl', 'LowLevelLifoSemaphore::Wait'), rate)
-print(f'### Profile: {scenario} (`h2load {load}`), minimal app, perf record -g at 999 Hz, share of the server\'s samples\n')
+where = ', server alone on core 0, h2load on core 1' if pin else ''
+print(f'### Profile: {scenario} (`h2load {load}`), minimal app{where}, perf record -g at 999 Hz, share of the server\'s samples\n')
 print(f'| whose code | UnixNative | Sockets |')
 print(f'|---|---:|---:|')
 for i, (name, _) in enumerate(CATEGORIES):

@@ -76,6 +76,10 @@ internal sealed partial class UnixConnection
                 {
                     // Keep the unsent rest unexamined so the next read returns it at once.
                     reader.AdvanceTo(buffer.Start);
+                    if (TryGrowSendBuffer())
+                    {
+                        continue;
+                    }
                     if (!_loop.IsCurrentThread)
                     {
                         // Retry once on the loop before waiting.
