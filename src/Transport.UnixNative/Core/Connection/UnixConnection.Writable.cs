@@ -17,7 +17,9 @@ internal sealed partial class UnixConnection
     // context switch and a loop wake-up. Measured per core (docs/benchmarks.md, round 3): 1 MiB GET
     // 1.29× the rate at 0.77× the CPU (1 MiB measured the same as 512 KiB); 1.11× on two shared cores.
     // A peer that stops reading can hold twice this in kernel memory (charged to the server), on top
-    // of MaxWriteBufferSize; connections that only send small responses never grow it.
+    // of MaxWriteBufferSize; connections that only send small responses never grow it. The kernel caps
+    // the request at net.core.wmem_max (208 KiB on a stock kernel: the buffer then only doubles), so an
+    // administrator's limit still holds.
     internal const int GrownSendBuffer = 512 * 1024;
 
     private bool _sendBufferGrown;
