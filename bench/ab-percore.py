@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Two builds of the minimal app side by side, per core: the experiment against a baseline.
 
-    flock -x /work/wt/bench.lock bench/ab-percore.py BASE.dll NEW.dll [SCENARIO...]
+    bench/ab-percore.py BASE.dll NEW.dll [SCENARIO...]    (on a quiet machine)
         SCENARIO: h1 | h1-c256 | pipelined | h2c | 1mib | inline   (default: h1 pipelined h2c 1mib inline)
 
 Per scenario both servers start (the server alone on core 0 with `taskset -c 0`, h2load on core 1;
