@@ -28,6 +28,25 @@ internal sealed class ChildProcess : IDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>Runs <paramref name="file"/> to its end (a build, h2load); its standard output, or an IOException with both outputs when it fails.</summary>
+    public static async Task<string> RunToEndAsync(string file, IEnumerable<string> arguments)
+    {
+        var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+        using var process = Process.Start(info) ?? throw new IOException($"cannot start {file}");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        if (process.ExitCode != 0)
+        {
+            throw new IOException($"{file} {string.Join(' ', info.ArgumentList)} exited with {process.ExitCode}: {await stderr}{await stdout}");
+        }
+        return await stdout;
+    }
+
     /// <summary>How to start <paramref name="dll"/> with the dotnet host that runs this program.</summary>
     public static ProcessStartInfo Dotnet(string dll, IEnumerable<string> arguments)
     {

@@ -110,7 +110,7 @@ internal static class SidecarBenchmark
         var root = FindRoot();
         if (build)
         {
-            await RunToEnd("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(root, "bench", "MinimalApp")]);
+            await ChildProcess.RunToEndAsync("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(root, "bench", "MinimalApp")]);
         }
         var appDll = Path.Combine(root, "bench", "MinimalApp", "bin", "Release", "net10.0", "MinimalApp.dll");
         var benchDll = typeof(SidecarBenchmark).Assembly.Location;
@@ -333,23 +333,6 @@ internal static class SidecarBenchmark
             process.WaitForExit();
         }
         process.Dispose();
-    }
-
-    private static async Task RunToEnd(string file, IEnumerable<string> arguments)
-    {
-        var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(info) ?? throw new IOException($"cannot start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new IOException($"{file} {string.Join(' ', info.ArgumentList)} exited with {process.ExitCode}: {await stderr}{await stdout}");
-        }
     }
 
     /// <summary>One table: per variant the medians over rounds with min–max, and ratios to tcp taken round by round.</summary>

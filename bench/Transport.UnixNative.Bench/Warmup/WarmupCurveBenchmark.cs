@@ -119,10 +119,10 @@ internal static partial class WarmupCurveBenchmark
         var r2rDir = Path.Combine(root, "bench", "MinimalApp", "bin", "Release", "r2r");
         if (build)
         {
-            await Run("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(root, "bench", "MinimalApp")]);
+            await ChildProcess.RunToEndAsync("dotnet", ["build", "-c", "Release", "-v", "q", "-nologo", Path.Combine(root, "bench", "MinimalApp")]);
             if (configs.Any(c => c.ReadyToRun))
             {
-                await Run("dotnet", ["publish", "-c", "Release", "-v", "q", "-nologo", "-r", "linux-x64", "--self-contained", "false",
+                await ChildProcess.RunToEndAsync("dotnet", ["publish", "-c", "Release", "-v", "q", "-nologo", "-r", "linux-x64", "--self-contained", "false",
                     "-p:PublishReadyToRun=true", "-o", r2rDir, Path.Combine(root, "bench", "MinimalApp")]);
             }
         }
@@ -234,7 +234,7 @@ internal static partial class WarmupCurveBenchmark
     private static async Task<(double LoadSeconds, double RequestsPerSecond)> SliceAsync(string path)
     {
         var command = CorePinning.On(CorePinning.LoadCore, ["h2load", "--h1", "-t", "1", "-B", $"unix:{path}", "-c", "32", "-D", "1", "http://localhost/plaintext"]);
-        var output = await Run(command[0], command.Skip(1));
+        var output = await ChildProcess.RunToEndAsync(command[0], command.Skip(1));
         var match = FinishedLine().Match(output);
         if (!match.Success)
         {
@@ -242,24 +242,6 @@ internal static partial class WarmupCurveBenchmark
         }
         var load = double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) / (match.Groups[2].Value switch { "us" => 1e6, "ms" => 1e3, _ => 1 });
         return (load, double.Parse(match.Groups[3].Value, CultureInfo.InvariantCulture));
-    }
-
-    private static async Task<string> Run(string file, IEnumerable<string> arguments)
-    {
-        var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-        {
-            info.ArgumentList.Add(a);
-        }
-        using var process = Process.Start(info) ?? throw new IOException($"cannot start {file}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        if (process.ExitCode != 0)
-        {
-            throw new IOException($"{file} {string.Join(' ', info.ArgumentList)} exited with {process.ExitCode}: {await stderr}{await stdout}");
-        }
-        return await stdout;
     }
 
     private static string Report(IReadOnlyList<Config> configs, IReadOnlyList<Curve> curves, int seconds)
@@ -333,16 +315,7 @@ internal static partial class WarmupCurveBenchmark
         return svg.ToString();
     }
 
-    private static double Median(IEnumerable<double> values)
-    {
-        var sorted = values.Order().ToList();
-        if (sorted.Count == 0)
-        {
-            return 0;
-        }
-        var mid = sorted.Count / 2;
-        return sorted.Count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-    }
+    private static double Median(IEnumerable<double> values) => Statistics.Median(values) ?? 0;
 
     private static string Fmt(double? seconds) => seconds is { } s ? s.ToString("0.0", CultureInfo.InvariantCulture) + "s" : "never";
 
