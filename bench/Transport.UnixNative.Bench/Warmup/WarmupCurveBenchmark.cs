@@ -208,7 +208,9 @@ internal static partial class WarmupCurveBenchmark
                 server.Kill(entireProcessTree: true);
                 await server.WaitForExitAsync();
             }
+            // A killed server leaves its socket and our transport's lock file beside it.
             File.Delete(path);
+            File.Delete(path + ".lock");
         }
     }
 
