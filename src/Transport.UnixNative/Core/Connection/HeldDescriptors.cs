@@ -85,6 +85,7 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
         {
             return 0;
         }
+        var beforeUser = want;
         var forUser = ReserveForUser(want);
         if (forUser < want)
         {
@@ -93,12 +94,17 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
         }
         if (want <= 0)
         {
+            if (Budget - Volatile.Read(ref s_held) <= 0)
+            {
+                limit = Limit.Budget; // both are full: the process's limit is the one to name
+            }
             return 0;
         }
         while (true)
         {
             var held = Volatile.Read(ref s_held);
-            var take = Math.Min(want, Budget - held);
+            var budgetLeft = Budget - held;
+            var take = Math.Min(want, budgetLeft);
             if (take <= 0)
             {
                 limit = Limit.Budget;
@@ -107,9 +113,9 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
             }
             if (Interlocked.CompareExchange(ref s_held, held + take, held) == held)
             {
-                if (take < want)
+                if (take < want || budgetLeft < beforeUser && budgetLeft <= want)
                 {
-                    limit = Limit.Budget;
+                    limit = Limit.Budget; // the whole process's limit, when it binds as tight as the user's
                     ReleaseForUser(want - take);
                 }
                 Interlocked.Add(ref _held, take);
