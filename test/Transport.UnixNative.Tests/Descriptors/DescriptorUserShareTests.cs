@@ -64,6 +64,7 @@ public sealed class DescriptorUserShareTests
         Assert.Contains($"user {users.Other.Uid} already holds its share of 4 received descriptors (MaxReceivedDescriptorsPerUser)", line.Message);
         await host.DisposeAsync();
         Assert.Equal(0, HeldDescriptors.ProcessHeld);
+        Assert.Equal(0, HeldDescriptors.UsersHolding); // each closed connection let go of its user's entry
     }
 
     [Fact]
@@ -103,7 +104,22 @@ public sealed class DescriptorUserShareTests
         unknown.Release(8);
         Assert.Equal(0, HeldDescriptors.HeldByUser(Uid));
         Assert.Equal(0, HeldDescriptors.ProcessHeld);
+
+        // An entry stays while a connection of its user is open, and goes with the last one.
+        a.Detach();
+        other.Detach();
+        unknown.Detach();
+        Assert.Equal(1, HeldDescriptors.UsersHolding);
+        b.Detach();
         Assert.Equal(0, HeldDescriptors.UsersHolding); // no entry left behind
+
+        // A new connection of the same user starts a fresh entry, with the whole share.
+        var c = new HeldDescriptors(budget: 1000, connectionCap: 100, userCap: 10);
+        c.SetUser(Uid);
+        Assert.Equal(10, c.Reserve(20, out _));
+        c.Release(10);
+        c.Detach();
+        Assert.Equal(0, HeldDescriptors.UsersHolding);
     }
 
     [Fact]
@@ -122,6 +138,7 @@ public sealed class DescriptorUserShareTests
 
         held.Release(3);
         Assert.Equal(0, HeldDescriptors.HeldByUser(Uid));
+        held.Detach();
         Assert.Equal(0, HeldDescriptors.UsersHolding);
     }
 
@@ -134,30 +151,42 @@ public sealed class DescriptorUserShareTests
             held.SetUser(uid);
             Assert.Equal(1, held.Reserve(1, out _));
             held.Release(1);
+            held.Detach();
         }
         Assert.Equal(0, HeldDescriptors.UsersHolding);
         Assert.Equal(0, HeldDescriptors.ProcessHeld);
     }
 
     [Fact]
-    public void ConcurrentConnectionsOfOneUser_NeverHoldMoreThanTheShare()
+    public void ConcurrentConnectionsOfOneUser_ComingAndGoing_NeverHoldMoreThanTheShare()
     {
         const uint Uid = 4_000_000_003;
         const int Share = 16;
         var over = 0;
+        // Two workers keep one connection each; two open and close one per round (the entry comes and goes).
         Parallel.For(0, 4, new ParallelOptions { MaxDegreeOfParallelism = 4 }, worker =>
         {
-            var held = new HeldDescriptors(budget: 1000, connectionCap: 100, userCap: Share);
-            held.SetUser(Uid);
+            HeldDescriptors? held = null;
             for (var i = 0; i < 20_000; i++)
             {
+                if (held is null)
+                {
+                    held = new HeldDescriptors(budget: 1000, connectionCap: 100, userCap: Share);
+                    held.SetUser(Uid);
+                }
                 var room = held.Reserve(7, out _);
                 if (HeldDescriptors.HeldByUser(Uid) > Share)
                 {
                     Interlocked.Increment(ref over);
                 }
                 held.Release(room);
+                if (worker % 2 == 1)
+                {
+                    held.Detach();
+                    held = null;
+                }
             }
+            held?.Detach();
         });
         Assert.Equal(0, over);
         Assert.Equal(0, HeldDescriptors.HeldByUser(Uid));

@@ -26,9 +26,10 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
     // Every connection of every transport in the process.
     private static int s_held;
 
-    // Per peer uid, across every transport in the process; a user holding none has no entry, so the map stays
-    // as small as the number of users holding descriptors right now.
-    private static readonly ConcurrentDictionary<long, int> s_heldByUser = new();
+    // Per peer uid, across every transport in the process. An entry lives while a connection of its user has
+    // received (it is counted in Connections) and goes with the last one, so the map stays as small as the
+    // number of users connected now; a receive only touches its entry, never the map.
+    private static readonly ConcurrentDictionary<long, UserShare> s_users = new();
 
     // Listeners whose spare descriptors are given back to the runtime (out of descriptors): none may be received meanwhile.
     private static int s_shortListeners;
@@ -37,11 +38,15 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
 
     private long _user = UnknownUser;
 
+    private UserShare? _share;
+
+    private bool _detached;
+
     /// <summary>Received descriptors held in the whole process.</summary>
     public static int ProcessHeld => Volatile.Read(ref s_held);
 
-    /// <summary>Users (distinct peer uids, and one for unknown peers) holding received descriptors now.</summary>
-    public static int UsersHolding => s_heldByUser.Count;
+    /// <summary>Users (distinct peer uids, and one for unknown peers) with an entry: a connection that has received and not closed.</summary>
+    public static int UsersHolding => s_users.Count;
 
     public int Budget { get; } = budget;
 
@@ -53,10 +58,24 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
     public uint? UserId => _user == UnknownUser ? null : (uint)_user;
 
     /// <summary>Received descriptors held by <paramref name="uid"/> (null: peers without credentials) in the whole process.</summary>
-    public static int HeldByUser(uint? uid) => s_heldByUser.TryGetValue(uid ?? UnknownUser, out var held) ? held : 0;
+    public static int HeldByUser(uint? uid) => s_users.TryGetValue(uid ?? UnknownUser, out var share) ? Volatile.Read(ref share.Held) : 0;
 
     /// <summary>Counts this connection under the peer's uid; before its first receive.</summary>
     public void SetUser(uint uid) => _user = uid;
+
+    /// <summary>
+    /// The connection is closed and has released what it held: its user's entry goes if no other connection of
+    /// that user has one. Loop thread, once; no receive follows.
+    /// </summary>
+    public void Detach()
+    {
+        _detached = true;
+        if (_share is { } share && Interlocked.Decrement(ref share.Connections) == 0
+            && Interlocked.CompareExchange(ref share.Connections, UserShare.Removed, 0) == 0)
+        {
+            s_users.TryRemove(new KeyValuePair<long, UserShare>(_user, share));
+        }
+    }
 
     /// <summary>An accept path ran out of descriptors (true) or has its spare ones again (false).</summary>
     public static void SetProcessShort(bool isShort) => Interlocked.Add(ref s_shortListeners, isShort ? 1 : -1);
@@ -73,8 +92,12 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
             limit = Limit.ProcessShort;
             return 0;
         }
-        var want = perReceive;
         limit = Limit.PerReceive;
+        if (_detached)
+        {
+            return 0; // closed: no entry to count in any more
+        }
+        var want = perReceive;
         var connectionLeft = ConnectionCap - Volatile.Read(ref _held);
         if (connectionLeft < want)
         {
@@ -135,48 +158,60 @@ internal sealed class HeldDescriptors(int budget, int connectionCap, int userCap
         }
     }
 
-    // Takes up to `want` of what the user may still hold; compare-and-swap on the entry, as on the process count.
+    // Takes up to `want` of what the user may still hold; compare-and-swap, as on the process count.
     private int ReserveForUser(int want)
     {
+        var share = _share ??= Attach(_user);
         while (true)
         {
-            if (!s_heldByUser.TryGetValue(_user, out var held))
-            {
-                var first = Math.Min(want, UserCap);
-                if (first <= 0 || s_heldByUser.TryAdd(_user, first))
-                {
-                    return Math.Max(first, 0);
-                }
-                continue;
-            }
+            var held = Volatile.Read(ref share.Held);
             var take = Math.Min(want, UserCap - held);
             if (take <= 0)
             {
                 return 0;
             }
-            if (s_heldByUser.TryUpdate(_user, held + take, held))
+            if (Interlocked.CompareExchange(ref share.Held, held + take, held) == held)
             {
                 return take;
             }
         }
     }
 
-    // Gives back `count`; the entry goes when it reaches 0 (removed only if nobody changed it meanwhile).
     private void ReleaseForUser(int count)
     {
-        while (count > 0)
+        if (count > 0 && _share is { } share)
         {
-            if (!s_heldByUser.TryGetValue(_user, out var held))
+            Interlocked.Add(ref share.Held, -count);
+        }
+    }
+
+    // The user's entry, counting this connection in; an entry being removed (its last connection closed) is replaced.
+    private static UserShare Attach(long user)
+    {
+        while (true)
+        {
+            var share = s_users.GetOrAdd(user, static _ => new UserShare());
+            var connections = Volatile.Read(ref share.Connections);
+            if (connections == UserShare.Removed)
             {
-                System.Diagnostics.Debug.Fail("released more than the user held");
-                return;
+                s_users.TryRemove(new KeyValuePair<long, UserShare>(user, share)); // its remover may not have got there yet
+                continue;
             }
-            if (held <= count
-                ? s_heldByUser.TryRemove(new KeyValuePair<long, int>(_user, held))
-                : s_heldByUser.TryUpdate(_user, held - count, held))
+            if (Interlocked.CompareExchange(ref share.Connections, connections + 1, connections) == connections)
             {
-                return;
+                return share;
             }
         }
+    }
+
+    private sealed class UserShare
+    {
+        public const int Removed = -1;
+
+        // Received descriptors the user's connections hold.
+        public int Held;
+
+        // Connections of the user that have received and not closed; Removed once the entry leaves the map.
+        public int Connections;
     }
 }

@@ -177,5 +177,6 @@ internal sealed partial class UnixConnection
     {
         _receivedDescriptors?.CloseAll(); // both give the closed ones back to the budget
         _messages?.ReleaseAll();
+        _heldDescriptors?.Detach(); // and the user's entry goes with its last connection
     }
 }
