@@ -42,6 +42,18 @@ public sealed partial class UnixNativeTransportOptions
     /// <remarks>Defaults to 1024. Must be at least 1; only <see cref="MaxReceivedDescriptors"/> in total are ever held.</remarks>
     public int MaxReceivedDescriptorsPerConnection { get; set; } = 1024;
 
+    /// <summary>
+    /// The most received descriptors the connections of one peer user (its <c>SO_PEERCRED</c> uid; peers whose
+    /// credentials are unknown count as one user) hold at once, across all endpoints: one local user with a few
+    /// connections cannot take the whole <see cref="MaxReceivedDescriptors"/> and cut every other user's
+    /// descriptor senders. A peer whose descriptors do not fit loses its connection (event 104).
+    /// </summary>
+    /// <remarks>Defaults to half of MaxReceivedDescriptors. Must be between 1 and <see cref="MaxReceivedDescriptors"/>.</remarks>
+    public int? MaxReceivedDescriptorsPerUser { get; set; }
+
+    /// <summary>The per-user share in effect: the option, or half of the budget (at least 1).</summary>
+    internal int EffectiveMaxReceivedDescriptorsPerUser => MaxReceivedDescriptorsPerUser ?? Math.Max(1, MaxReceivedDescriptors / 2);
+
     internal static int DefaultMaxReceivedDescriptors()
         => Math.Clamp(Interop.ResourceLimit.OpenFilesLimit() / 4, 1, MaxReceivedDescriptorsDefaultCap);
 }

@@ -84,13 +84,16 @@ internal sealed class UnixNativeTransportConfiguration(IConfiguration configurat
                 case "MAXRECEIVEDDESCRIPTORSPERCONNECTION":
                     options.MaxReceivedDescriptorsPerConnection = ReadInt(entry, errors) ?? options.MaxReceivedDescriptorsPerConnection;
                     break;
+                case "MAXRECEIVEDDESCRIPTORSPERUSER":
+                    options.MaxReceivedDescriptorsPerUser = ReadInt(entry, errors) ?? options.MaxReceivedDescriptorsPerUser;
+                    break;
                 case "USESYSTEMDFILEDESCRIPTORSTORE":
                     options.UseSystemdFileDescriptorStore = ReadBool(entry, errors) ?? options.UseSystemdFileDescriptorStore;
                     break;
                 default:
                     errors.Add($"{key}: unknown setting. Known: IOThreadCount, Backlog, MaxReadBufferSize, MaxWriteBufferSize, " +
                         "UnsafePreferInlineScheduling, UseSendFile, AllowedUserIds, AllowedGroupIds, AllowAnyUserOnAbstractAddresses, SocketFileMode, SocketFileGroup, SocketFileOwner, " +
-                        "HandoverSocketPath, UseSystemdFileDescriptorStore, FallBackToSocketsTransportOnUnsupportedOS, MaxReceivedDescriptors, MaxReceivedDescriptorsPerConnection.");
+                        "HandoverSocketPath, UseSystemdFileDescriptorStore, FallBackToSocketsTransportOnUnsupportedOS, MaxReceivedDescriptors, MaxReceivedDescriptorsPerConnection, MaxReceivedDescriptorsPerUser.");
                     break;
             }
         }

@@ -40,6 +40,10 @@ internal sealed class UnixNativeTransportOptionsValidator : IValidateOptions<Uni
         {
             errors.Add($"MaxReceivedDescriptorsPerConnection ({Prefix}:MaxReceivedDescriptorsPerConnection) must be at least 1; it is {options.MaxReceivedDescriptorsPerConnection}.");
         }
+        if (options.MaxReceivedDescriptorsPerUser is { } perUser && (perUser < 1 || perUser > options.MaxReceivedDescriptors))
+        {
+            errors.Add($"MaxReceivedDescriptorsPerUser ({Prefix}:MaxReceivedDescriptorsPerUser) must be between 1 and MaxReceivedDescriptors ({options.MaxReceivedDescriptors}); it is {perUser}.");
+        }
         foreach (var address in options.ReceiveDescriptorsOn)
         {
             if (address is null || !(address.StartsWith('/') || address.Length > 1 && address[0] == '@'))

@@ -71,6 +71,8 @@ public sealed class ConfigurationTests
     [InlineData("Kestrel:UnixNative:AllowedUserIds", "0,bob", "Kestrel:UnixNative:AllowedUserIds: 'bob' is not a numeric id.")]
     [InlineData("Kestrel:UnixNative:MaxReceivedDescriptors", "0", "MaxReceivedDescriptors (Kestrel:UnixNative:MaxReceivedDescriptors) must be between 1 and half of RLIMIT_NOFILE")]
     [InlineData("Kestrel:UnixNative:MaxReceivedDescriptorsPerConnection", "0", "MaxReceivedDescriptorsPerConnection (Kestrel:UnixNative:MaxReceivedDescriptorsPerConnection) must be at least 1; it is 0.")]
+    [InlineData("Kestrel:UnixNative:MaxReceivedDescriptorsPerUser", "0", "MaxReceivedDescriptorsPerUser (Kestrel:UnixNative:MaxReceivedDescriptorsPerUser) must be between 1 and MaxReceivedDescriptors (")]
+    [InlineData("Kestrel:UnixNative:MaxReceivedDescriptorsPerUser", "5000", "MaxReceivedDescriptorsPerUser (Kestrel:UnixNative:MaxReceivedDescriptorsPerUser) must be between 1 and MaxReceivedDescriptors (")]
     [InlineData("Kestrel:Endpoints:A:ReceiveDescriptors", "yes", "Kestrel:Endpoints:A:ReceiveDescriptors: 'yes' is not true or false.")]
     public async Task BadSetting_FailsStartupWithItsName(string key, string value, string expected)
     {
@@ -153,11 +155,13 @@ public sealed class ConfigurationTests
         var defaults = new UnixNativeTransportOptions();
         Assert.InRange(defaults.MaxReceivedDescriptors, 1, 4096);
         Assert.Equal(1024, defaults.MaxReceivedDescriptorsPerConnection);
+        Assert.Null(defaults.MaxReceivedDescriptorsPerUser); // half of the budget
 
         var app = Build(new()
         {
             ["Kestrel:UnixNative:MaxReceivedDescriptors"] = "100",
             ["Kestrel:UnixNative:MaxReceivedDescriptorsPerConnection"] = "10",
+            ["Kestrel:UnixNative:MaxReceivedDescriptorsPerUser"] = "30",
             ["Kestrel:Endpoints:Files:Url"] = "http://unix:/run/app/files.sock",
             ["Kestrel:Endpoints:Files:ReceiveDescriptors"] = "true",
             ["Kestrel:Endpoints:Messages:Url"] = "http://unix-seqpacket:@messages",
@@ -170,6 +174,7 @@ public sealed class ConfigurationTests
         Assert.Equal(["/run/app/files.sock", "@messages"], options.ReceiveDescriptorsOn.Order(StringComparer.Ordinal));
         Assert.Equal(100, options.MaxReceivedDescriptors);
         Assert.Equal(10, options.MaxReceivedDescriptorsPerConnection);
+        Assert.Equal(30, options.MaxReceivedDescriptorsPerUser);
     }
 
     [Fact]

@@ -123,7 +123,8 @@ public sealed class DescriptorBudgetTests
     [ToolFact("python3")]
     public async Task TheBudget_CountsAcrossConnections_CutsThePeerThatExceedsIt_AndComesBackWhenReleased()
     {
-        await using var host = await DescriptorHost.StartAsync(o => o.MaxReceivedDescriptors = 8);
+        // One user (root) sends them all: its share is the whole budget here, so the budget is what binds.
+        await using var host = await DescriptorHost.StartAsync(o => (o.MaxReceivedDescriptors, o.MaxReceivedDescriptorsPerUser) = (8, 8));
         using var file = TestFiles.Create("x");
         Assert.Equal(0, HeldDescriptors.ProcessHeld);
 

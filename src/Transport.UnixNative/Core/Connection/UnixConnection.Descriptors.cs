@@ -24,7 +24,7 @@ internal sealed partial class UnixConnection
     /// <summary>Makes the connection receive descriptors, counted against the loop's limits; constructor only.</summary>
     private void ReceiveDescriptors()
     {
-        _heldDescriptors = new HeldDescriptors(_loop.MaxReceivedDescriptors, _loop.MaxReceivedDescriptorsPerConnection);
+        _heldDescriptors = new HeldDescriptors(_loop.MaxReceivedDescriptors, _loop.MaxReceivedDescriptorsPerConnection, _loop.MaxReceivedDescriptorsPerUser);
         if (_messages is not null)
         {
             _messages.Held = _heldDescriptors;
@@ -124,6 +124,12 @@ internal sealed partial class UnixConnection
             TransportLog.TooManyDescriptors(_logger, ConnectionId, held.ConnectionCap);
             reason = $"The peer sent more than {held.ConnectionCap} descriptors that no request or message took (MaxReceivedDescriptorsPerConnection).";
         }
+        else if (limit == HeldDescriptors.Limit.User)
+        {
+            var user = held.UserId?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unknown";
+            TransportLog.DescriptorUserShareExhausted(_logger, ConnectionId, user, held.UserCap);
+            reason = $"User {user} already holds {held.UserCap} received descriptors (MaxReceivedDescriptorsPerUser): the peer's were closed.";
+        }
         else if (limit == HeldDescriptors.Limit.Budget)
         {
             TransportLog.DescriptorBudgetExhausted(_logger, ConnectionId, held.Budget);
@@ -171,5 +177,6 @@ internal sealed partial class UnixConnection
     {
         _receivedDescriptors?.CloseAll(); // both give the closed ones back to the budget
         _messages?.ReleaseAll();
+        _heldDescriptors?.Detach(); // and the user's entry goes with its last connection
     }
 }

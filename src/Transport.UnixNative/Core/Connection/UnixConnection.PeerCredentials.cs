@@ -27,6 +27,7 @@ internal sealed partial class UnixConnection : IUnixPeerCredentialsFeature, IPee
     {
         _peerCredentials = credentials;
         _hasPeerCredentials = true;
+        _heldDescriptors?.SetUser(credentials.UserId); // its received descriptors count against this user's share
         _supplementaryGroups = supplementaryGroups is null ? null : Array.AsReadOnly(supplementaryGroups);
         _featureRevision++;
     }

@@ -143,6 +143,9 @@ internal static partial class TransportLog
     [LoggerMessage(103, LogLevel.Error, "Connection id \"{ConnectionId}\": the process is out of descriptors (EMFILE under RLIMIT_NOFILE {OpenFilesLimit}): the kernel installed {Installed} of the descriptors the peer sent (room for {Room}) and closed the rest; the connection is aborted.", EventName = "DescriptorsNotInstalled")]
     public static partial void DescriptorsNotInstalled(ILogger logger, string connectionId, int installed, int room, int openFilesLimit);
 
+    [LoggerMessage(104, LogLevel.Error, "Connection id \"{ConnectionId}\": user {UserId} already holds its share of {Limit} received descriptors (MaxReceivedDescriptorsPerUser); the kernel closed the ones this peer sent and its connection is aborted. Other users carry on.", EventName = "DescriptorUserShareExhausted")]
+    public static partial void DescriptorUserShareExhausted(ILogger logger, string connectionId, string userId, int limit);
+
     // 120–139: sendfile
     [LoggerMessage(120, LogLevel.Debug, "Connection id \"{ConnectionId}\" sent {Bytes} file bytes with sendfile.", EventName = "SendFileSent")]
     public static partial void SendFileSent(ILogger logger, string connectionId, long bytes);

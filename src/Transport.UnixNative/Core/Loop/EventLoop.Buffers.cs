@@ -25,6 +25,9 @@ internal sealed partial class EventLoop
 
     public int MaxReceivedDescriptorsPerConnection { get; }
 
+    /// <summary>What one peer uid may hold of the budget (the option, or half of the budget).</summary>
+    public int MaxReceivedDescriptorsPerUser { get; }
+
     private byte[]? _controlBuffer;
 
     /// <summary>Scratch for stream receives that may find nothing (loop thread only); what arrives is copied into the pipe.</summary>

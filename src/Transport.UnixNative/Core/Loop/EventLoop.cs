@@ -65,6 +65,7 @@ internal sealed unsafe partial class EventLoop : PipeScheduler, IDisposable
         DescriptorsPerReceive = options.DescriptorsPerReceive;
         MaxReceivedDescriptors = options.MaxReceivedDescriptors;
         MaxReceivedDescriptorsPerConnection = options.MaxReceivedDescriptorsPerConnection;
+        MaxReceivedDescriptorsPerUser = options.EffectiveMaxReceivedDescriptorsPerUser;
         var applicationScheduler = options.UnsafePreferInlineScheduling ? PipeScheduler.Inline : PipeScheduler.ThreadPool;
         var maxRead = options.MaxReadBufferSize ?? 0;
         var maxWrite = options.MaxWriteBufferSize ?? 0;
