@@ -54,16 +54,22 @@ public sealed class InlineCompletionsTests : IAsyncLifetime
     public async Task WaitingRead_ResumesOnTheClientLoopThread()
     {
         using var http = Client(_path);
-        await http.GetStringAsync("/plaintext").DefaultTimeout(); // the pooled connection exists
+        using var response = await http.GetAsync("/stream?id=thread", HttpCompletionOption.ResponseHeadersRead).DefaultTimeout();
+        var body = await response.Content.ReadAsStreamAsync().DefaultTimeout();
+        var buffer = new byte[64];
+        Assert.Equal("first\n", System.Text.Encoding.ASCII.GetString(buffer, 0, await body.ReadAsync(buffer).AsTask().DefaultTimeout()));
 
-        // The response arrives after the request is sent: the read waits, and the loop thread resumes it.
-        var thread = await Task.Run(async () =>
+        // The rest is held back by the server until released, so this read reaches EAGAIN and waits before the
+        // release (the call runs synchronously up to that wait); the thread it goes on with is the one that resumed it.
+        async Task<string?> ReadThenName()
         {
-            using var response = await http.GetAsync("/plaintext").ConfigureAwait(false);
+            await body.ReadAsync(buffer).ConfigureAwait(false);
             return Thread.CurrentThread.Name;
-        }).DefaultTimeout();
+        }
+        var resumedOn = ReadThenName();
+        _server.Release("thread");
 
-        Assert.Equal("unp-client-loop", thread);
+        Assert.Equal("unp-client-loop", await resumedOn.DefaultTimeout());
     }
 
     [Fact]
