@@ -30,7 +30,8 @@ public sealed partial class UnixNativeTransportOptions
     /// The most bytes written by the application that may wait in the output pipe before its
     /// flushes wait for the socket. <see langword="null"/> or 0 means unlimited. Beyond it the
     /// kernel's send buffer holds more: a stream connection's grows to 512 KiB (SO_SNDBUF, which the
-    /// kernel doubles, within <c>net.core.wmem_max</c>) the first time it fills, so a large body does not wait every few flushes.
+    /// kernel doubles, within <c>net.core.wmem_max</c>) the first time it fills, so a large body does not wait every few flushes;
+    /// at most 256 connections hold a grown buffer at once, so peers that stop reading cannot multiply it.
     /// </summary>
     /// <remarks>Defaults to 64 KiB.</remarks>
     public long? MaxWriteBufferSize { get; set; } = 64 * 1024;

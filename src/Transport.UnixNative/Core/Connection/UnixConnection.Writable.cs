@@ -17,16 +17,21 @@ internal sealed partial class UnixConnection
     // context switch and a loop wake-up. Measured per core (docs/benchmarks.md, round 3): 1 MiB GET
     // 1.29× the rate at 0.77× the CPU (1 MiB measured the same as 512 KiB); 1.11× on two shared cores.
     // A peer that stops reading can hold twice this in kernel memory (charged to the server), on top
-    // of MaxWriteBufferSize; connections that only send small responses never grow it. The kernel caps
+    // of MaxWriteBufferSize; connections that only send small responses never grow it, and at most
+    // SendBufferGrowth.Process's 256 connections hold a grown one at once. The kernel caps
     // the request at net.core.wmem_max (208 KiB on a stock kernel: the buffer then only doubles), so an
     // administrator's limit still holds.
     internal const int GrownSendBuffer = 512 * 1024;
 
     private bool _sendBufferGrown;
 
+    // 1 while this connection holds one of SendBufferGrowth.Process's places; 2 once its close gave it back.
+    private int _growthPlace;
+
     /// <summary>
     /// At the first full send buffer of a stream, raises SO_SNDBUF to <see cref="GrownSendBuffer"/> (never
-    /// lowers it). True when it grew, so the caller sends again at once: no writable edge comes for it.
+    /// lowers it) while the process has a place for it (<see cref="SendBufferGrowth"/>). True when it grew, so
+    /// the caller sends again at once: no writable edge comes for it.
     /// </summary>
     private bool TryGrowSendBuffer()
     {
@@ -35,10 +40,29 @@ internal sealed partial class UnixConnection
             return false;
         }
         _sendBufferGrown = true;
+        if (!SendBufferGrowth.Process.TryTake())
+        {
+            return false;
+        }
         // getsockopt reports the doubled value the kernel keeps.
-        return Interop.Socket.GetIntOption(_fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_SNDBUF, out var current) == 0
+        var grown = Interop.Socket.GetIntOption(_fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_SNDBUF, out var current) == 0
             && current < 2 * GrownSendBuffer
             && Interop.Socket.SetIntOption(_fd.Fd, Interop.Socket.SOL_SOCKET, Interop.Socket.SO_SNDBUF, GrownSendBuffer) == 0;
+        // A send racing the close (it holds a reference to the descriptor) must not keep a place the close already settled.
+        if (!grown || Interlocked.CompareExchange(ref _growthPlace, 1, 0) != 0)
+        {
+            SendBufferGrowth.Process.Return();
+        }
+        return grown;
+    }
+
+    /// <summary>The socket is closed: its grown buffer, if any, no longer counts. Once.</summary>
+    private void ReturnGrowthPlace()
+    {
+        if (Interlocked.Exchange(ref _growthPlace, 2) == 1)
+        {
+            SendBufferGrowth.Process.Return();
+        }
     }
 
     private ValueTask<bool> WaitForWritable()

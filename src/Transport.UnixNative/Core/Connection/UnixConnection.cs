@@ -253,6 +253,7 @@ internal sealed partial class UnixConnection : ConnectionContext, IEventHandler,
         // progress on another thread holds a reference, so the descriptor closes when it returns.
         _fd.Dispose();
         ReleaseDescriptors();
+        ReturnGrowthPlace();
 
         // Complete the input after the descriptor is closed, with the reason the application should see.
         // The output's reader belongs to the send loop (it may be inside sendmsg with the pipe's

@@ -1,3 +1,4 @@
+using Transport.UnixNative.Core.Connection;
 using Transport.UnixNative.Tests.Infrastructure;
 
 namespace Transport.UnixNative.Tests.Core.Connection;
@@ -28,6 +29,21 @@ public sealed class SendBufferTests
             // Before the connection's disposal, which otherwise waits for a peer that never reads.
             client.Dispose();
         }
+    }
+
+    [Fact]
+    public void GrownBuffers_AreBoundedProcessWide_AndPlacesComeBack()
+    {
+        var growth = new SendBufferGrowth(limit: 2);
+
+        Assert.True(growth.TryTake());
+        Assert.True(growth.TryTake());
+        Assert.False(growth.TryTake()); // a third connection that stops reading keeps the default buffer
+        Assert.Equal(2, growth.Grown);
+
+        growth.Return();
+        Assert.True(growth.TryTake());
+        Assert.Equal(2, growth.Grown);
     }
 
     private static async Task ReceiveWholeBodyAsync(System.Net.Sockets.Socket client, System.IO.Pipelines.PipeWriter output)
